@@ -1,0 +1,71 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Domino.Bench;
+
+/// <summary>One finished run of a guest: when its console spoke first, when it ended, what it cost.</summary>
+internal sealed record RunResult(double FirstByteMs, double TotalMs, long PeakRssKiB, int ExitCode, string Console);
+
+/// <summary>Runs a command under GNU time so peak RSS comes from the kernel's rusage, not from polling.</summary>
+internal static class Measure
+{
+    private const string GnuTime = "/usr/bin/time";
+
+    public static RunResult Run(string exe, IEnumerable<string> args, TimeSpan timeout)
+    {
+        if (!File.Exists(GnuTime))
+            throw new InvalidOperationException($"{GnuTime} not found: install Debian's 'time' package (scripts/setup does)");
+        var rssFile = Path.GetTempFileName();
+        try
+        {
+            var psi = new ProcessStartInfo(GnuTime)
+            {
+                RedirectStandardInput = true,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            foreach (var a in new[] { "-f", "%M", "-o", rssFile, exe }.Concat(args)) psi.ArgumentList.Add(a);
+
+            var clock = Stopwatch.StartNew();
+            using var process = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {exe}");
+            process.StandardInput.Close();
+            _ = process.StandardError.ReadToEndAsync();
+
+            var console = new StringBuilder();
+            double firstByte = double.NaN;
+            var stdout = process.StandardOutput.BaseStream;
+            var buffer = new byte[4096];
+            var reading = Task.Run(() =>
+            {
+                int n;
+                while ((n = stdout.Read(buffer, 0, buffer.Length)) > 0)
+                {
+                    if (double.IsNaN(firstByte)) firstByte = clock.Elapsed.TotalMilliseconds;
+                    console.Append(Encoding.UTF8.GetString(buffer, 0, n));
+                }
+            });
+            if (!process.WaitForExit(timeout))
+            {
+                process.Kill(entireProcessTree: true);
+                throw new TimeoutException($"{exe} did not finish within {timeout.TotalSeconds:0} s");
+            }
+            var total = clock.Elapsed.TotalMilliseconds;
+            reading.Wait(TimeSpan.FromSeconds(5));
+            var rss = long.TryParse(File.ReadAllText(rssFile).Trim().Split('\n')[^1], out var kib) ? kib : -1;
+            return new RunResult(firstByte, total, rss, process.ExitCode, console.ToString());
+        }
+        finally
+        {
+            File.Delete(rssFile);
+        }
+    }
+
+    public static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Where(v => !double.IsNaN(v)).OrderBy(v => v).ToArray();
+        if (sorted.Length == 0) return double.NaN;
+        var mid = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+    }
+}
