@@ -107,6 +107,18 @@ public sealed class VirtioMmioTransportTests
         Assert.Empty(d.Errors);
     }
 
+    [Fact]
+    public void QueueReady_waits_for_FEATURES_OK()
+    {
+        var d = NewConsoleDriver();
+        d.SetStatus(DeviceStatus.Acknowledge);
+        d.SetStatus(DeviceStatus.Acknowledge | DeviceStatus.Driver);
+        var ring = d.Buffer(0x4000);
+        d.ProgramQueue(0, 16, ring, ring + 0x2000, ring + 0x3000);
+        Assert.Equal(0u, d.ReadReg(R.QueueReady));
+        Assert.Empty(d.Errors);
+    }
+
     [Theory]
     [InlineData(0u, "not a power of two")]
     [InlineData(48u, "not a power of two")]

@@ -116,6 +116,7 @@ public sealed class VirtioMmioTransport : IBusDevice
     /// Raised (on the thread that found it) each time the guest breaks the virtio contract; the
     /// device then sits in DEVICE_NEEDS_RESET until the driver resets it.
     /// </summary>
+    /// <remarks>Handlers run under the device's lock: log or schedule, do not call back into this transport.</remarks>
     public event Action<string>? OnGuestError;
 
     public void Read(ulong offset, Span<byte> data)
@@ -257,7 +258,8 @@ public sealed class VirtioMmioTransport : IBusDevice
             q.Disable();
             return;
         }
-        if (q.IsReady) return;
+        // Ring layout depends on the negotiated features (EVENT_IDX), so they must be final (§3.1.1 step 7).
+        if (q.IsReady || (_status & DeviceStatus.FeaturesOk) == 0) return;
         var problem = q.Enable(_memory, _driverFeatures, _interrupt.ReportGuestError);
         if (problem is not null) _interrupt.ReportGuestError(problem);
     }
@@ -286,7 +288,7 @@ public sealed class VirtioMmioTransport : IBusDevice
         if ((added & DeviceStatus.DriverOk) != 0)
         {
             if ((next & DeviceStatus.FeaturesOk) == 0) return false;
-            activate = !IsNeedsResetSet();
+            activate = !NeedsReset();
             if (!activate) next &= ~DeviceStatus.DriverOk;
         }
         _status = next;
@@ -298,7 +300,7 @@ public sealed class VirtioMmioTransport : IBusDevice
         return activate;
     }
 
-    private bool IsNeedsResetSet()
+    private bool NeedsReset()
     {
         lock (_irqLock) return _needsReset;
     }

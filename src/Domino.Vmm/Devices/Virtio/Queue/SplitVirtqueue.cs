@@ -280,7 +280,8 @@ public sealed class SplitVirtqueue
 
     private static void WriteU16(GuestMemory memory, ulong gpa, ushort value) => Volatile.Write(ref U16(memory, gpa), value);
 
-    // Ring fields are 2-byte aligned (checked in CheckLayout), so a ushort ref over them is aligned.
+    // Not an unsafe block, but the same care: GetSpan bounds-checks the two bytes, and ring fields
+    // are 2-byte aligned (CheckLayout), so the ushort ref is in bounds and aligned for Volatile.
     // Virtio 1.x rings are little-endian, as are the x86-64 and arm64 hosts this VMM runs on.
     private static ref ushort U16(GuestMemory memory, ulong gpa) =>
         ref Unsafe.As<byte, ushort>(ref MemoryMarshal.GetReference(memory.GetSpan(gpa, sizeof(ushort))));
