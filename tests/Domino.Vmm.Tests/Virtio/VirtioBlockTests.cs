@@ -248,6 +248,54 @@ public sealed class VirtioBlockTests : IDisposable
     }
 
     [Fact]
+    public async Task Concurrent_notifies_from_several_vcpus_complete_each_request_once()
+    {
+        var (d, q, _) = BringUp(NewImage());
+        var data = new List<ulong>();
+        var status = new List<ulong>();
+        var requests = q.Size / 3; // three descriptors each
+        for (var i = 0; i < requests; i++)
+        {
+            data.Add(d.Buffer(512));
+            status.Add(d.Buffer([0xff]));
+            q.AddChain((d.Buffer(Header(BlockRequestType.In, (ulong)i)), 16, false), (data[i], 512, true), (status[i], 1, true));
+        }
+        using var go = new ManualResetEventSlim();
+        var vcpus = Enumerable.Range(0, 4).Select(vcpu => Task.Run(() =>
+        {
+            go.Wait();
+            for (var k = 0; k < 50; k++)
+            {
+                q.Kick();
+                _ = d.Status;
+                _ = d.InterruptStatus;
+            }
+        })).ToArray();
+        go.Set();
+        await Task.WhenAll(vcpus);
+
+        Assert.Equal(requests, q.UsedIdx);
+        var heads = Enumerable.Range(0, q.UsedIdx).Select(i => q.Used(i).Id).ToList();
+        Assert.Equal(heads.Distinct().Count(), heads.Count);
+        for (var i = 0; i < data.Count; i++)
+        {
+            Assert.Equal(BlockStatus.Ok, d.ReadGuest(status[i], 1)[0]);
+            Assert.Equal(i, d.ReadGuest(data[i], 1)[0]);
+        }
+        Assert.Empty(d.Errors);
+    }
+
+    [Fact]
+    public void Notify_after_dispose_is_ignored()
+    {
+        var (d, q, block) = BringUp(NewImage());
+        block.Dispose();
+        q.AddChain((d.Buffer(Header(BlockRequestType.In, 0)), 16, false), (d.Buffer(1), 1, true));
+        q.Kick();
+        Assert.Equal(0, q.UsedIdx);
+    }
+
+    [Fact]
     public void Request_without_a_status_byte_needs_reset()
     {
         var (d, q, _) = BringUp(NewImage());

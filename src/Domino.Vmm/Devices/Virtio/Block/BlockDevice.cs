@@ -16,6 +16,7 @@ public sealed class VirtioBlock : IVirtioDevice, IDisposable
     private readonly Lock _lock = new();
     private SplitVirtqueue? _queue;
     private IVirtioInterrupt? _interrupt;
+    private bool _disposed;
 
     /// <summary>Open the image now, so a bad path fails before any VM exists.</summary>
     /// <param name="serial">GET_ID answer (20 ASCII bytes at most); defaults to the file name.</param>
@@ -66,7 +67,7 @@ public sealed class VirtioBlock : IVirtioDevice, IDisposable
     {
         lock (_lock)
         {
-            if (index != 0 || _queue is not { IsReady: true } queue || _interrupt is null) return;
+            if (_disposed || index != 0 || _queue is not { IsReady: true } queue || _interrupt is null) return;
             while (queue.TryPop(out var chain))
             {
                 var request = BlockRequest.Parse(chain, out var error);
@@ -81,5 +82,13 @@ public sealed class VirtioBlock : IVirtioDevice, IDisposable
         }
     }
 
-    public void Dispose() => _disk.Dispose();
+    /// <summary>Close the image; waits for a request in progress, later notifications are ignored.</summary>
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            _disposed = true;
+            _disk.Dispose();
+        }
+    }
 }
