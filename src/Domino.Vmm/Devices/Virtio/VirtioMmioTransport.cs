@@ -9,6 +9,9 @@ namespace Domino.Vmm.Devices.Virtio;
 /// uses to discover a device, negotiate features, lay out virtqueues and notify them.
 /// </summary>
 /// <remarks>
+/// Wiring: map it at a page-aligned base for <see cref="WindowSize"/> bytes on the MMIO bus, give it
+/// a level-triggered GSI, and tell a Linux guest with <c>virtio_mmio.device=4K@0xBASE:GSI</c> on
+/// its command line (or a device-tree / ACPI node).
 /// Locking: <c>_lock</c> guards the registers and the status state machine and may call into the
 /// device (Activate, Reset); <c>_irqLock</c> is a leaf guarding InterruptStatus, the line level,
 /// DEVICE_NEEDS_RESET and ConfigGeneration, and is what devices reach through
