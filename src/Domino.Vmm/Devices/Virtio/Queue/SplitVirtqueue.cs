@@ -190,17 +190,16 @@ public sealed class SplitVirtqueue
             var len = BinaryPrimitives.ReadUInt32LittleEndian(raw[8..]);
             var flags = BinaryPrimitives.ReadUInt16LittleEndian(raw[12..]);
             var next = BinaryPrimitives.ReadUInt16LittleEndian(raw[14..]);
-            var where = inIndirect ? $"indirect descriptor {index} (chain head {head})" : $"descriptor {index}";
 
             if ((flags & DescFlagIndirect) != 0)
             {
-                if (!_indirect) return FailNull($"{where} is indirect but VIRTIO_F_INDIRECT_DESC was not negotiated");
-                if (inIndirect) return FailNull($"{where} is indirect inside an indirect table");
-                if ((flags & DescFlagNext) != 0) return FailNull($"{where} sets both INDIRECT and NEXT");
+                if (!_indirect) return FailNull($"{Where(inIndirect, index, head)} is indirect but VIRTIO_F_INDIRECT_DESC was not negotiated");
+                if (inIndirect) return FailNull($"{Where(inIndirect, index, head)} is indirect inside an indirect table");
+                if ((flags & DescFlagNext) != 0) return FailNull($"{Where(inIndirect, index, head)} sets both INDIRECT and NEXT");
                 if (len == 0 || len % DescriptorSize != 0)
-                    return FailNull($"{where}: indirect table length 0x{len:x} is not a non-zero multiple of {DescriptorSize}");
+                    return FailNull($"{Where(inIndirect, index, head)}: indirect table length 0x{len:x} is not a non-zero multiple of {DescriptorSize}");
                 if (!memory.IsValid(addr, len))
-                    return FailNull($"{where}: indirect table 0x{addr:x}+0x{len:x} is outside guest RAM");
+                    return FailNull($"{Where(inIndirect, index, head)}: indirect table 0x{addr:x}+0x{len:x} is outside guest RAM");
                 table = addr;
                 tableSize = len / DescriptorSize;
                 index = 0;
@@ -209,16 +208,16 @@ public sealed class SplitVirtqueue
             }
 
             if (!memory.IsValid(addr, len))
-                return FailNull($"{where}: buffer 0x{addr:x}+0x{len:x} is outside guest RAM");
+                return FailNull($"{Where(inIndirect, index, head)}: buffer 0x{addr:x}+0x{len:x} is outside guest RAM");
             var writable = (flags & DescFlagWrite) != 0;
             if (!writable && sawWritable)
-                return FailNull($"{where} is device-readable but follows a device-writable descriptor");
+                return FailNull($"{Where(inIndirect, index, head)} is device-readable but follows a device-writable descriptor");
             sawWritable |= writable;
             result.Add(new Descriptor(addr, len, writable));
 
             if ((flags & DescFlagNext) == 0) return [.. result];
             if (next >= tableSize)
-                return FailNull($"{where}: next index {next} is outside the {(inIndirect ? "indirect table" : "queue")} of {tableSize}");
+                return FailNull($"{Where(inIndirect, index, head)}: next index {next} is outside the {(inIndirect ? "indirect table" : "queue")} of {tableSize}");
             index = next;
         }
     }
@@ -265,6 +264,10 @@ public sealed class SplitVirtqueue
         _onGuestError?.Invoke($"queue {Index}: {reason}");
         return false;
     }
+
+    // Built only on the error path: the walk itself allocates nothing per descriptor but the list.
+    private static string Where(bool inIndirect, ushort index, ushort head) =>
+        inIndirect ? $"indirect descriptor {index} (chain head {head})" : $"descriptor {index}";
 
     private Descriptor[]? FailNull(string reason)
     {
