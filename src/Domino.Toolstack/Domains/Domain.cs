@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Domino.Toolstack.Jobs;
 
 namespace Domino.Toolstack.Domains;
@@ -88,7 +89,7 @@ public sealed class Domain
 public sealed record DomainInfo
 {
     public required string Name { get; init; }
-    public int DomId { get; init; }
+    [JsonPropertyName("domid")] public int DomId { get; init; }
     public Guid Uuid { get; init; }
     public required string State { get; init; }
     /// <summary>xl's six-character state field, e.g. <c>r-----</c>.</summary>

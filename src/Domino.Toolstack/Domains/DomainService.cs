@@ -123,20 +123,22 @@ public sealed partial class DomainService : IDriverEvents
             _byName[d.Name] = d;
         }
 
-        using var job = await d.Job.BeginAsync("create", d.Name, ct).ConfigureAwait(false);
-        try
+        using (await d.Job.BeginAsync("create", d.Name, ct).ConfigureAwait(false))
         {
-            // The record goes to disk before the guest exists, so a daemon killed now finds it and cleans up.
-            Persist(d, withConfig: true);
-            await StartGuestAsync(d, paused, ct).ConfigureAwait(false);
+            try
+            {
+                // The record goes to disk before the guest exists, so a daemon killed now finds it and cleans up.
+                Persist(d, withConfig: true);
+                await StartGuestAsync(d, paused, ct).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                await Forget(d, quietDriverDestroy: true).ConfigureAwait(false);
+                if (e is ToolstackException or OperationCanceledException) throw;
+                throw new ToolstackException(ErrorKind.Failed, $"cannot create domain '{spec.Name}': {e.Message}", e);
+            }
+            Emit(d, DomainEventKind.Created);
         }
-        catch (Exception e)
-        {
-            await Forget(d, quietDriverDestroy: true).ConfigureAwait(false);
-            if (e is ToolstackException or OperationCanceledException) throw;
-            throw new ToolstackException(ErrorKind.Failed, $"cannot create domain '{spec.Name}': {e.Message}", e);
-        }
-        Emit(d, DomainEventKind.Created);
         return d.Snapshot();
     }
 

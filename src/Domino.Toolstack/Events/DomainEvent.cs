@@ -25,7 +25,7 @@ public sealed record DomainEvent
     public DateTimeOffset Time { get; init; }
     public DomainEventKind Kind { get; init; }
     public required string Domain { get; init; }
-    public int DomId { get; init; }
+    [JsonPropertyName("domid")] public int DomId { get; init; }
     public Guid Uuid { get; init; }
     public required string State { get; init; }
     public required string Reason { get; init; }

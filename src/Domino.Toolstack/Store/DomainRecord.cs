@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Domino.Toolstack.Domains;
 
 namespace Domino.Toolstack.Store;
@@ -10,7 +11,7 @@ public sealed record DomainRecord
 {
     public Guid Uuid { get; init; }
     public required string Name { get; init; }
-    public int DomId { get; init; }
+    [JsonPropertyName("domid")] public int DomId { get; init; }
     public required DomainSpec Spec { get; init; }
     public required string State { get; init; }
     public required string Reason { get; init; }

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
@@ -257,7 +258,7 @@ public sealed class TestDriver : DomainDriver
 /// <summary>The test driver's stand-in for a running guest process.</summary>
 public sealed record TestGuestMarker
 {
-    public int DomId { get; init; }
+    [JsonPropertyName("domid")] public int DomId { get; init; }
     public string Name { get; init; } = "";
     public bool Paused { get; init; }
     public int Vcpus { get; init; }
