@@ -7,6 +7,12 @@ internal static class CommandTable
 {
     public static IEnumerable<Command> All()
     {
+        foreach (var c in QueryCommands.All()) yield return c;
+        foreach (var c in LifecycleCommands.All()) yield return c;
+        yield return ConsoleCommand.Create();
+        foreach (var c in VcpuCommands.All()) yield return c;
+        foreach (var c in MemoryCommands.All()) yield return c;
+        yield return DaemonCommand.Create();
         yield return VmmCommand.Create();
     }
 }
