@@ -14,5 +14,6 @@ internal static class CommandTable
         foreach (var c in MemoryCommands.All()) yield return c;
         yield return DaemonCommand.Create();
         yield return VmmCommand.Create();
+        yield return InitramfsCommand.Create();
     }
 }
