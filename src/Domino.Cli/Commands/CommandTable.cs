@@ -7,6 +7,7 @@ internal static class CommandTable
 {
     public static IEnumerable<Command> All()
     {
-        yield break;
+        yield return ConfigCommands.CreateDomainCommand();
+        yield return ConfigCommands.Create();
     }
 }
