@@ -154,7 +154,6 @@ internal sealed partial class DomainConfigBinder
         // Memory allocation.
         ["memory"] = (b, s) => b._c.MemoryMb = b._r.Integer(s, 1, 1L << 32, "a number of MiB"),
         ["maxmem"] = (b, s) => b._c.MaxMemMb = b._r.Integer(s, 1, 1L << 32, "a number of MiB"),
-        ["claim_mode"] = (b, s) => b._c.ClaimMode = b._r.Bool(s),
         ["vnuma"] = (b, s) => b.Vnuma(s),
 
         // Event actions.

@@ -32,7 +32,6 @@ public sealed class DomainConfig
     // --- Memory allocation (MiB, as xl.cfg(5) writes them) ---
     public long? MemoryMb { get; set; }
     public long? MaxMemMb { get; set; }
-    public bool? ClaimMode { get; set; }
     public List<VnumaNode> Vnuma { get; } = [];
 
     // --- Event actions ---

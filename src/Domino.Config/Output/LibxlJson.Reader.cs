@@ -102,7 +102,6 @@ public static partial class LibxlJson
             c.Weight = Int(sched, "weight");
             c.Cap = Int(sched, "cap");
         }
-        if (DefBool(bi, "claim_mode") == false) c.ClaimMode = false;
         c.EventChannels = Long(bi, "event_channels");
         c.Kernel = Text(bi, "kernel");
         c.Cmdline = Text(bi, "cmdline");
@@ -130,7 +129,10 @@ public static partial class LibxlJson
         var disable = Bits(h, "viridian_disable") ?? [];
         if (viridian is not null || enable.Count > 0 || disable.Count > 0)
         {
-            var groups = enable.Select(i => ViridianNames[i]).Concat(disable.Select(i => "!" + ViridianNames[i])).ToList();
+            static string Name(int bit) => bit < ViridianNames.Length ? ViridianNames[bit] : throw new FormatException($"unknown viridian enlightenment bit {bit}");
+            var groups = enable.Count == 64 ? ["all"] : enable.Select(Name).ToList();
+            groups.AddRange(disable.Select(i => "!" + Name(i)));
+            if (groups.Count > 0 && viridian == true) groups.Insert(0, "defaults");
             c.Viridian = new ViridianSetting(groups.Count > 0 ? null : viridian, groups);
         }
         c.Hpet = DefBool(h, "hpet");

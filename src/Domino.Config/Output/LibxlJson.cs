@@ -76,8 +76,7 @@ public static partial class LibxlJson
         if (c.RtcTimeoffset is { } rtc) o["rtc_timeoffset"] = rtc;
         Str(o, "exec_ssid_label", c.InitSeclabel);
         DefBool(o, "localtime", c.Localtime);
-        DefBool(o, "disable_migrate", c.DisableMigrate);
-        Str(o, "blkdev_start", c.BlkdevStart);
+        // xl 4.17 reads disable_migrate and blkdev_start but leaves them out of the domain's JSON.
         if (c.Vnuma.Count > 0)
         {
             o["vnuma_nodes"] = new JsonArray(c.Vnuma.Select(n => (JsonNode)VnumaNodeJson(n)).ToArray());
@@ -95,7 +94,7 @@ public static partial class LibxlJson
         if (c.Cap is { } cap) sched["cap"] = cap;
         o["sched_params"] = sched;
         // xl.conf(5) claim_mode defaults to 1.
-        o["claim_mode"] = c.ClaimMode == false ? "False" : "True";
+        o["claim_mode"] = "True";
         if (c.EventChannels is { } evtchn) o["event_channels"] = evtchn;
         Str(o, "kernel", c.Kernel);
         Str(o, "cmdline", c.Cmdline);
@@ -105,11 +104,16 @@ public static partial class LibxlJson
         StrList(o, "bootloader_args", c.BootloaderArgs);
         if (c.Type == DomainType.Hvm && c.TimerMode is { } timer) o["timer_mode"] = TimerName(timer);
         DefBool(o, "nested_hvm", c.NestedHvm);
-        DefBool(o, "apic", c.Apic);
+        if (c.Type == DomainType.Hvm) DefBool(o, "apic", c.Apic);
         switch (c.Type)
         {
             case DomainType.Hvm: o["type.hvm"] = Hvm(c); break;
-            case DomainType.Pv: o["type.pv"] = new JsonObject(); break;
+            case DomainType.Pv:
+                var pv = new JsonObject();
+                // xl passes the host's E820 map to PV guests with passed-through PCI devices.
+                if (c.PciDevices.Count > 0) pv["e820_host"] = "True";
+                o["type.pv"] = pv;
+                break;
             case DomainType.Pvh: o["type.pvh"] = new JsonObject(); break;
         }
         o["arch_arm"] = new JsonObject();
@@ -123,11 +127,12 @@ public static partial class LibxlJson
         var firmwareBios = c.Firmware switch
         {
             "uefi" or "ovmf" => BiosType.Ovmf,
-            "bios" or "seabios" => BiosType.Seabios,
+            "seabios" => BiosType.Seabios,
             "rombios" => BiosType.Rombios,
             _ => (BiosType?)null,
         };
-        if (c.Firmware is not null && firmwareBios is null) o["firmware"] = c.Firmware;
+        // firmware="bios" means "the default BIOS"; any other unknown value is a firmware image path.
+        if (c.Firmware is not null and not "bios" && firmwareBios is null) o["firmware"] = c.Firmware;
         if ((firmwareBios ?? c.Bios) is { } bios) o["bios"] = bios.ToString().ToLowerInvariant();
         DefBool(o, "pae", c.Pae);
         DefBool(o, "acpi_s3", c.AcpiS3);
@@ -136,8 +141,10 @@ public static partial class LibxlJson
         DefBool(o, "nx", c.Nx);
         if (c.Viridian is { } viridian)
         {
-            if (viridian.Enabled is { } enabled) o["viridian"] = enabled ? "True" : "False";
-            var enable = viridian.Groups.Where(g => !g.StartsWith('!')).SelectMany(ViridianBits).Distinct().Order().ToList();
+            // "defaults" switches on libxl's default groups; the others become explicit bits.
+            var enabled = viridian.Enabled ?? (viridian.Groups.Contains("defaults") ? true : null);
+            if (enabled is { } e) o["viridian"] = e ? "True" : "False";
+            var enable = viridian.Groups.Where(g => !g.StartsWith('!') && g != "defaults").SelectMany(ViridianBits).Distinct().Order().ToList();
             var disable = viridian.Groups.Where(g => g.StartsWith('!')).SelectMany(g => ViridianBits(g[1..])).Distinct().Order().ToList();
             if (enable.Count > 0) o["viridian_enable"] = Bitmap(enable);
             if (disable.Count > 0) o["viridian_disable"] = Bitmap(disable);
@@ -178,9 +185,8 @@ public static partial class LibxlJson
 
     private static IEnumerable<int> ViridianBits(string group) => group switch
     {
-        "all" => Enumerable.Range(0, ViridianNames.Length),
-        // libxl's default set: base, freq, time_ref_count, apic_assist, crash_ctl.
-        "defaults" => [0, 1, 2, 5, 6],
+        // libxl's enlightenment bitmap is 64 bits wide; "all" sets every one.
+        "all" => Enumerable.Range(0, 64),
         _ => [System.Array.IndexOf(ViridianNames, group)],
     };
 
@@ -264,12 +270,13 @@ public static partial class LibxlJson
         if (p.Domain != 0) o["domain"] = p.Domain;
         if (p.VSlot is { } slot && slot != 0) o["vdevfn"] = slot << 3;
         // A single function is function 0 of a one-function virtual device; "*" passes them all.
-        o["vfunc_mask"] = p.Function is null ? 0xff : 1;
+        o["vfunc_mask"] = p.Function is null ? uint.MaxValue : 1u;
         if (p.MsiTranslate ?? c.PciMsiTranslate ?? false) o["msitranslate"] = true;
         if (p.PowerMgmt ?? c.PciPowerMgmt ?? false) o["power_mgmt"] = true;
         if (p.Permissive ?? c.PciPermissive ?? false) o["permissive"] = true;
         if (p.Seize ?? c.PciSeize ?? false) o["seize"] = true;
-        if (p.RdmPolicy is { } rdm) o["rdm_policy"] = rdm == RdmPolicy.Strict ? "strict" : "relaxed";
+        // xl.cfg(5) rdm: a device's policy defaults to strict.
+        o["rdm_policy"] = p.RdmPolicy == RdmPolicy.Relaxed ? "relaxed" : "strict";
         Str(o, "name", p.Name);
         return o;
     }

@@ -36,7 +36,6 @@ public static class XlFormatter
 
         w.Num("memory", c.MemoryMb);
         w.Num("maxmem", c.MaxMemMb);
-        w.Bool("claim_mode", c.ClaimMode);
         if (c.Vnuma.Count > 0)
         {
             var nodes = c.Vnuma.Select(n =>

@@ -133,7 +133,7 @@ internal static class DiskSpec
         return disk with
         {
             Target = target,
-            Format = format ?? (target.Length == 0 ? DiskFormat.Empty : DiskFormat.Raw),
+            Format = target.Length == 0 ? DiskFormat.Empty : format ?? DiskFormat.Raw,
             Vdev = vdev!,
             Access = devtype == DiskDeviceType.Cdrom ? DiskAccess.ReadOnly : access ?? DiskAccess.ReadWrite,
             DeviceType = devtype,
