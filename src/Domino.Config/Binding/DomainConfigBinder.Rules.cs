@@ -163,6 +163,8 @@ internal sealed partial class DomainConfigBinder
     {
         // type= wins over the legacy builder= and pvh=, as in xl.
         _c.Type = _type ?? _builderType ?? DomainType.Pv;
+        if (_type is { } t && _builderType is { } legacy && t != legacy)
+            _r.Error(_seen["type"].Value, "type", $"type = \"{JsonTypeName(t)}\" contradicts the legacy {(_seen.ContainsKey("builder") ? "builder" : "pvh")} setting, which selects {JsonTypeName(legacy)} (remove the legacy setting)");
 
         if (_cmdlineSetting is not null)
         {
@@ -225,6 +227,8 @@ internal sealed partial class DomainConfigBinder
         "opengl", "nographic", "usb", "usbversion", "usbdevice", "soundhw", "xen_platform_pci", "bios", "nx",
         "mmio_hole", "gfx_passthru",
     ];
+
+    private static string JsonTypeName(DomainType t) => t.ToString().ToLowerInvariant();
 
     private void CheckAffinityLength(string key, CpuAffinity? affinity, int vcpuCount)
     {

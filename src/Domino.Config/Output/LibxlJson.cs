@@ -66,7 +66,7 @@ public static partial class LibxlJson
         Affinity(o, "vcpu_hard_affinity", c.Cpus, maxVcpus, host);
         Affinity(o, "vcpu_soft_affinity", c.CpusSoft, maxVcpus, host);
         // xl turns off automatic NUMA placement when told where vCPUs go, except for one hard CPU list.
-        if (c.CpusSoft is not null || c.Cpus is { PerVcpu: true })
+        if (c.CpusSoft is not null || c.Cpus is { PerVcpu: true } || c.Vnuma.Count > 0)
             o["numa_placement"] = "False";
         if (c.TscMode is { } tsc) o["tsc_mode"] = TscName(tsc);
         if ((c.MaxMemMb ?? c.MemoryMb) is { } max) o["max_memkb"] = max * 1024;
@@ -144,8 +144,8 @@ public static partial class LibxlJson
             // "defaults" switches on libxl's default groups; the others become explicit bits.
             var enabled = viridian.Enabled ?? (viridian.Groups.Contains("defaults") ? true : null);
             if (enabled is { } e) o["viridian"] = e ? "True" : "False";
-            var enable = viridian.Groups.Where(g => !g.StartsWith('!') && g != "defaults").SelectMany(ViridianBits).Distinct().Order().ToList();
             var disable = viridian.Groups.Where(g => g.StartsWith('!')).SelectMany(g => ViridianBits(g[1..])).Distinct().Order().ToList();
+            var enable = viridian.Groups.Where(g => !g.StartsWith('!') && g != "defaults").SelectMany(ViridianBits).Distinct().Except(disable).Order().ToList();
             if (enable.Count > 0) o["viridian_enable"] = Bitmap(enable);
             if (disable.Count > 0) o["viridian_disable"] = Bitmap(disable);
         }
@@ -275,8 +275,9 @@ public static partial class LibxlJson
         if (p.PowerMgmt ?? c.PciPowerMgmt ?? false) o["power_mgmt"] = true;
         if (p.Permissive ?? c.PciPermissive ?? false) o["permissive"] = true;
         if (p.Seize ?? c.PciSeize ?? false) o["seize"] = true;
-        // xl.cfg(5) rdm: a device's policy defaults to strict.
-        o["rdm_policy"] = p.RdmPolicy == RdmPolicy.Relaxed ? "relaxed" : "strict";
+        // xl gives PV guests' devices the strict policy; an HVM guest's devices follow its rdm= setting.
+        var rdm = p.RdmPolicy ?? (c.Type == DomainType.Hvm ? null : RdmPolicy.Strict);
+        if (rdm is { } policy) o["rdm_policy"] = policy == RdmPolicy.Relaxed ? "relaxed" : "strict";
         Str(o, "name", p.Name);
         return o;
     }
