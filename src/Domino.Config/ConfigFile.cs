@@ -60,7 +60,7 @@ public static class ConfigFile
         ConfigParser.Parse(text, fileName, document, diagnostics);
         for (var i = 0; i < (extraArgs?.Count ?? 0); i++)
             ConfigParser.Parse(extraArgs![i] ?? "", CommandLineSource, document, diagnostics, lineOffset: i);
-        var config = DomainConfigBinder.Bind(document, diagnostics);
+        var config = DomainConfigBinder.Bind(document, diagnostics, afterSyntaxErrors: diagnostics.HasErrors);
         var ordered = diagnostics.Items
             .Select((d, index) => (d, index))
             .OrderBy(x => x.d.File == CommandLineSource ? 1 : 0)

@@ -178,7 +178,11 @@ internal sealed partial class DomainConfigBinder
                 : _extra;
         }
 
-        if (!_seen.ContainsKey("name"))
+        if (_afterSyntaxErrors)
+        {
+            // A missing name or kernel may sit in a statement that did not parse; do not guess.
+        }
+        else if (!_seen.ContainsKey("name"))
             _r.Diagnostics.Error(FirstFile, new Diagnostics.SourcePosition(1, 1), "name", "name is required (add e.g. name = \"guest\")");
         else if (_c.Name is { Length: 0 })
             _r.Error(_seen["name"].Value, "name", "name must not be empty");
@@ -193,9 +197,9 @@ internal sealed partial class DomainConfigBinder
         CheckAffinityLength("cpus", _c.Cpus, vcpuCount);
         CheckAffinityLength("cpus_soft", _c.CpusSoft, vcpuCount);
 
-        if (_c.Type == DomainType.Pvh && _c.Kernel is null && _c.Bootloader is null && _c.Firmware is null)
+        if (!_afterSyntaxErrors && _c.Type == DomainType.Pvh && _c.Kernel is null && _c.Bootloader is null && _c.Firmware is null)
             _r.Diagnostics.Error(FirstFile, Where("type"), "kernel", "a pvh guest needs kernel= (or firmware= / bootloader=) to boot");
-        if (_c.Type == DomainType.Pv && _c.Kernel is null && _c.Bootloader is null)
+        if (!_afterSyntaxErrors && _c.Type == DomainType.Pv && _c.Kernel is null && _c.Bootloader is null)
             _r.Diagnostics.Error(FirstFile, Where("type"), "kernel", "a pv guest needs kernel= or bootloader= to boot");
 
         foreach (var dup in _c.Disks.GroupBy(d => d.Vdev).Where(g => g.Count() > 1))

@@ -19,13 +19,15 @@ internal sealed partial class DomainConfigBinder
     private ConfigSetting? _rootOrExtraSetting;
     private DomainType? _type;
     private DomainType? _builderType;
+    private bool _afterSyntaxErrors;
     private readonly Dictionary<string, ConfigSetting> _seen = new(StringComparer.Ordinal);
 
     private DomainConfigBinder(DiagnosticBag diagnostics) => _r = new ValueReader(diagnostics);
 
-    public static DomainConfig Bind(ConfigDocument document, DiagnosticBag diagnostics)
+    /// <param name="afterSyntaxErrors">Skip "X is required" checks: the setting may be in a statement that failed to parse.</param>
+    public static DomainConfig Bind(ConfigDocument document, DiagnosticBag diagnostics, bool afterSyntaxErrors = false)
     {
-        var binder = new DomainConfigBinder(diagnostics);
+        var binder = new DomainConfigBinder(diagnostics) { _afterSyntaxErrors = afterSyntaxErrors };
         foreach (var setting in document.Effective()) binder.BindSetting(setting);
         binder.Finish();
         return binder._c;
@@ -297,7 +299,8 @@ internal sealed partial class DomainConfigBinder
             .OrderBy(x => x.Distance)
             .ThenBy(x => x.Key, StringComparer.Ordinal)
             .FirstOrDefault();
-        return best.Key is not null && best.Distance <= Math.Max(1, key.Length / 4) ? best.Key : null;
+        var allowed = key.Length <= 4 ? 1 : 2 + key.Length / 8;
+        return best.Key is not null && best.Distance <= allowed ? best.Key : null;
     }
 
     private static int EditDistance(string a, string b)

@@ -38,7 +38,7 @@ internal sealed class ValueReader(DiagnosticBag diagnostics)
         }
         if (value < min || value > max)
         {
-            var range = max == long.MaxValue ? $"at least {min}" : $"between {min} and {max}";
+            var range = max >= int.MaxValue && max != 1L << 32 ? $"at least {min}" : $"between {min} and {max}";
             Error(s.Value, s.Key, $"{s.Key} = {text} is out of range ({what}, {range})");
             return null;
         }

@@ -130,7 +130,9 @@ public static partial class LibxlJson
         if (viridian is not null || enable.Count > 0 || disable.Count > 0)
         {
             static string Name(int bit) => bit < ViridianNames.Length ? ViridianNames[bit] : throw new FormatException($"unknown viridian enlightenment bit {bit}");
-            var groups = enable.Count == 64 ? ["all"] : enable.Select(Name).ToList();
+            // Bits past the named groups only come from "all".
+            var all = enable.Any(bit => bit >= ViridianNames.Length);
+            var groups = all ? ["all"] : enable.Select(Name).ToList();
             groups.AddRange(disable.Select(i => "!" + Name(i)));
             if (groups.Count > 0 && viridian == true) groups.Insert(0, "defaults");
             c.Viridian = new ViridianSetting(groups.Count > 0 ? null : viridian, groups);
@@ -246,7 +248,7 @@ public static partial class LibxlJson
         var vdevfn = Int(p, "vdevfn") ?? 0;
         return new PciDevice
         {
-            Function = Int(p, "vfunc_mask") is { } mask && mask != 1 ? null : Int(p, "func") ?? 0,
+            Function = Long(p, "vfunc_mask") is { } mask && mask != 1 ? null : Int(p, "func") ?? 0,
             Device = Int(p, "dev") ?? 0,
             Bus = Int(p, "bus") ?? 0,
             Domain = Int(p, "domain") ?? 0,
