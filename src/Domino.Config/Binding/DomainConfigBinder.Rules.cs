@@ -193,6 +193,13 @@ internal sealed partial class DomainConfigBinder
         if (_c.Vcpus is { } vcpus && _c.MaxVcpus is { } maxVcpus && maxVcpus < vcpus)
             _r.Error(_seen["maxvcpus"].Value, "maxvcpus", $"maxvcpus = {maxVcpus} is less than vcpus = {vcpus} (maxvcpus must be at least vcpus)");
 
+        // xl copies a single CPU list to each of max_vcpus vCPUs, which is zero when vcpus= is absent.
+        foreach (var (key, affinity) in new[] { ("cpus", _c.Cpus), ("cpus_soft", _c.CpusSoft) })
+        {
+            if (affinity is { PerVcpu: false } && _c.Vcpus is null && _c.MaxVcpus is null)
+                _r.Warning(_seen[key], $"{key} has no effect without vcpus= (xl applies a single CPU list to each configured vCPU); add vcpus = 1");
+        }
+
         var vcpuCount = _c.MaxVcpus ?? _c.Vcpus ?? 1;
         CheckAffinityLength("cpus", _c.Cpus, vcpuCount);
         CheckAffinityLength("cpus_soft", _c.CpusSoft, vcpuCount);

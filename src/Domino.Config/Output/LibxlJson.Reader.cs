@@ -220,10 +220,13 @@ public static partial class LibxlJson
         NicRate? rate = null;
         if (bytes is { } b && interval is { } us && us > 0)
         {
-            // libxl keeps only the credit; write it back as bytes per second at the same interval.
-            var perSecond = (decimal)b * 1_000_000m / us;
-            var spec = string.Create(CultureInfo.InvariantCulture, $"{perSecond:0}B/s@{us}us");
-            rate = NicSpec.ParseRate(spec, out var parsed, out _) ? parsed : null;
+            // libxl keeps only the credit; write it back as bytes per second at the same interval,
+            // rounded up so the credit computed from it again is the same.
+            var perSecond = Math.Ceiling((decimal)b * 1_000_000m / us);
+            var spec = string.Create(CultureInfo.InvariantCulture, $"{perSecond}B/s@{us}us");
+            rate = NicSpec.ParseRate(spec, out var parsed, out _) && parsed!.BytesPerInterval == (ulong)b
+                ? parsed
+                : new NicRate(spec, (ulong)b, (uint)us);
         }
         return new NicConfig
         {
