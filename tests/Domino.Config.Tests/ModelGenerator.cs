@@ -44,9 +44,11 @@ internal static class ModelGenerator
             c.MemoryMb = r.Next(1, 1 << 20);
             if (Chance(r)) c.MaxMemMb = c.MemoryMb + r.Next(0, 4096);
         }
-        if (c.MemoryMb is null && r.Next(4) == 0)
+        if (c.MemoryMb is null && c.Vcpus is null && r.Next(4) == 0)
         {
+            // One vCPU per node, so the nodes name every vCPU exactly once.
             var nodes = r.Next(1, 4);
+            c.Vcpus = nodes;
             for (var i = 0; i < nodes; i++)
             {
                 var node = new VnumaNode { Pnode = r.Next(0, 4), SizeMb = r.Next(16, 4096), Vcpus = i.ToString(System.Globalization.CultureInfo.InvariantCulture) };
