@@ -193,6 +193,13 @@ internal sealed partial class DomainConfigBinder
         if (_c.Vcpus is { } vcpus && _c.MaxVcpus is { } maxVcpus && maxVcpus < vcpus)
             _r.Error(_seen["maxvcpus"].Value, "maxvcpus", $"maxvcpus = {maxVcpus} is less than vcpus = {vcpus} (maxvcpus must be at least vcpus)");
 
+        // xl copies a single CPU list to each of max_vcpus vCPUs, which is zero when vcpus= is absent.
+        foreach (var (key, affinity) in new[] { ("cpus", _c.Cpus), ("cpus_soft", _c.CpusSoft) })
+        {
+            if (affinity is { PerVcpu: false } && _c.Vcpus is null && _c.MaxVcpus is null)
+                _r.Warning(_seen[key], $"{key} has no effect without vcpus= (xl applies a single CPU list to each configured vCPU); add vcpus = 1");
+        }
+
         var vcpuCount = _c.MaxVcpus ?? _c.Vcpus ?? 1;
         CheckAffinityLength("cpus", _c.Cpus, vcpuCount);
         CheckAffinityLength("cpus_soft", _c.CpusSoft, vcpuCount);
@@ -211,8 +218,16 @@ internal sealed partial class DomainConfigBinder
         {
             var at = _seen["vnuma"].Value;
             var total = _c.Vnuma.Sum(n => n.SizeMb);
-            if (_c.MemoryMb is { } m && total != m)
-                _r.Error(at, "vnuma", $"vnuma node sizes add up to {total} MiB but memory = {m} (they must be equal)");
+            // xl sizes vNUMA nodes against the maximum memory, not the boot-time target.
+            var (limitKey, limit) = _c.MaxMemMb is { } mx ? ("maxmem", mx) : ("memory", _c.MemoryMb ?? 0);
+            if (limit != 0 && total != limit)
+                _r.Error(at, "vnuma", $"vnuma node sizes add up to {total} MiB but {limitKey} = {limit} (they must be equal)");
+            // xl: the nodes' vcpus= lists together must name each vCPU up to maxvcpus exactly once.
+            var vcpuTotal = _c.MaxVcpus ?? _c.Vcpus ?? 1;
+            var assigned = _c.Vnuma.SelectMany(n => CpuSetSpec.Resolve(
+                CpuSetSpec.Parse(new SpecSource("vnuma", n.Vcpus, at.File, at.Position, false, new Diagnostics.DiagnosticBag()))!, 0, _ => -1)).ToList();
+            if (assigned.Count != vcpuTotal || assigned.Distinct().Count() != vcpuTotal || assigned.Any(v => v >= vcpuTotal))
+                _r.Error(at, "vnuma", $"vnuma nodes' vcpus= lists must together name vCPUs 0-{vcpuTotal - 1} exactly once (maxvcpus, or vcpus, is {vcpuTotal})");
             foreach (var n in _c.Vnuma.Where(n => n.Distances.Count != 0 && n.Distances.Count != _c.Vnuma.Count))
                 _r.Error(at, "vnuma", $"vnuma node with pnode={n.Pnode} has {n.Distances.Count} vdistances but there are {_c.Vnuma.Count} nodes (give one distance per node)");
         }

@@ -64,8 +64,10 @@ public static partial class LibxlJson
         {
             c.MaxVcpus = maxVcpus;
         }
-        c.Cpus = ReadAffinity(bi, "vcpu_hard_affinity", maxVcpus ?? 0);
-        c.CpusSoft = ReadAffinity(bi, "vcpu_soft_affinity", maxVcpus ?? 0);
+        // numa_placement=False with only hard affinity means it was written as a per-vCPU list.
+        var hardWasList = DefBool(bi, "numa_placement") == false && !Has(bi, "vcpu_soft_affinity") && !Has(bi, "vnuma_nodes");
+        c.Cpus = ReadAffinity(bi, "vcpu_hard_affinity", maxVcpus ?? 0, hardWasList);
+        c.CpusSoft = ReadAffinity(bi, "vcpu_soft_affinity", maxVcpus ?? 0, perVcpu: false);
         if (Text(bi, "tsc_mode") is { } tsc) c.TscMode = DomainConfigBinder.TscModes.TryGetValue(tsc, out var t) ? t : throw new FormatException($"unknown tsc_mode '{tsc}'");
         var target = Long(bi, "target_memkb");
         var max = Long(bi, "max_memkb");
@@ -220,10 +222,13 @@ public static partial class LibxlJson
         NicRate? rate = null;
         if (bytes is { } b && interval is { } us && us > 0)
         {
-            // libxl keeps only the credit; write it back as bytes per second at the same interval.
-            var perSecond = (decimal)b * 1_000_000m / us;
-            var spec = string.Create(CultureInfo.InvariantCulture, $"{perSecond:0}B/s@{us}us");
-            rate = NicSpec.ParseRate(spec, out var parsed, out _) ? parsed : null;
+            // libxl keeps only the credit; write it back as bytes per second at the same interval,
+            // rounded up so the credit computed from it again is the same.
+            var perSecond = Math.Ceiling((decimal)b * 1_000_000m / us);
+            var spec = string.Create(CultureInfo.InvariantCulture, $"{perSecond}B/s@{us}us");
+            rate = NicSpec.ParseRate(spec, out var parsed, out _) && parsed!.BytesPerInterval == (ulong)b
+                ? parsed
+                : new NicRate(spec, (ulong)b, (uint)us);
         }
         return new NicConfig
         {
@@ -281,14 +286,14 @@ public static partial class LibxlJson
         };
     }
 
-    private static CpuAffinity? ReadAffinity(JsonElement bi, string key, int maxVcpus)
+    private static CpuAffinity? ReadAffinity(JsonElement bi, string key, int maxVcpus, bool perVcpu)
     {
         if (!Has(bi, key)) return null;
         var maps = Items(bi, key).Select(m => RangeSpec(m.EnumerateArray().Select(x => x.GetInt32()).ToList())).ToList();
         if (maps.Count == 0) return null;
         var sets = maps.Select(s => new CpuSet(s, ParseItems(s))).ToList();
         // One map repeated for every vCPU is how xl expands a single CPU list.
-        if (maps.Count == maxVcpus && maps.Distinct(StringComparer.Ordinal).Count() == 1)
+        if (!perVcpu && maps.Count == maxVcpus && maps.Distinct(StringComparer.Ordinal).Count() == 1)
             return new CpuAffinity([sets[0]], PerVcpu: false);
         return new CpuAffinity(sets, PerVcpu: true);
     }

@@ -141,6 +141,11 @@ internal sealed class ConfigParser
                 Next();
                 SkipNewlines();
             }
+            else if (_token.Kind == TokenKind.End)
+            {
+                Fail(open, "list opened here is never closed with ']'");
+                return null;
+            }
             else if (_token.Kind != TokenKind.CloseBracket)
             {
                 Fail(_token, $"expected ',' or ']' in list but found {Describe(_token)}");
