@@ -11,7 +11,7 @@ internal static class DaemonCommand
     {
         var stateDir = new Option<string?>("--state-dir") { Description = "State directory (default: DOMINO_STATE_DIR, /run/domino for root, else $XDG_RUNTIME_DIR/domino or ~/.local/state/domino)" };
         var socket = new Option<string?>("--socket") { Description = "API socket (default: DOMINO_SOCKET, else STATE/domino.sock; read-only twin: SOCKET.ro)" };
-        var driver = new Option<string?>("--driver") { Description = "Hypervisor driver: vmm or test (default: DOMINO_DRIVER, else vmm)" };
+        var driver = new Option<string?>("--driver") { Description = "Hypervisor driver: vmm, qemu or test (default: DOMINO_DRIVER, else vmm)" };
         var background = new Option<bool>("--background") { Hidden = true };
         var command = new Command("daemon", "Run the Domino daemon in the foreground (it owns every domain)") { stateDir, socket, driver, background };
         command.SetAction((parse, ct) => Run(

@@ -93,6 +93,12 @@ internal static class QueryCommands
                 w.WritePropertyName("config");
                 if (d.Config is { } config) config.WriteTo(w);
                 else w.WriteNullValue();
+                if (d.Driver is { } driver)
+                {
+                    // Domino's addition to xl's format: how the guest runs (driver, accelerator, process, vCPU threads).
+                    w.WritePropertyName("driver");
+                    JsonSerializer.Serialize(w, driver, ToolstackJson.Default.DriverDetail);
+                }
                 w.WriteEndObject();
             }
             w.WriteEndArray();

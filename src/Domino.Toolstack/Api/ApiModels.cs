@@ -37,6 +37,9 @@ public sealed record DomainDetail
     public required DomainInfo Info { get; init; }
     public required DomainSpec Spec { get; init; }
     public JsonElement? Config { get; init; }
+
+    /// <summary>How the driver runs the guest (e.g. QEMU's pid and accelerator); null when not live.</summary>
+    public Drivers.DriverDetail? Driver { get; init; }
 }
 
 /// <summary><c>GET /info</c>: the host and daemon, as <c>domino info</c> prints them.</summary>
@@ -78,5 +81,6 @@ public sealed record HostInfo
 [JsonSerializable(typeof(ErrorResponse))]
 [JsonSerializable(typeof(HostInfo))]
 [JsonSerializable(typeof(List<VcpuInfo>))]
+[JsonSerializable(typeof(Drivers.DriverDetail))]
 [JsonSerializable(typeof(TestGuestMarker))]
 public sealed partial class ToolstackJson : JsonSerializerContext;

@@ -78,7 +78,13 @@ public sealed partial class DomainService : IDriverEvents
         JsonElement? config = null;
         try { config = JsonDocument.Parse(d.ConfigJson).RootElement.Clone(); }
         catch (JsonException) { }
-        return new DomainDetail { Info = await InfoAsync(d, ct).ConfigureAwait(false), Spec = d.Spec, Config = config };
+        return new DomainDetail
+        {
+            Info = await InfoAsync(d, ct).ConfigureAwait(false),
+            Spec = d.Spec,
+            Config = config,
+            Driver = d.State.IsLive() ? Driver.Describe(Ref(d)) : null,
+        };
     }
 
     public Task<IReadOnlyList<VcpuInfo>> VcpusAsync(Domain d, CancellationToken ct)

@@ -25,6 +25,21 @@ public sealed record VcpuInfo
     public string Hard { get; init; } = "all";
     public string Soft { get; init; } = "all";
     public bool Online { get; init; } = true;
+
+    /// <summary>The host thread running this vCPU, when the driver has one (schedulers pin and prioritise it).</summary>
+    public int? ThreadId { get; init; }
+}
+
+/// <summary>What a driver can say about how it runs one guest (shown by <c>list -l</c>).</summary>
+public sealed record DriverDetail
+{
+    public required string Driver { get; init; }
+
+    /// <summary>How the vCPUs run: <c>kvm</c>, or <c>tcg</c> for QEMU's binary translation.</summary>
+    public string? Accelerator { get; init; }
+    public int? Pid { get; init; }
+    public IReadOnlyList<int>? VcpuThreads { get; init; }
+    public string? Version { get; init; }
 }
 
 /// <summary>How drivers tell the toolstack that a guest stopped by itself.</summary>
@@ -70,6 +85,9 @@ public abstract class DomainDriver : IAsyncDisposable
     public virtual Task SetMemoryAsync(GuestRef guest, long targetMb, CancellationToken ct) => throw Unsupported("mem-set");
     public virtual Task SetMaxMemoryAsync(GuestRef guest, long maxMb, CancellationToken ct) => throw Unsupported("mem-max");
     public virtual Task<IReadOnlyList<VcpuInfo>> GetVcpusAsync(GuestRef guest, CancellationToken ct) => throw Unsupported("vcpu-list");
+    /// <summary>How the guest is run (process, accelerator, vCPU threads); null when there is nothing to say.</summary>
+    public virtual DriverDetail? Describe(GuestRef guest) => null;
+
     public virtual Task<double> GetCpuTimeAsync(GuestRef guest, CancellationToken ct) => Task.FromResult(0.0);
     public virtual Task<byte[]> ReadConsoleHistoryAsync(GuestRef guest, CancellationToken ct) => throw Unsupported("dmesg");
 

@@ -1,4 +1,5 @@
 using Domino.Toolstack.Domains;
+using Domino.Toolstack.Drivers.Qemu;
 using Domino.Toolstack.Drivers.Test;
 using Domino.Toolstack.Store;
 
@@ -8,11 +9,12 @@ namespace Domino.Toolstack.Drivers;
 public static class DriverFactory
 {
     public const string Default = "vmm";
-    public static readonly IReadOnlyList<string> Names = ["vmm", "test"];
+    public static readonly IReadOnlyList<string> Names = ["vmm", "qemu", "test"];
 
     public static DomainDriver Create(string name, StateStore store) => name switch
     {
         "test" => new TestDriver(store.Root),
+        "qemu" => new QemuDriver(store.Root),
         "vmm" => throw new ToolstackException(ErrorKind.Unsupported, "the vmm driver is not built yet (use --driver test)"),
         _ => throw new ToolstackException(ErrorKind.Invalid, $"unknown driver '{name}' (expected {string.Join(", ", Names)})"),
     };
