@@ -247,6 +247,9 @@ public static class QemuCommandLine
                 throw new QemuConfigException($"disks '{seen[(bus, index)]}' and '{d.Vdev}' would take the same {bus.ToString().ToUpperInvariant()} slot");
             var cdrom = d.DeviceType == DiskDeviceType.Cdrom;
             if (cdrom && bus == DiskBus.Virtio) throw new QemuConfigException($"disk {d.Vdev}: a CD-ROM needs an IDE or SATA vdev (hdX, sdX), not virtio");
+            // As libxl: QEMU's IDE and SATA hard disks cannot be read-only (the guest could not be told).
+            if (d.Access == DiskAccess.ReadOnly && !cdrom && bus != DiskBus.Virtio)
+                throw new QemuConfigException($"disk {d.Vdev}: an IDE or SATA hard disk cannot be read-only in QEMU (use a vdX virtio disk, or devtype=cdrom)");
             var id = $"disk-{d.Vdev}";
             var empty = d.Target.Length == 0 || d.Format == DiskFormat.Empty;
             if (empty && !cdrom) throw new QemuConfigException($"disk {d.Vdev} has no target (only a CD-ROM drive may be empty)");
