@@ -54,7 +54,7 @@ internal static class ConsoleCommand
 
         var input = Task.Run(async () =>
         {
-            if (Console.IsInputRedirected && !terminal.IsRaw) return; // no keyboard: just follow the output
+            // Piped input is forwarded too, so scripts and tests can type into a guest; at its end we just follow the output.
             using var stdin = Console.OpenStandardInput();
             var buffer = new byte[1024];
             try

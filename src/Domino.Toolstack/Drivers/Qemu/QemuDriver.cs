@@ -75,7 +75,7 @@ public sealed class QemuDriver : DomainDriver
     {
         // Everything that can be refused is refused here, before a process exists.
         var config = ResolvedConfig(guest, configJson);
-        var binary = ResolveBinary(config.DeviceModelOverride ?? _binary ?? DefaultBinary);
+        var binaryName = config.DeviceModelOverride ?? _binary ?? DefaultBinary;
         QemuAccelProbe.Choice accel;
         IReadOnlyList<string> args;
         try
@@ -83,7 +83,7 @@ public sealed class QemuDriver : DomainDriver
             accel = QemuAccelProbe.Decide(_accel);
             args = QemuCommandLine.Build(config, new QemuLaunchOptions
             {
-                Binary = binary,
+                Binary = binaryName,
                 Accelerator = accel.Accelerator,
                 QmpSocket = QmpPath(guest.Uuid),
                 SerialSocket = SerialPath(guest.Uuid),
@@ -93,6 +93,7 @@ public sealed class QemuDriver : DomainDriver
         {
             throw new ToolstackException(ErrorKind.Invalid, $"domain '{guest.Name}': {e.Message}");
         }
+        var binary = ResolveBinary(binaryName);
         if (accel.Warning is { } warning) _log($"domain '{guest.Name}': warning: {warning}");
 
         foreach (var f in new[] { QmpPath(guest.Uuid), SerialPath(guest.Uuid), PidPath(guest.Uuid) }) File.Delete(f);
