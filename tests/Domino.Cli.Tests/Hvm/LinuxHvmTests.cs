@@ -100,6 +100,23 @@ public sealed class LinuxHvmTests
         Assert.Contains("on_crash=preserve", cli.DaemonLog, StringComparison.Ordinal);
     }
 
+    [SkippableFact]
+    public async Task A_kernel_panic_is_reported_through_pvpanic_and_on_crash_applies()
+    {
+        RequireGuest();
+        using var cli = new CliHarness("qemu");
+        var created = await cli.Run("create", "-q", "examples/linux-hvm.cfg", "name=\"panics\"", "on_crash=\"preserve\"");
+        Assert.True(created.Exit == 0, $"create failed: {created.Err}\n{cli.DaemonLog}");
+        await using (var console = new ConsoleSession(cli, "panics"))
+        {
+            await console.WaitFor("domino-guest# ", Boot);
+            await console.Type("echo c > /proc/sysrq-trigger\r");
+            await console.WaitFor("Kernel panic", TimeSpan.FromSeconds(30));
+        }
+        await WaitFor(async () => (await cli.Run("list", "panics")).Out.Contains("----c-", StringComparison.Ordinal), TimeSpan.FromSeconds(20), "domain 'panics' crashed");
+        Assert.Contains("on_crash=preserve; QEMU GUEST_PANICKED", cli.DaemonLog, StringComparison.Ordinal);
+    }
+
     /// <summary>Bad input is refused before anything starts: the error names the problem, no domain and no QEMU remain.</summary>
     [Fact]
     public async Task Bad_input_is_refused_before_qemu_starts()
