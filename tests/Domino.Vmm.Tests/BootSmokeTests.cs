@@ -23,6 +23,17 @@ public class BootSmokeTests
         Assert.Equal(VmExitReason.Poweroff, exit.Reason);
     }
 
+    [SkippableTheory]
+    [InlineData(2)]
+    [InlineData(4)]
+    public void Application_processors_start_with_init_sipi_sipi(int vcpus)
+    {
+        KvmGate.RequireKvm();
+        var exit = Boot(TestKernels.PvhElf32(TestKernels.SmpCode(vcpus)), "smp.elf", out var console, vcpus);
+        Assert.Equal($"{vcpus}\n", console);
+        Assert.Equal(VmExitReason.Poweroff, exit.Reason);
+    }
+
     [SkippableFact]
     public void Plain_elf64_boots_in_long_mode()
     {
