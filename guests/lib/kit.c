@@ -48,6 +48,11 @@ static void cpu_init(void)
 
     for (int i = 0; i < 32; i++)
         set_gate(i, exc_stubs[i], 0);
+    cpu_init_ap();
+}
+
+void cpu_init_ap(void)
+{
     struct { u16 limit; u64 base; } PACKED idtr = { sizeof idt - 1, (u64)idt };
     __asm__ volatile("lidt %0" ::"m"(idtr));
 }

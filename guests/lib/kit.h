@@ -103,6 +103,7 @@ u64 run_user(u64 (*fn)(u64), u64 arg, void *stack_top);
 /* False where ring-3 in/out traps (#GP) and is emulated by the kit (kvm_pvm). */
 bool ring3_io_is_native(void);
 void load_empty_idt(void);
+void cpu_init_ap(void);                  /* an AP in long mode: load the shared IDT */
 bool map_ram_above_4g(u64 end);          /* identity-maps [4 GiB, end) with 1 GiB pages */
 
 /* ---- ACPI ---- */
