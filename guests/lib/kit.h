@@ -104,7 +104,9 @@ u64 run_user(u64 (*fn)(u64), u64 arg, void *stack_top);
 bool ring3_io_is_native(void);
 void load_empty_idt(void);
 void cpu_init_ap(void);                  /* an AP in long mode: load the shared IDT */
-bool map_ram_above_4g(u64 end);          /* identity-maps [4 GiB, end) with 1 GiB pages */
+/* Identity-maps [4 GiB, end): 1 GiB pages if the CPU has them (up to 512 GiB),
+ * else 2 MiB pages up to 32 GiB. Returns the end of what is now mapped. */
+u64 map_ram_above_4g(u64 end);
 
 /* ---- ACPI ---- */
 struct acpi_sdt {
