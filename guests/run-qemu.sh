@@ -47,10 +47,12 @@ if [ -n "$vcon" ]; then
     set -- "$@" -device virtio-serial-device,max_ports=1 -chardev "file,id=vc0,path=$vcon" -device virtconsole,chardev=vc0
 fi
 if [ -n "$disk$vcon" ]; then
-    # QEMU microvm: 8 transports of 512 bytes from 0xfeb00000, IRQs 5..12.
+    # QEMU microvm with ACPI (and so a second IO-APIC): 24 transports of 512
+    # bytes from 0xfeb00000, filled from the top. The IRQ numbers are nominal:
+    # the guests poll.
     i=0
-    while [ $i -lt 8 ]; do
-        append="$append virtio_mmio.device=512@0x$(printf %x $((0xfeb00000 + i * 512))):$((5 + i))"
+    while [ $i -lt 24 ]; do
+        append="$append virtio_mmio.device=512@0x$(printf %x $((0xfeb00000 + i * 512))):$((16 + i))"
         i=$((i + 1))
     done
 fi
