@@ -58,6 +58,17 @@ if [ -n "$disk$vcon" ]; then
 fi
 append=${append# }
 
+# An ELF64 without the PVH note (hello64) cannot be booted by QEMU microvm:
+# build/shim64.elf is booted instead and enters it in long mode the way
+# Domino's ELF64 loader does; QEMU's generic loader places the image.
+kernel=$elf
+if ! readelf -n "$elf" | grep -q '^ *Xen '; then
+    entry=$(readelf -h "$elf" | awk '/Entry point/ {print $4}')
+    kernel=$here/build/shim64.elf
+    append="entry64=$entry${append:+ $append}"
+    set -- "$@" -device "loader,file=$elf"
+fi
+
 run() {
     if [ -n "$timeout" ]; then timeout --foreground "$timeout" "$@"; else "$@"; fi
 }
@@ -65,4 +76,4 @@ run qemu-system-x86_64 -M microvm,auto-kernel-cmdline=off -enable-kvm -cpu host,
     -smp "$smp" -m "$mem" -nodefaults -no-user-config -nographic -no-reboot \
     -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
     -global virtio-mmio.force-legacy=$legacy \
-    -kernel "$elf" ${append:+-append "$append"} "$@"
+    -kernel "$kernel" ${append:+-append "$append"} "$@"
