@@ -29,14 +29,29 @@ static void ports(void)
     kprintf("hostile: ports done\n");
 }
 
+static bool in_memmap(u64 a)
+{
+    if (!start_info || start_info->version < 1 || !start_info->memmap_paddr)
+        return false;
+    struct hvm_memmap_table_entry *m = (void *)start_info->memmap_paddr;
+    for (u32 i = 0; i < start_info->memmap_entries; i++)
+        if (m[i].addr <= a && a - m[i].addr < m[i].size)
+            return true;
+    return false;
+}
+
 static void mmio(void)
 {
-    /* Unbacked guest-physical addresses, reached through the identity map. */
-    static const u64 addrs[] = { 0xc0000000, 0xdffff000, 0xfebff000 };
-    for (unsigned i = 0; i < ARRAY_SIZE(addrs); i++) {
-        (void)mmio_read32(addrs[i]);
-        mmio_write32(addrs[i], 0x12345678);
-        (void)mmio_read32(addrs[i]);
+    /* Guest-physical addresses outside every memory map entry (so neither
+     * RAM nor anything announced), reached through the identity map. */
+    static const u64 candidates[] = { 0xc0000000, 0xd0000000, 0xdffff000, 0xe8000000, 0xf0000000 };
+    for (unsigned i = 0; i < ARRAY_SIZE(candidates); i++) {
+        u64 a = candidates[i];
+        if (in_memmap(a))
+            continue;
+        (void)mmio_read32(a);
+        mmio_write32(a, 0x12345678);
+        (void)mmio_read32(a);
     }
     kprintf("hostile: mmio done\n");
 }
