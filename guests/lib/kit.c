@@ -178,8 +178,6 @@ NORETURN void pass(void)
     poweroff();
 }
 
-void kvprintf(const char *fmt, __builtin_va_list ap);
-
 NORETURN void fail(const char *fmt, ...)
 {
     __builtin_va_list ap;

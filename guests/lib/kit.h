@@ -51,6 +51,7 @@ void uart_putc(char c);
 int uart_getc_nonblock(void);            /* -1 when no byte waiting */
 char uart_getc(void);
 void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void kvprintf(const char *fmt, __builtin_va_list ap);
 /* Formats into buf (always NUL-terminated), returns the length. */
 int ksnprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
