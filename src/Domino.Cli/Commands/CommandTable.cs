@@ -16,5 +16,6 @@ internal static class CommandTable
         foreach (var c in MemoryCommands.All()) yield return c;
         yield return ConfigCommands.Create();
         yield return DaemonCommand.Create();
+        yield return VmmCommand.Create();
     }
 }
