@@ -80,7 +80,8 @@ public sealed class VmmEndToEndTests : IDisposable
         var pidA = int.Parse(File.ReadAllText(Path.Combine(_d.StateDir, "vmm", $"{uuidA}.pid")).Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
         Libc.Signal(pidA, Libc.SIGKILL);
         TestDriverEndToEndTests.WaitFor(() => _d.Run("list", "a").Stdout.Contains("----c-", StringComparison.Ordinal));
-        Assert.Contains("died", _d.Run("list", "-v", "a").Stdout, StringComparison.Ordinal);
+        Assert.Contains("crashed: crash", _d.Run("list", "-v", "a").Stdout, StringComparison.Ordinal);
+        lock (_d.DaemonLog!) Assert.Contains($"VMM process {pidA} died", _d.DaemonLog.ToString(), StringComparison.Ordinal);
         Assert.Matches(@"(?m)^b\s+2\s+.*r-----", _d.Run("list").Stdout);
     }
 

@@ -24,7 +24,8 @@ public static class VmmHost
     {
         Libc.NewSession();
         var store = new StateStore(stateDir);
-        var log = new StreamWriter(new FileStream(store.VmmLog(uuid), FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
+        Libc.DetachStdio(store.VmmLog(uuid)); // let go of the daemon's stdio: it may be a pipe that dies with it
+        var log = new StreamWriter(Console.OpenStandardError()) { AutoFlush = true };
         Console.SetError(log);
         void Log(string m) => log.WriteLine($"{DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ} vmm[{Environment.ProcessId}] {m}");
 
