@@ -18,5 +18,6 @@ internal static class CommandTable
         yield return DaemonCommand.Create();
         yield return VmmCommand.Create();
         yield return InitramfsCommand.Create();
+        yield return VmmHostCommand.Create();
     }
 }

@@ -50,10 +50,15 @@ internal static class CreateCommands
             }
             return await RunClient(async (client, token) =>
             {
-                var created = await client.PostAsync("domains", new CreateDomainRequest { Spec = spec, Config = json, Paused = parse.GetValue(paused) },
+                // With -c the guest starts paused and runs only once the console is attached: no output is lost,
+                // even from a guest that prints and powers off at once.
+                var attach = parse.GetValue(console);
+                var created = await client.PostAsync("domains", new CreateDomainRequest { Spec = spec, Config = json, Paused = attach || parse.GetValue(paused) },
                     ToolstackJson.Default.CreateDomainRequest, ToolstackJson.Default.DomainInfo, token).ConfigureAwait(false);
-                if (parse.GetValue(console)) return await ConsoleCommand.AttachAsync(client, created.Uuid.ToString(), replay: true, token).ConfigureAwait(false);
-                return 0;
+                if (!attach) return 0;
+                var id = created.Uuid.ToString();
+                return await ConsoleCommand.AttachAsync(client, id, replay: true, token, parse.GetValue(paused) ? null : async () =>
+                    await client.PostAsync($"domains/{id}/unpause", ToolstackJson.Default.DomainInfo, token).ConfigureAwait(false)).ConfigureAwait(false);
             }, ct).ConfigureAwait(false);
         });
         return command;

@@ -23,9 +23,10 @@ internal static class VmmCommand
         var memory = new Option<int>("--memory") { Description = "Guest memory in MiB", DefaultValueFactory = _ => 256 };
         var vcpus = new Option<int>("--vcpus") { Description = "Number of vCPUs", DefaultValueFactory = _ => 1 };
         var disks = new Option<string[]>("--disk") { Description = "Disk image FILE[,ro] (repeatable)", AllowMultipleArgumentsPerToken = false };
+        var virtioConsole = new Option<bool>("--virtio-console") { Description = "Add a virtio console (hvc0); console input goes to it" };
         var command = new Command("vmm", "Run one guest in the foreground on Domino's VMM (console on stdin/stdout)")
         {
-            kernel, ramdisk, cmdline, memory, vcpus, disks,
+            kernel, ramdisk, cmdline, memory, vcpus, disks, virtioConsole,
         };
         command.SetAction(parse => Run(
             parse.GetValue(kernel)!.FullName,
@@ -33,11 +34,12 @@ internal static class VmmCommand
             parse.GetValue(cmdline) ?? "",
             parse.GetValue(memory),
             parse.GetValue(vcpus),
-            parse.GetValue(disks) ?? []));
+            parse.GetValue(disks) ?? [],
+            parse.GetValue(virtioConsole)));
         return command;
     }
 
-    private static int Run(string kernel, string? ramdisk, string cmdline, int memoryMiB, int vcpus, string[] diskSpecs)
+    private static int Run(string kernel, string? ramdisk, string cmdline, int memoryMiB, int vcpus, string[] diskSpecs, bool virtioConsole)
     {
         var stderr = Console.Error;
         try
@@ -52,6 +54,7 @@ internal static class VmmCommand
                 MemoryMiB = memoryMiB,
                 Vcpus = vcpus,
                 Disks = disks,
+                VirtioConsole = virtioConsole,
                 ConsoleInput = Console.OpenStandardInput(),
                 ConsoleOutput = stdout,
                 Log = Environment.GetEnvironmentVariable("DOMINO_VMM_LOG") == "1" ? m => stderr.WriteLine($"domino vmm: {m}") : null,

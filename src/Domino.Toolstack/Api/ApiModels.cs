@@ -83,4 +83,8 @@ public sealed record HostInfo
 [JsonSerializable(typeof(List<VcpuInfo>))]
 [JsonSerializable(typeof(Drivers.DriverDetail))]
 [JsonSerializable(typeof(TestGuestMarker))]
+[JsonSerializable(typeof(Drivers.Vmm.VmmLaunch))]
+[JsonSerializable(typeof(Drivers.Vmm.VmmRequest))]
+[JsonSerializable(typeof(Drivers.Vmm.VmmResponse))]
+[JsonSerializable(typeof(Drivers.Vmm.VmmExitRecord))]
 public sealed partial class ToolstackJson : JsonSerializerContext;
