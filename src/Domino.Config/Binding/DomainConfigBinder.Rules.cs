@@ -75,32 +75,13 @@ internal sealed partial class DomainConfigBinder
 
     private CpuidPolicy? Cpuid(ConfigSetting s)
     {
-        if (s.Value is ConfigList)
-        {
-            // xend syntax: "LEAF[,SUBLEAF]:eax=...,ebx=...", 32 characters of 0 1 x k s per register.
-            var items = _r.Strings(s);
-            foreach (var item in items)
-            {
-                if (!item.Contains(':', StringComparison.Ordinal))
-                    _r.Error(s.Value, s.Key, $"cpuid entry '{item}' is not in xend syntax (expected e.g. \"0x00000001:ecx=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx0\")");
-            }
-            return new CpuidPolicy(items, IsList: true);
-        }
-        var text = _r.String(s);
-        if (text is null) return null;
-        var parts = text.Split(',');
-        if (parts[0] != "host")
-        {
-            _r.Error(s.Value, s.Key, $"cpuid '{text}' must start with \"host\" in libxl syntax (e.g. \"host,tm=0,sse3=0\")");
-            return null;
-        }
-        foreach (var p in parts.Skip(1))
-        {
-            var eq = p.IndexOf('=', StringComparison.Ordinal);
-            if (eq <= 0 || p[(eq + 1)..] is not ("0" or "1" or "x" or "k" or "s"))
-                _r.Error(s.Value, s.Key, $"cpuid feature '{p}' is not FEATURE=VALUE with VALUE 0, 1, x, k or s");
-        }
-        return new CpuidPolicy([text], IsList: false);
+        var isList = s.Value is ConfigList;
+        var items = isList ? _r.Strings(s) : (_r.String(s) is { } text ? [text] : null);
+        if (items is null) return null;
+        var (_, problem) = CpuidSpec.Evaluate(items, xendSyntax: isList);
+        if (problem is null) return new CpuidPolicy(items, isList);
+        _r.Error(s.Value, s.Key, $"invalid cpuid: {problem}");
+        return null;
     }
 
     // vnuma = [ [ "pnode=0", "size=512", "vcpus=0-1", "vdistances=10,20" ], ... ]

@@ -91,6 +91,20 @@ public static partial class LibxlJson
             foreach (var d in Items(n, "distances")) node.Distances.Add(d.GetInt32());
             c.Vnuma.Add(node);
         }
+        if (Obj(bi, "cpuid") is { } cpuid)
+        {
+            // Read back in the xend form, which states each register mask exactly.
+            var items = new List<string>();
+            foreach (var leaf in Items(cpuid, "cpuid"))
+            {
+                var number = Long(leaf, "leaf") ?? throw new FormatException("cpuid entry without leaf");
+                var head = string.Create(CultureInfo.InvariantCulture, $"0x{number:x8}");
+                if (Long(leaf, "subleaf") is { } sub) head += string.Create(CultureInfo.InvariantCulture, $",{sub}");
+                var regs = new[] { "eax", "ebx", "ecx", "edx" }.Where(r => Has(leaf, r)).Select(r => $"{r}={Text(leaf, r)}");
+                items.Add(head + ":" + string.Join(",", regs));
+            }
+            if (items.Count > 0) c.Cpuid = new CpuidPolicy(items, IsList: true);
+        }
         c.MaxGrantFrames = Long(bi, "max_grant_frames");
         c.MaxMaptrackFrames = Long(bi, "max_maptrack_frames");
         c.DeviceModelVersion = Text(bi, "device_model_version")?.Replace('_', '-');

@@ -77,6 +77,21 @@ public static partial class LibxlJson
         Str(o, "exec_ssid_label", c.InitSeclabel);
         DefBool(o, "localtime", c.Localtime);
         // xl 4.17 reads disable_migrate and blkdev_start but leaves them out of the domain's JSON.
+        if (c.Cpuid is { } cpuid && CpuidSpec.Evaluate(cpuid.Items, cpuid.IsList).Leaves is { } leaves)
+        {
+            var policy = new JsonArray();
+            foreach (var leaf in leaves)
+            {
+                var entry = new JsonObject { ["leaf"] = leaf.Number };
+                if (leaf.Subleaf is { } sub) entry["subleaf"] = sub;
+                for (var r = 0; r < 4; r++)
+                {
+                    if (leaf.Registers[r] is { } mask) entry[CpuidSpec.RegisterName(r)] = mask;
+                }
+                policy.Add(entry);
+            }
+            o["cpuid"] = new JsonObject { ["cpuid"] = policy, ["msr"] = new JsonArray() };
+        }
         if (c.Vnuma.Count > 0)
         {
             o["vnuma_nodes"] = new JsonArray(c.Vnuma.Select(n => (JsonNode)VnumaNodeJson(n)).ToArray());
