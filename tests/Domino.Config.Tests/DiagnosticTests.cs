@@ -59,9 +59,18 @@ public class DiagnosticTests
     [InlineData("vcpus = 1\ncpus = [ \"0\", \"1\" ]", "guest.cfg:5:8: error: cpus lists 2 per-vCPU entries but the guest has only 1 vCPU(s)")]
     [InlineData("builder = \"hvm\"", "guest.cfg:2:8: error: type = \"pvh\" contradicts the legacy builder setting, which selects hvm (remove the legacy setting)")]
     [InlineData("memory = 64\nvnuma = [ [ \"pnode=0\", \"size=32\", \"vcpus=0\" ] ]", "guest.cfg:5:9: error: vnuma node sizes add up to 32 MiB but memory = 64 (they must be equal)")]
+    [InlineData("firmware = \"uefi\"", "guest.cfg:4:12: error: both kernel and firmware are given for a pvh guest (keep one of them)")]
     public void Cross_key_rules(string lines, string expected)
     {
         Assert.Contains(expected, Check(Base + lines + "\n"));
+    }
+
+    [Fact]
+    public void Timer_mode_is_an_error_for_pv_guests()
+    {
+        Assert.Contains(
+            "guest.cfg:4:14: error: timer_mode is not supported for pv guests (remove it, or use type = \"pvh\" or \"hvm\")",
+            Check("name = \"g\"\nkernel = \"/k\"\ntype = \"pv\"\ntimer_mode = \"delay_for_missed_ticks\"\n"));
     }
 
     [Fact]

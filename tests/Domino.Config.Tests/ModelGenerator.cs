@@ -68,7 +68,7 @@ internal static class ModelGenerator
         if (Chance(r)) c.Cmdline = Text(r, Alphabet, 0, 30);
         if (Chance(r)) c.Bootloader = Text(r, PlainAlphabet, 1, 10);
         if (Chance(r)) c.BootloaderArgs.AddRange(Strings(r));
-        if (Chance(r)) c.Firmware = Pick(r, "uefi", "bios", "ovmf", "/fw/" + Text(r, PlainAlphabet, 1, 5));
+        if (c.Type == DomainType.Hvm && Chance(r)) c.Firmware = Pick(r, "uefi", "bios", "ovmf", "/fw/" + Text(r, PlainAlphabet, 1, 5));
         c.Localtime = MaybeBool(r);
         if (Chance(r)) c.RtcTimeoffset = r.Next(-86400, 86400);
         c.DisableMigrate = MaybeBool(r);

@@ -215,18 +215,28 @@ internal sealed partial class DomainConfigBinder
 
         if (_c.Type != DomainType.Hvm)
         {
-            foreach (var key in HvmOnlyKeys.Where(_seen.ContainsKey))
+            // A PV guest turns the top-level display options into a framebuffer (xl.cfg(5) vnc=).
+            var ignored = _c.Type == DomainType.Pv && _c.Vnc == true && _c.Vfbs.Count == 0
+                ? HvmOnlyKeys.Except(PvDisplayKeys)
+                : HvmOnlyKeys;
+            foreach (var key in ignored.Where(_seen.ContainsKey))
                 _r.Warning(_seen[key], $"{key} only applies to hvm guests and is ignored for type = \"{_c.Type.ToString().ToLowerInvariant()}\"");
         }
+        if (_c.Type == DomainType.Pv && _seen.TryGetValue("timer_mode", out var timerMode))
+            _r.Error(timerMode.Value, "timer_mode", "timer_mode is not supported for pv guests (remove it, or use type = \"pvh\" or \"hvm\")");
+        if (_c.Type != DomainType.Hvm && _c.Kernel is not null && _seen.TryGetValue("firmware", out var firmware))
+            _r.Error(firmware.Value, "firmware", $"both kernel and firmware are given for a {JsonTypeName(_c.Type)} guest (keep one of them)");
     }
 
     private static readonly string[] HvmOnlyKeys =
     [
-        "pae", "acpi_s3", "acpi_s4", "acpi_laptop_slate", "hpet", "vpt_align", "viridian", "timer_mode", "boot",
-        "serial", "vga", "stdvga", "videoram", "vnc", "vnclisten", "vncpasswd", "vncdisplay", "vncunused", "sdl",
-        "opengl", "nographic", "usb", "usbversion", "usbdevice", "soundhw", "xen_platform_pci", "bios", "nx",
+        "pae", "acpi_s3", "acpi_s4", "acpi_laptop_slate", "hpet", "vpt_align", "viridian", "boot",
+        "serial", "vga", "stdvga", "vnc", "vnclisten", "vncpasswd", "vncdisplay", "vncunused", "sdl",
+        "opengl", "keymap", "nographic", "usb", "usbversion", "usbdevice", "soundhw", "xen_platform_pci", "bios", "nx",
         "mmio_hole", "gfx_passthru",
     ];
+
+    private static readonly string[] PvDisplayKeys = ["vnc", "vnclisten", "vncpasswd", "vncdisplay", "vncunused", "sdl", "opengl", "keymap"];
 
     private static string JsonTypeName(DomainType t) => t.ToString().ToLowerInvariant();
 

@@ -24,15 +24,39 @@ public static partial class LibxlJson
         Array(root, "disks", c.Disks.Select(Disk));
         Array(root, "nics", c.Nics.Select((n, i) => Nic(n, i)));
         Array(root, "pcidevs", c.PciDevices.Select(p => Pci(p, c)));
-        Array(root, "vfbs", c.Vfbs.Select(Vfb));
+        var vfbs = EffectiveVfbs(c);
+        Array(root, "vfbs", vfbs.Select(Vfb));
         // xl gives every PV framebuffer a keyboard.
-        Array(root, "vkbs", c.Vfbs.Select((_, i) => new JsonObject { ["devid"] = i }));
+        Array(root, "vkbs", vfbs.Select((_, i) => new JsonObject { ["devid"] = i }));
         Action(root, "on_poweroff", c.OnPoweroff);
         Action(root, "on_reboot", c.OnReboot);
         Action(root, "on_watchdog", c.OnWatchdog);
         Action(root, "on_crash", c.OnCrash);
         Action(root, "on_soft_reset", c.OnSoftReset);
         return root;
+    }
+
+    /// <summary>
+    /// A PV guest with top-level <c>vnc=1</c> and no <c>vfb=</c> list gets one framebuffer from the
+    /// top-level display options, as xl does.
+    /// </summary>
+    internal static List<VfbConfig> EffectiveVfbs(DomainConfig c)
+    {
+        if (c.Vfbs.Count > 0 || c.Type != DomainType.Pv || c.Vnc != true) return c.Vfbs;
+        return
+        [
+            new VfbConfig
+            {
+                Vnc = c.Vnc,
+                VncListen = c.VncListen,
+                VncPasswd = c.VncPasswd,
+                VncDisplay = c.VncDisplay,
+                VncUnused = c.VncUnused,
+                Sdl = c.Sdl,
+                OpenGl = c.OpenGl,
+                Keymap = c.Keymap,
+            },
+        ];
     }
 
     private static JsonObject CreateInfo(DomainConfig c)
@@ -71,7 +95,7 @@ public static partial class LibxlJson
         if (c.TscMode is { } tsc) o["tsc_mode"] = TscName(tsc);
         if ((c.MaxMemMb ?? c.MemoryMb) is { } max) o["max_memkb"] = max * 1024;
         if (c.MemoryMb is { } mem) o["target_memkb"] = mem * 1024;
-        if (c.Type == DomainType.Hvm && c.VideoRamMb is { } video) o["video_memkb"] = video * 1024;
+        if (c.VideoRamMb is { } video) o["video_memkb"] = video * 1024;
         if (c.ShadowMemoryMb is { } shadow) o["shadow_memkb"] = shadow * 1024;
         if (c.RtcTimeoffset is { } rtc) o["rtc_timeoffset"] = rtc;
         Str(o, "exec_ssid_label", c.InitSeclabel);
@@ -117,7 +141,7 @@ public static partial class LibxlJson
         DefBool(o, "acpi", c.Acpi);
         Str(o, "bootloader", c.Bootloader);
         StrList(o, "bootloader_args", c.BootloaderArgs);
-        if (c.Type == DomainType.Hvm && c.TimerMode is { } timer) o["timer_mode"] = TimerName(timer);
+        if (c.TimerMode is { } timer) o["timer_mode"] = TimerName(timer);
         DefBool(o, "nested_hvm", c.NestedHvm);
         if (c.Type == DomainType.Hvm) DefBool(o, "apic", c.Apic);
         switch (c.Type)
