@@ -92,6 +92,19 @@ internal static class ModelGenerator
         c.PciPermissive = MaybeBool(r);
         c.PciSeize = MaybeBool(r);
 
+        if (Chance(r)) c.Passthrough = Pick(r, "default", "disabled", "enabled", "sync_pt", "share_pt");
+        if (Chance(r)) c.MaxGrantVersion = r.Next(1, 3);
+        if (Chance(r)) c.StubdomainMemoryMb = r.Next(1, 512);
+        if (Chance(r)) c.DeviceModelUser = "qemu-" + Text(r, PlainAlphabet, 1, 4);
+        for (var i = r.Next(0, 3); i > 0; i--) c.IoPorts.Add(new IoPortRange((uint)r.Next(0, 0x8000), (uint)r.Next(1, 16)));
+        for (var i = r.Next(0, 3); i > 0; i--) c.Irqs.Add((uint)r.Next(0, 256));
+        for (var i = r.Next(0, 3); i > 0; i--) c.IoMem.Add(new IoMemRange((ulong)r.Next(), (ulong)r.Next(1, 64), Chance(r) ? (ulong)r.Next() : null));
+        if (c.Type == DomainType.Pv) c.E820Host = MaybeBool(r);
+        c.MsrRelaxed = MaybeBool(r);
+        if (Chance(r)) c.Altp2m = Pick(r, "disabled", "mixed", "external", "limited");
+        if (Chance(r)) c.VmtraceBufKb = r.Next(0, 1024);
+        c.Vpmu = MaybeBool(r);
+
         if (c.Type == DomainType.Hvm) Hvm(r, c);
         c.Acpi = MaybeBool(r);
         if (c.Type == DomainType.Hvm) c.Apic = MaybeBool(r);
@@ -145,6 +158,23 @@ internal static class ModelGenerator
         }
         if (Chance(r)) c.SoundHw = Pick(r, "hda", "ac97", "sb16");
         c.GfxPassthru = MaybeBool(r);
+        if (Chance(r)) c.SmbiosFirmware = "/fw/smbios.bin";
+        if (Chance(r)) c.AcpiFirmware = "/fw/acpi.bin";
+        if (Chance(r)) c.HdType = Pick(r, "ide", "ahci");
+        if (Chance(r)) c.VendorDevice = Pick(r, "none", "xenserver");
+        if (Chance(r)) c.RdmMemBoundaryMb = r.Next(0, 4096);
+        c.Spice = MaybeBool(r);
+        if (Chance(r)) c.SpicePort = r.Next(1, 65536);
+        if (Chance(r)) c.SpiceTlsPort = r.Next(1, 65536);
+        if (Chance(r)) c.SpiceHost = "0.0.0.0";
+        c.SpiceDisableTicketing = MaybeBool(r);
+        if (Chance(r)) c.SpicePasswd = Text(r, Alphabet, 0, 6);
+        c.SpiceAgentMouse = MaybeBool(r);
+        c.SpiceVdagent = MaybeBool(r);
+        c.SpiceClipboardSharing = MaybeBool(r);
+        if (Chance(r)) c.SpiceUsbRedirection = r.Next(0, 5);
+        if (Chance(r)) c.SpiceImageCompression = Pick(r, "auto_glz", "quic", "off");
+        if (Chance(r)) c.SpiceStreamingVideo = Pick(r, "filter", "all", "off");
     }
 
     private static DiskConfig Disk(Random r, int index)

@@ -73,6 +73,64 @@ internal sealed partial class DomainConfigBinder
         return ok ? new ViridianSetting(null, groups) : null;
     }
 
+    private string? OneOf(ConfigSetting s, params string[] allowed)
+    {
+        var v = _r.String(s);
+        if (v is null || allowed.Contains(v)) return v;
+        _r.Error(s.Value, s.Key, $"unknown value '{v}' for {s.Key} (expected {string.Join(", ", allowed)})");
+        return null;
+    }
+
+    // ioports = [ "3f8-3ff", "2f8" ]: hex port numbers, a range or a single port.
+    private void IoPorts(ConfigSetting s)
+    {
+        foreach (var item in _r.Items(s) ?? [])
+        {
+            var text = item.AtomText ?? "";
+            var dash = text.IndexOf('-', StringComparison.Ordinal);
+            var firstText = dash < 0 ? text : text[..dash];
+            var lastText = dash < 0 ? text : text[(dash + 1)..];
+            if (uint.TryParse(firstText, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var first)
+                && uint.TryParse(lastText, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var last)
+                && last >= first && last <= 0xffff)
+                _c.IoPorts.Add(new IoPortRange(first, last - first + 1));
+            else
+                _r.Error(item, s.Key, $"invalid I/O port range '{text}' in ioports (expected hex FIRST-LAST or PORT up to ffff, e.g. \"3f8-3ff\")");
+        }
+    }
+
+    private void Irqs(ConfigSetting s)
+    {
+        foreach (var item in _r.Items(s) ?? [])
+        {
+            if (ValueReader.TryParseInteger(item.AtomText ?? "", out var irq) && irq is >= 0 and <= uint.MaxValue)
+                _c.Irqs.Add((uint)irq);
+            else
+                _r.Error(item, s.Key, $"invalid IRQ '{item.AtomText}' in irqs (expected a non-negative number)");
+        }
+    }
+
+    // iomem = [ "START,NUM[@GFN]" ]: hex page frame numbers.
+    private void IoMem(ConfigSetting s)
+    {
+        foreach (var item in _r.Items(s) ?? [])
+        {
+            var text = item.AtomText ?? "";
+            var at = text.IndexOf('@', StringComparison.Ordinal);
+            var range = at < 0 ? text : text[..at];
+            var comma = range.IndexOf(',', StringComparison.Ordinal);
+            ulong gfn = 0;
+            if (comma > 0
+                && ulong.TryParse(range[..comma], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var start)
+                && ulong.TryParse(range[(comma + 1)..], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var number)
+                && number > 0
+                && (at < 0 || ulong.TryParse(text[(at + 1)..], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out gfn)))
+                _c.IoMem.Add(new IoMemRange(start, number, at < 0 ? null : gfn));
+            else
+                _r.Error(item, s.Key, $"invalid iomem range '{text}' (expected hex START,NUM[@GFN] in pages, e.g. \"fe000,2@fd000\")");
+        }
+    }
+
     private CpuidPolicy? Cpuid(ConfigSetting s)
     {
         var isList = s.Value is ConfigList;

@@ -35,6 +35,7 @@ public static partial class LibxlJson
             if (Text(ci, "uuid") is { } uuid) c.Uuid = Guid.ParseExact(uuid, "D");
             c.Pool = Text(ci, "pool_name");
             c.DriverDomain = DefBool(ci, "driver_domain");
+            c.Passthrough = Text(ci, "passthrough");
         }
 
         if (Obj(root, "b_info") is { } bi) ReadBuildInfo(c, bi);
@@ -107,6 +108,18 @@ public static partial class LibxlJson
         }
         c.MaxGrantFrames = Long(bi, "max_grant_frames");
         c.MaxMaptrackFrames = Long(bi, "max_maptrack_frames");
+        c.MaxGrantVersion = Int(bi, "max_grant_version");
+        if (Long(bi, "stubdomain_memkb") is { } stubMem) c.StubdomainMemoryMb = stubMem / 1024;
+        c.DeviceModelUser = Text(bi, "device_model_user");
+        foreach (var p in Items(bi, "ioports")) c.IoPorts.Add(new IoPortRange((uint)(Long(p, "first") ?? 0), (uint)(Long(p, "number") ?? 0)));
+        foreach (var i in Items(bi, "irqs")) c.Irqs.Add(i.GetUInt32());
+        foreach (var m in Items(bi, "iomem"))
+            c.IoMem.Add(new IoMemRange(m.GetProperty("start").GetUInt64(), m.GetProperty("number").GetUInt64(), m.TryGetProperty("gfn", out var gfn) ? gfn.GetUInt64() : null));
+        if (Obj(bi, "type.pv") is { } pv) c.E820Host = DefBool(pv, "e820_host");
+        if (Obj(bi, "arch_x86") is { } x86) c.MsrRelaxed = DefBool(x86, "msr_relaxed");
+        c.Altp2m = Text(bi, "altp2m");
+        c.VmtraceBufKb = Int(bi, "vmtrace_buf_kb");
+        c.Vpmu = DefBool(bi, "vpmu");
         c.DeviceModelVersion = Text(bi, "device_model_version")?.Replace('_', '-');
         c.DeviceModelStubdomain = DefBool(bi, "device_model_stubdomain");
         c.DeviceModelOverride = Text(bi, "device_model");
@@ -156,6 +169,26 @@ public static partial class LibxlJson
         c.Hpet = DefBool(h, "hpet");
         c.VptAlign = DefBool(h, "vpt_align");
         if (Long(h, "mmio_hole_memkb") is { } hole) c.MmioHoleMb = hole / 1024;
+        c.SmbiosFirmware = Text(h, "smbios_firmware");
+        c.AcpiFirmware = Text(h, "acpi_firmware");
+        c.HdType = Text(h, "hdtype");
+        c.VendorDevice = Text(h, "vendor_device");
+        if (Long(h, "rdm_mem_boundary_memkb") is { } boundary) c.RdmMemBoundaryMb = boundary / 1024;
+        if (Obj(h, "spice") is { } spice)
+        {
+            c.Spice = DefBool(spice, "enable");
+            c.SpicePort = Int(spice, "port");
+            c.SpiceTlsPort = Int(spice, "tls_port");
+            c.SpiceHost = Text(spice, "host");
+            c.SpiceDisableTicketing = DefBool(spice, "disable_ticketing");
+            c.SpicePasswd = Text(spice, "passwd");
+            c.SpiceAgentMouse = DefBool(spice, "agent_mouse");
+            c.SpiceVdagent = DefBool(spice, "vdagent");
+            c.SpiceClipboardSharing = DefBool(spice, "clipboard_sharing");
+            c.SpiceUsbRedirection = Int(spice, "usbredirection");
+            c.SpiceImageCompression = Text(spice, "image_compression");
+            c.SpiceStreamingVideo = Text(spice, "streaming_video");
+        }
         c.NoGraphic = DefBool(h, "nographic");
         if (Obj(h, "vga") is { } vga && Text(vga, "kind") is { } kind)
             c.Vga = kind switch { "std" => VgaKind.Std, "cirrus" => VgaKind.Cirrus, "none" => VgaKind.None, "qxl" => VgaKind.Qxl, _ => throw new FormatException($"unknown vga kind '{kind}'") };

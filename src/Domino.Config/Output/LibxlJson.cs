@@ -71,6 +71,7 @@ public static partial class LibxlJson
         // xl.conf(5) run_hotplug_scripts defaults to 1.
         o["run_hotplug_scripts"] = "True";
         DefBool(o, "driver_domain", c.DriverDomain);
+        Str(o, "passthrough", c.Passthrough);
         return o;
     }
 
@@ -122,9 +123,12 @@ public static partial class LibxlJson
         }
         if (c.MaxGrantFrames is { } grants) o["max_grant_frames"] = grants;
         if (c.MaxMaptrackFrames is { } maptrack) o["max_maptrack_frames"] = maptrack;
+        if (c.MaxGrantVersion is { } grantVersion) o["max_grant_version"] = grantVersion;
         if (c.DeviceModelVersion is { } dmv) o["device_model_version"] = dmv.Replace('-', '_');
         DefBool(o, "device_model_stubdomain", c.DeviceModelStubdomain);
+        if (c.StubdomainMemoryMb is { } stubMem) o["stubdomain_memkb"] = stubMem * 1024;
         Str(o, "device_model", c.DeviceModelOverride);
+        Str(o, "device_model_user", c.DeviceModelUser);
         StrList(o, "extra", c.DeviceModelArgs);
         StrList(o, "extra_pv", c.DeviceModelArgsPv);
         StrList(o, "extra_hvm", c.DeviceModelArgsHvm);
@@ -132,6 +136,14 @@ public static partial class LibxlJson
         if (c.Weight is { } weight) sched["weight"] = weight;
         if (c.Cap is { } cap) sched["cap"] = cap;
         o["sched_params"] = sched;
+        Array(o, "ioports", c.IoPorts.Select(p => new JsonObject { ["first"] = p.First, ["number"] = p.Number }));
+        if (c.Irqs.Count > 0) o["irqs"] = new JsonArray(c.Irqs.Select(i => (JsonNode)i).ToArray());
+        Array(o, "iomem", c.IoMem.Select(m =>
+        {
+            var range = new JsonObject { ["start"] = m.Start, ["number"] = m.Number };
+            if (m.Gfn is { } gfn) range["gfn"] = gfn;
+            return range;
+        }));
         // xl.conf(5) claim_mode defaults to 1.
         o["claim_mode"] = "True";
         if (c.EventChannels is { } evtchn) o["event_channels"] = evtchn;
@@ -149,14 +161,20 @@ public static partial class LibxlJson
             case DomainType.Hvm: o["type.hvm"] = Hvm(c); break;
             case DomainType.Pv:
                 var pv = new JsonObject();
-                // xl passes the host's E820 map to PV guests with passed-through PCI devices.
+                // xl passes the host's E820 map to PV guests with passed-through PCI devices, whatever e820_host says.
                 if (c.PciDevices.Count > 0) pv["e820_host"] = "True";
+                else if (c.E820Host is { } e820) pv["e820_host"] = e820 ? "True" : "False";
                 o["type.pv"] = pv;
                 break;
             case DomainType.Pvh: o["type.pvh"] = new JsonObject(); break;
         }
         o["arch_arm"] = new JsonObject();
-        o["arch_x86"] = new JsonObject();
+        var x86 = new JsonObject();
+        DefBool(x86, "msr_relaxed", c.MsrRelaxed);
+        o["arch_x86"] = x86;
+        Str(o, "altp2m", c.Altp2m);
+        if (c.VmtraceBufKb is { } vmtrace) o["vmtrace_buf_kb"] = vmtrace;
+        DefBool(o, "vpmu", c.Vpmu);
         return o;
     }
 
@@ -191,6 +209,9 @@ public static partial class LibxlJson
         DefBool(o, "hpet", c.Hpet);
         DefBool(o, "vpt_align", c.VptAlign);
         if (c.MmioHoleMb is { } hole) o["mmio_hole_memkb"] = hole * 1024;
+        Str(o, "smbios_firmware", c.SmbiosFirmware);
+        Str(o, "acpi_firmware", c.AcpiFirmware);
+        Str(o, "hdtype", c.HdType);
         DefBool(o, "nographic", c.NoGraphic);
         var vga = new JsonObject();
         if (c.Vga is { } kind) vga["kind"] = kind.ToString().ToLowerInvariant();
@@ -207,7 +228,20 @@ public static partial class LibxlJson
         DefBool(sdl, "enable", c.Sdl);
         DefBool(sdl, "opengl", c.OpenGl);
         o["sdl"] = sdl;
-        o["spice"] = new JsonObject();
+        var spice = new JsonObject();
+        DefBool(spice, "enable", c.Spice);
+        if (c.SpicePort is { } spicePort) spice["port"] = spicePort;
+        if (c.SpiceTlsPort is { } tlsPort) spice["tls_port"] = tlsPort;
+        Str(spice, "host", c.SpiceHost);
+        DefBool(spice, "disable_ticketing", c.SpiceDisableTicketing);
+        Str(spice, "passwd", c.SpicePasswd);
+        DefBool(spice, "agent_mouse", c.SpiceAgentMouse);
+        DefBool(spice, "vdagent", c.SpiceVdagent);
+        DefBool(spice, "clipboard_sharing", c.SpiceClipboardSharing);
+        if (c.SpiceUsbRedirection is { } usbredir) spice["usbredirection"] = usbredir;
+        Str(spice, "image_compression", c.SpiceImageCompression);
+        Str(spice, "streaming_video", c.SpiceStreamingVideo);
+        o["spice"] = spice;
         DefBool(o, "gfx_passthru", c.GfxPassthru);
         if (c.Serial.Count == 1 && !c.SerialIsList) o["serial"] = c.Serial[0];
         Str(o, "boot", c.Boot);
@@ -217,8 +251,10 @@ public static partial class LibxlJson
         Str(o, "soundhw", c.SoundHw);
         DefBool(o, "xen_platform_pci", c.XenPlatformPci);
         if (c.UsbDevicesIsList) StrList(o, "usbdevice_list", c.UsbDevices);
+        Str(o, "vendor_device", c.VendorDevice);
         if (c.SerialIsList) StrList(o, "serial_list", c.Serial);
         o["rdm"] = new JsonObject();
+        if (c.RdmMemBoundaryMb is { } boundary) o["rdm_mem_boundary_memkb"] = boundary * 1024;
         return o;
     }
 
