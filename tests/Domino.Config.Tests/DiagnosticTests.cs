@@ -84,7 +84,7 @@ public class DiagnosticTests
     [Theory]
     [InlineData("memroy = 64", "guest.cfg:4:1: warning: unknown setting 'memroy' (kept, but not used); did you mean 'memory'?")]
     [InlineData("zzz = 1", "guest.cfg:4:1: warning: unknown setting 'zzz' (kept, but not used)")]
-    [InlineData("vtpm = [ \"backend=0\" ]", "guest.cfg:4:1: warning: 'vtpm' is an xl.cfg option Domino does not implement yet; it is kept but has no effect")]
+    [InlineData("vdispl = [ \"backend=0\" ]", "guest.cfg:4:1: warning: 'vdispl' is an xl.cfg option Domino does not implement yet; it is kept but has no effect")]
     [InlineData("hpet = 1", "guest.cfg:4:1: warning: hpet only applies to hvm guests and is ignored for type = \"pvh\"")]
     public void Warnings(string line, string expected)
     {

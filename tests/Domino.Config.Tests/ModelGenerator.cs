@@ -89,6 +89,19 @@ internal static class ModelGenerator
         for (var i = 0; i < pcis; i++) c.PciDevices.Add(Pci(r));
         var vfbs = r.Next(0, 2);
         for (var i = 0; i < vfbs; i++) c.Vfbs.Add(Vfb(r));
+        for (var i = r.Next(0, 2); i > 0; i--)
+            c.Vkbs.Add(new VkbConfig { Backend = Chance(r) ? "dom0" : null, BackendType = Chance(r) ? Pick(r, "qemu", "linux") : null, FeatureAbsPointer = Chance(r), Width = Chance(r) ? (uint)r.Next(1, 4096) : null });
+        for (var i = r.Next(0, 2); i > 0; i--)
+            c.Vtpms.Add(new VtpmConfig { Backend = "vtpm" + i, Uuid = Chance(r) ? new Guid(r.GetItems<byte>([1, 2, 0xfe], 16)) : null });
+        for (var i = r.Next(0, 2); i > 0; i--)
+            c.P9s.Add(new P9Config { Tag = "t" + i, Path = "/srv/" + Text(r, PlainAlphabet, 1, 6), SecurityModel = Pick(r, "none", "mapped"), Backend = Chance(r) ? "dom0" : null });
+        for (var i = r.Next(0, 2); i > 0; i--) c.PvCalls.Add(new PvCallsConfig { Backend = Chance(r) ? "dom0" : null });
+        for (var i = r.Next(0, 3); i > 0; i--)
+            c.Channels.Add(Chance(r) ? new ChannelConfig { Name = "ch" + i } : new ChannelConfig { Name = "sock" + i, Connection = "socket", Path = "/run/s" + i });
+        for (var i = r.Next(0, 2); i > 0; i--)
+            c.UsbControllers.Add(new UsbControllerConfig { Type = Chance(r) ? Pick(r, "auto", "pv", "devicemodel", "qusb") : null, Version = Chance(r) ? r.Next(1, 4) : null, Ports = Chance(r) ? r.Next(1, 32) : null });
+        for (var i = r.Next(0, 2); i > 0; i--)
+            c.UsbDevicesPassthrough.Add(new UsbDeviceConfig { HostBus = r.Next(0, 256), HostAddr = r.Next(0, 256), Controller = Chance(r) ? r.Next(0, 4) : null, Port = Chance(r) ? r.Next(1, 32) : null });
         c.PciPermissive = MaybeBool(r);
         c.PciSeize = MaybeBool(r);
 

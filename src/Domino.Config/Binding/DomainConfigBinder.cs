@@ -215,6 +215,13 @@ internal sealed partial class DomainConfigBinder
         ["vif"] = (b, s) => b.Devices(s, NicSpec.Parse, b._c.Nics),
         ["pci"] = (b, s) => b.Devices(s, PciSpec.Parse, b._c.PciDevices),
         ["vfb"] = (b, s) => b.Devices(s, VfbSpec.Parse, b._c.Vfbs),
+        ["vkb"] = (b, s) => b.Devices(s, MiscDeviceSpecs.ParseVkb, b._c.Vkbs),
+        ["vtpm"] = (b, s) => b.Devices(s, MiscDeviceSpecs.ParseVtpm, b._c.Vtpms),
+        ["p9"] = (b, s) => b.Devices(s, MiscDeviceSpecs.ParseP9, b._c.P9s),
+        ["pvcalls"] = (b, s) => b.Devices(s, MiscDeviceSpecs.ParsePvCalls, b._c.PvCalls),
+        ["channel"] = (b, s) => b.Devices(s, MiscDeviceSpecs.ParseChannel, b._c.Channels),
+        ["usbctrl"] = (b, s) => b.Devices(s, MiscDeviceSpecs.ParseUsbCtrl, b._c.UsbControllers),
+        ["usbdev"] = (b, s) => b.Devices(s, MiscDeviceSpecs.ParseUsbDev, b._c.UsbDevicesPassthrough),
         ["pci_permissive"] = (b, s) => b._c.PciPermissive = b._r.Bool(s),
         ["pci_msitranslate"] = (b, s) => b._c.PciMsiTranslate = b._r.Bool(s),
         ["pci_seize"] = (b, s) => b._c.PciSeize = b._r.Bool(s),
@@ -310,7 +317,7 @@ internal sealed partial class DomainConfigBinder
     /// <summary>Options xl.cfg(5) documents that Domino does not model yet: kept and round-tripped, with a warning.</summary>
     private static readonly HashSet<string> NotImplementedKeys = new(StringComparer.Ordinal)
     {
-        "vtpm", "p9", "pvcalls", "vkb", "vdispl", "vsnd", "channel", "usbctrl", "usbdev", "rdm", "dtdev", "vuart",
+        "vdispl", "vsnd", "rdm", "dtdev", "vuart",
         "gic_version", "tee", "altp2mhvm", "smbios", "ms_vm_genid", "numa_placement", "device_model_stubdomain_seclabel",
         "stubdomain_kernel", "stubdomain_ramdisk", "stubdomain_cmdline", "bootloader_restrict", "bootloader_user",
         "device_tree", "dm_restrict", "pvshim", "pvshim_path", "pvshim_cmdline", "pvshim_extra", "mca_caps", "sve",

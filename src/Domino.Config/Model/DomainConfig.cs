@@ -74,6 +74,13 @@ public sealed class DomainConfig
     public List<NicConfig> Nics { get; } = [];
     public List<PciDevice> PciDevices { get; } = [];
     public List<VfbConfig> Vfbs { get; } = [];
+    public List<VkbConfig> Vkbs { get; } = [];
+    public List<VtpmConfig> Vtpms { get; } = [];
+    public List<P9Config> P9s { get; } = [];
+    public List<PvCallsConfig> PvCalls { get; } = [];
+    public List<ChannelConfig> Channels { get; } = [];
+    public List<UsbControllerConfig> UsbControllers { get; } = [];
+    public List<UsbDeviceConfig> UsbDevicesPassthrough { get; } = [];
     public bool? PciPermissive { get; set; }
     public bool? PciMsiTranslate { get; set; }
     public bool? PciSeize { get; set; }

@@ -44,6 +44,48 @@ public static partial class LibxlJson
         foreach (var n in Items(root, "nics")) c.Nics.Add(ReadNic(n, c.Nics.Count));
         foreach (var p in Items(root, "pcidevs")) c.PciDevices.Add(ReadPci(p));
         foreach (var v in Items(root, "vfbs")) c.Vfbs.Add(ReadVfb(v));
+        // The first keyboards are the ones xl pairs with framebuffers; the rest were configured with vkb=.
+        foreach (var k in Items(root, "vkbs").Skip(c.Vfbs.Count))
+        {
+            uint? U(string key) => Long(k, key) is { } n ? (uint)n : null;
+            c.Vkbs.Add(new VkbConfig
+            {
+                Backend = Text(k, "backend_domname"),
+                BackendType = Text(k, "backend_type"),
+                UniqueId = Text(k, "unique_id"),
+                FeatureDisableKeyboard = Bool(k, "feature_disable_keyboard"),
+                FeatureDisablePointer = Bool(k, "feature_disable_pointer"),
+                FeatureAbsPointer = Bool(k, "feature_abs_pointer"),
+                FeatureRawPointer = Bool(k, "feature_raw_pointer"),
+                FeatureMultiTouch = Bool(k, "feature_multi_touch"),
+                Width = U("width"),
+                Height = U("height"),
+                MultiTouchWidth = U("multi_touch_width"),
+                MultiTouchHeight = U("multi_touch_height"),
+                MultiTouchNumContacts = U("multi_touch_num_contacts"),
+            });
+        }
+        foreach (var v in Items(root, "vtpms"))
+            c.Vtpms.Add(new VtpmConfig { Backend = Text(v, "backend_domname"), Uuid = Text(v, "uuid") is { } u ? Guid.ParseExact(u, "D") : null });
+        foreach (var p in Items(root, "p9s"))
+            c.P9s.Add(new P9Config { Backend = Text(p, "backend_domname"), Tag = Text(p, "tag") ?? "", Path = Text(p, "path") ?? "", SecurityModel = Text(p, "security_model") ?? "none" });
+        foreach (var p in Items(root, "pvcallsifs"))
+            c.PvCalls.Add(new PvCallsConfig { Backend = Text(p, "backend_domname") });
+        foreach (var ch in Items(root, "channels"))
+        {
+            var socket = Obj(ch, "connection.socket");
+            c.Channels.Add(new ChannelConfig
+            {
+                Backend = Text(ch, "backend_domname"),
+                Name = Text(ch, "name") ?? "",
+                Connection = socket is null ? "pty" : "socket",
+                Path = socket is { } so ? Text(so, "path") : null,
+            });
+        }
+        foreach (var u in Items(root, "usbctrls"))
+            c.UsbControllers.Add(new UsbControllerConfig { Type = Text(u, "type"), Version = Int(u, "version"), Ports = Int(u, "ports"), Backend = Text(u, "backend_domname") });
+        foreach (var u in Items(root, "usbdevs"))
+            c.UsbDevicesPassthrough.Add(new UsbDeviceConfig { Controller = Int(u, "ctrl"), Port = Int(u, "port") });
 
         c.OnPoweroff = ReadAction(root, "on_poweroff") ?? LifecycleAction.Destroy;
         c.OnReboot = ReadAction(root, "on_reboot") ?? LifecycleAction.Destroy;

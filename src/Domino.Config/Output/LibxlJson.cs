@@ -27,7 +27,61 @@ public static partial class LibxlJson
         var vfbs = EffectiveVfbs(c);
         Array(root, "vfbs", vfbs.Select(Vfb));
         // xl gives every PV framebuffer a keyboard.
-        Array(root, "vkbs", vfbs.Select((_, i) => new JsonObject { ["devid"] = i }));
+        Array(root, "vkbs", vfbs.Select((_, i) => new JsonObject { ["devid"] = i })
+            .Concat(c.Vkbs.Select((k, i) => Vkb(k, vfbs.Count + i))));
+        Array(root, "vtpms", c.Vtpms.Select((v, i) =>
+        {
+            var o = new JsonObject();
+            Str(o, "backend_domname", v.Backend);
+            o["devid"] = i;
+            if (v.Uuid is { } uuid) o["uuid"] = uuid.ToString("D");
+            return o;
+        }));
+        Array(root, "p9s", c.P9s.Select(p =>
+        {
+            var o = new JsonObject();
+            Str(o, "backend_domname", p.Backend);
+            o["tag"] = p.Tag;
+            o["path"] = p.Path;
+            o["security_model"] = p.SecurityModel;
+            return o;
+        }));
+        Array(root, "pvcallsifs", c.PvCalls.Select((p, i) =>
+        {
+            var o = new JsonObject();
+            Str(o, "backend_domname", p.Backend);
+            o["devid"] = i;
+            return o;
+        }));
+        Array(root, "channels", c.Channels.Select((ch, i) =>
+        {
+            var o = new JsonObject();
+            Str(o, "backend_domname", ch.Backend);
+            o["devid"] = i;
+            o["name"] = ch.Name;
+            var connection = new JsonObject();
+            if (ch.Connection == "socket") Str(connection, "path", ch.Path);
+            o["connection." + ch.Connection] = connection;
+            return o;
+        }));
+        Array(root, "usbctrls", c.UsbControllers.Select((u, i) =>
+        {
+            var o = new JsonObject();
+            Str(o, "type", u.Type);
+            o["devid"] = i;
+            if (u.Version is { } version) o["version"] = version;
+            if (u.Ports is { } ports) o["ports"] = ports;
+            Str(o, "backend_domname", u.Backend);
+            return o;
+        }));
+        // libxl 4.17 prints only the controller and port of a host USB device.
+        Array(root, "usbdevs", c.UsbDevicesPassthrough.Select(u =>
+        {
+            var o = new JsonObject();
+            if (u.Controller is { } ctrl) o["ctrl"] = ctrl;
+            if (u.Port is { } port) o["port"] = port;
+            return o;
+        }));
         Action(root, "on_poweroff", c.OnPoweroff);
         Action(root, "on_reboot", c.OnReboot);
         Action(root, "on_watchdog", c.OnWatchdog);
@@ -374,6 +428,26 @@ public static partial class LibxlJson
         Str(sdl, "xauthority", v.XAuthority);
         o["sdl"] = sdl;
         Str(o, "keymap", v.Keymap);
+        return o;
+    }
+
+    private static JsonObject Vkb(VkbConfig k, int devid)
+    {
+        var o = new JsonObject();
+        Str(o, "backend_domname", k.Backend);
+        o["devid"] = devid;
+        Str(o, "backend_type", k.BackendType);
+        Str(o, "unique_id", k.UniqueId);
+        if (k.FeatureDisableKeyboard) o["feature_disable_keyboard"] = true;
+        if (k.FeatureDisablePointer) o["feature_disable_pointer"] = true;
+        if (k.FeatureAbsPointer) o["feature_abs_pointer"] = true;
+        if (k.FeatureRawPointer) o["feature_raw_pointer"] = true;
+        if (k.FeatureMultiTouch) o["feature_multi_touch"] = true;
+        if (k.Width is { } w) o["width"] = w;
+        if (k.Height is { } h) o["height"] = h;
+        if (k.MultiTouchWidth is { } mw) o["multi_touch_width"] = mw;
+        if (k.MultiTouchHeight is { } mh) o["multi_touch_height"] = mh;
+        if (k.MultiTouchNumContacts is { } mc) o["multi_touch_num_contacts"] = mc;
         return o;
     }
 
