@@ -88,13 +88,13 @@ public static class XlFormatter
         w.Bool("pci_seize", c.PciSeize);
         w.Bool("pci_power_mgmt", c.PciPowerMgmt);
         w.List("vfb", c.Vfbs.Select(VfbSpec.Format).ToList());
-        w.List("vkb", c.Vkbs.Select(MiscDeviceSpecs.Format).ToList());
-        w.List("vtpm", c.Vtpms.Select(MiscDeviceSpecs.Format).ToList());
-        w.List("p9", c.P9s.Select(MiscDeviceSpecs.Format).ToList());
-        w.List("pvcalls", c.PvCalls.Select(MiscDeviceSpecs.Format).ToList());
-        w.List("channel", c.Channels.Select(MiscDeviceSpecs.Format).ToList());
-        w.List("usbctrl", c.UsbControllers.Select(MiscDeviceSpecs.Format).ToList());
-        w.List("usbdev", c.UsbDevicesPassthrough.Select(MiscDeviceSpecs.Format).ToList());
+        w.List("vkb", c.Vkbs.Select(VkbSpec.Format).ToList());
+        w.List("vtpm", c.Vtpms.Select(VtpmSpec.Format).ToList());
+        w.List("p9", c.P9s.Select(P9Spec.Format).ToList());
+        w.List("pvcalls", c.PvCalls.Select(PvCallsSpec.Format).ToList());
+        w.List("channel", c.Channels.Select(ChannelSpec.Format).ToList());
+        w.List("usbctrl", c.UsbControllers.Select(UsbCtrlSpec.Format).ToList());
+        w.List("usbdev", c.UsbDevicesPassthrough.Select(UsbDevSpec.Format).ToList());
 
         if (c.Bios is { } bios) w.Raw("bios", Q(bios.ToString().ToLowerInvariant()));
         w.Bool("pae", c.Pae);
