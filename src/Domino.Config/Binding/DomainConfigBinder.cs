@@ -28,7 +28,7 @@ internal sealed partial class DomainConfigBinder
     public static DomainConfig Bind(ConfigDocument document, DiagnosticBag diagnostics, bool afterSyntaxErrors = false)
     {
         var binder = new DomainConfigBinder(diagnostics) { _afterSyntaxErrors = afterSyntaxErrors };
-        foreach (var setting in document.Effective()) binder.BindSetting(setting);
+        foreach (var setting in document.Effective(diagnostics)) binder.BindSetting(setting);
         binder.Finish();
         return binder._c;
     }
