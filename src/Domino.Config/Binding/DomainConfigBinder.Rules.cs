@@ -12,9 +12,10 @@ internal sealed partial class DomainConfigBinder
         var text = _r.String(s);
         if (text is null) return null;
         if (Actions.TryGetValue(text, out var action)) return action;
-        // libxl's own spellings (restart_rename...) appear in JSON; accept them with a nudge.
-        if (Actions.TryGetValue(text.Replace('_', '-'), out action)) return action;
-        _r.Error(s.Value, s.Key, $"unknown action '{text}' for {s.Key} (expected {string.Join(", ", Actions.Keys)})");
+        // libxl's JSON spellings (restart_rename...) are not xl.cfg(5) names; point at the right one.
+        var hint = Actions.ContainsKey(text.Replace('_', '-')) ? $"; did you mean '{text.Replace('_', '-')}'?" : "";
+        if (text == "restart_rename") hint = "; did you mean 'rename-restart'?";
+        _r.Error(s.Value, s.Key, $"unknown action '{text}' for {s.Key} (expected {string.Join(", ", Actions.Keys)}){hint}");
         return null;
     }
 
