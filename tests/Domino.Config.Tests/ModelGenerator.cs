@@ -101,7 +101,7 @@ internal static class ModelGenerator
         for (var i = r.Next(0, 2); i > 0; i--)
             c.UsbControllers.Add(new UsbControllerConfig { Type = Chance(r) ? Pick(r, "auto", "pv", "devicemodel", "qusb") : null, Version = Chance(r) ? r.Next(1, 4) : null, Ports = Chance(r) ? r.Next(1, 32) : null });
         for (var i = r.Next(0, 2); i > 0; i--)
-            c.UsbDevicesPassthrough.Add(new UsbDeviceConfig { HostBus = r.Next(0, 256), HostAddr = r.Next(0, 256), Controller = Chance(r) ? r.Next(0, 4) : null, Port = Chance(r) ? r.Next(1, 32) : null });
+            c.UsbDevicesPassthrough.Add(new UsbDeviceConfig { Type = Chance(r) ? "hostdev" : null, HostBus = r.Next(0, 256), HostAddr = r.Next(0, 256), Controller = Chance(r) ? r.Next(0, 4) : null, Port = Chance(r) ? r.Next(1, 32) : null });
         c.PciPermissive = MaybeBool(r);
         c.PciSeize = MaybeBool(r);
 

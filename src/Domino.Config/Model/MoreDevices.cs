@@ -66,6 +66,9 @@ public sealed record UsbControllerConfig
 /// <summary>A host USB device passed through (<c>usbdev=</c>).</summary>
 public sealed record UsbDeviceConfig
 {
+    /// <summary><c>type=hostdev</c> when written; libxl records the host address only then.</summary>
+    public string? Type { get; init; }
+
     public int HostBus { get; init; }
     public int HostAddr { get; init; }
     public int? Controller { get; init; }

@@ -85,7 +85,17 @@ public static partial class LibxlJson
         foreach (var u in Items(root, "usbctrls"))
             c.UsbControllers.Add(new UsbControllerConfig { Type = Text(u, "type"), Version = Int(u, "version"), Ports = Int(u, "ports"), Backend = Text(u, "backend_domname") });
         foreach (var u in Items(root, "usbdevs"))
-            c.UsbDevicesPassthrough.Add(new UsbDeviceConfig { Controller = Int(u, "ctrl"), Port = Int(u, "port") });
+        {
+            var host = Obj(u, "type.hostdev");
+            c.UsbDevicesPassthrough.Add(new UsbDeviceConfig
+            {
+                Controller = Int(u, "ctrl"),
+                Port = Int(u, "port"),
+                Type = host is null ? null : "hostdev",
+                HostBus = host is { } hb ? Int(hb, "hostbus") ?? 0 : 0,
+                HostAddr = host is { } ha ? Int(ha, "hostaddr") ?? 0 : 0,
+            });
+        }
 
         c.OnPoweroff = ReadAction(root, "on_poweroff") ?? LifecycleAction.Destroy;
         c.OnReboot = ReadAction(root, "on_reboot") ?? LifecycleAction.Destroy;

@@ -74,12 +74,13 @@ public static partial class LibxlJson
             Str(o, "backend_domname", u.Backend);
             return o;
         }));
-        // libxl 4.17 prints only the controller and port of a host USB device.
+        // xl fills in the host address only when the spec says type=hostdev.
         Array(root, "usbdevs", c.UsbDevicesPassthrough.Select(u =>
         {
             var o = new JsonObject();
             if (u.Controller is { } ctrl) o["ctrl"] = ctrl;
             if (u.Port is { } port) o["port"] = port;
+            if (u.Type == "hostdev") o["type.hostdev"] = new JsonObject { ["hostbus"] = u.HostBus, ["hostaddr"] = u.HostAddr };
             return o;
         }));
         Action(root, "on_poweroff", c.OnPoweroff);

@@ -14,9 +14,7 @@ internal static class UsbDevSpec
         {
             switch (t.Key)
             {
-                case "type":
-                    KeyValueSpec.OneOf(s, t, "hostdev");
-                    return v;
+                case "type": return KeyValueSpec.OneOf(s, t, "hostdev") is { } type ? v with { Type = type } : v;
                 case "hostbus":
                     bus = true;
                     return v with { HostBus = (int)(KeyValueSpec.Number(s, t, 0, 255) ?? 0) };
@@ -37,5 +35,5 @@ internal static class UsbDevSpec
     }
 
     public static string Format(UsbDeviceConfig v) =>
-        KeyValueSpec.Join(("type", "hostdev"), ("hostbus", KeyValueSpec.N(v.HostBus)), ("hostaddr", KeyValueSpec.N(v.HostAddr)), ("controller", KeyValueSpec.N(v.Controller)), ("port", KeyValueSpec.N(v.Port)));
+        KeyValueSpec.Join(("type", v.Type), ("hostbus", KeyValueSpec.N(v.HostBus)), ("hostaddr", KeyValueSpec.N(v.HostAddr)), ("controller", KeyValueSpec.N(v.Controller)), ("port", KeyValueSpec.N(v.Port)));
 }
