@@ -19,7 +19,7 @@ public class DiagnosticTests
     [InlineData("memory = [ 1 ]", "guest.cfg:4:10: error: memory must be a number of MiB, not a list")]
     [InlineData("vcpus = 0", "guest.cfg:4:9: error: vcpus = 0 is out of range (a number of vCPUs, between 1 and 4096)")]
     [InlineData("cpu_weight = 70000", "guest.cfg:4:14: error: cpu_weight = 70000 is out of range (a credit-scheduler weight, between 1 and 65535)")]
-    [InlineData("cap = -5", "guest.cfg:4:7: error: cap = -5 is out of range (a CPU cap in percent of one pCPU (0 = no cap), at least 0)")]
+    [InlineData("cap = \"-5\"", "guest.cfg:4:7: error: cap = -5 is out of range (a CPU cap in percent of one pCPU (0 = no cap), at least 0)")]
     [InlineData("acpi = 2", "guest.cfg:4:8: error: acpi must be 0 or 1, not '2'")]
     [InlineData("type = \"hvm2\"", "guest.cfg:4:8: error: unknown guest type 'hvm2' for type (expected pv, pvh, hvm)")]
     [InlineData("uuid = \"xyz\"", "guest.cfg:4:8: error: invalid uuid 'xyz' (expected 8-4-4-4-12 hex digits, e.g. 12345678-1234-5678-9abc-123456789abc)")]
@@ -112,6 +112,7 @@ public class DiagnosticTests
     [InlineData("x = [ 1, 2", "guest.cfg:4:5: error: list opened here is never closed with ']'")]
     [InlineData("x = [ 1 2 ]", "guest.cfg:4:9: error: expected ',' or ']' in list but found '2'")]
     [InlineData("x = \"\\q\"", "guest.cfg:4:6: error: unknown escape sequence '\\q' in string (use \\\\ for a backslash)")]
+    [InlineData("x = -1", "guest.cfg:4:5: error: xl.cfg numbers have no sign: quote it, as in \"-1\"")]
     [InlineData("x = @", "guest.cfg:4:5: error: unexpected character '@'")]
     public void Syntax_errors(string line, string expected)
     {

@@ -90,7 +90,7 @@ internal static class ModelGenerator
         var vfbs = r.Next(0, 2);
         for (var i = 0; i < vfbs; i++) c.Vfbs.Add(Vfb(r));
         for (var i = r.Next(0, 2); i > 0; i--)
-            c.Vkbs.Add(new VkbConfig { Backend = Chance(r) ? "dom0" : null, BackendType = Chance(r) ? Pick(r, "qemu", "linux") : null, FeatureAbsPointer = Chance(r), Width = Chance(r) ? (uint)r.Next(1, 4096) : null });
+            c.Vkbs.Add(new VkbConfig { Backend = Chance(r) ? "dom0" : null, BackendType = Pick(r, "qemu", "linux"), FeatureAbsPointer = Chance(r), Width = Chance(r) ? (uint)r.Next(1, 4096) : null });
         for (var i = r.Next(0, 2); i > 0; i--)
             c.Vtpms.Add(new VtpmConfig { Backend = "vtpm" + i, Uuid = Chance(r) ? new Guid(r.GetItems<byte>([1, 2, 0xfe], 16)) : null });
         for (var i = r.Next(0, 2); i > 0; i--)
@@ -206,7 +206,6 @@ internal static class ModelGenerator
             Script = Chance(r) ? "block-" + Text(r, "abc", 1, 4) : null,
             DirectIoSafe = Chance(r),
             Discard = MaybeBool(r),
-            Trusted = MaybeBool(r),
             Specification = Chance(r) ? Pick(r, "xen", "virtio") : null,
             Colo = Chance(r),
             ColoPort = Chance(r) ? r.Next(1, 65536) : null,

@@ -191,7 +191,7 @@ internal sealed partial class DomainConfigBinder
 
         // Other options.
         ["localtime"] = (b, s) => b._c.Localtime = b._r.Bool(s),
-        ["rtc_timeoffset"] = (b, s) => b._c.RtcTimeoffset = b._r.Integer(s, int.MinValue, uint.MaxValue, "an offset in seconds"),
+        ["rtc_timeoffset"] = (b, s) => b._c.RtcTimeoffset = b._r.Integer(s, int.MinValue, int.MaxValue, "an offset in seconds"),
         ["disable_migrate"] = (b, s) => b._c.DisableMigrate = b._r.Bool(s),
         ["tsc_mode"] = (b, s) => b._c.TscMode = b._r.Enum(s, TscModes, "TSC mode"),
         ["max_grant_frames"] = (b, s) => b._c.MaxGrantFrames = b._r.Integer(s, 1, uint.MaxValue, "a number of grant frames"),

@@ -128,7 +128,7 @@ public static partial class LibxlJson
         if (max is { } mk && mk != target) c.MaxMemMb = mk / 1024;
         if (Long(bi, "video_memkb") is { } video) c.VideoRamMb = video / 1024;
         if (Long(bi, "shadow_memkb") is { } shadow) c.ShadowMemoryMb = shadow / 1024;
-        c.RtcTimeoffset = Long(bi, "rtc_timeoffset");
+        if (Long(bi, "rtc_timeoffset") is { } rtc) c.RtcTimeoffset = unchecked((int)(uint)rtc);
         c.InitSeclabel = Text(bi, "exec_ssid_label");
         c.Localtime = DefBool(bi, "localtime");
         c.DisableMigrate = DefBool(bi, "disable_migrate");
@@ -309,7 +309,6 @@ public static partial class LibxlJson
             ColoExport = Text(d, "colo_export"),
             ActiveDisk = Text(d, "active_disk"),
             HiddenDisk = Text(d, "hidden_disk"),
-            Trusted = DefBool(d, "trusted"),
         };
     }
 

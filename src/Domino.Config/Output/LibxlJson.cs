@@ -126,7 +126,8 @@ public static partial class LibxlJson
         // xl.conf(5) run_hotplug_scripts defaults to 1.
         o["run_hotplug_scripts"] = "True";
         DefBool(o, "driver_domain", c.DriverDomain);
-        Str(o, "passthrough", c.Passthrough);
+        // Enumerations at libxl's default value are left out of the JSON, as libxl's generator does.
+        if (c.Passthrough is not (null or "default")) o["passthrough"] = c.Passthrough;
         return o;
     }
 
@@ -148,12 +149,13 @@ public static partial class LibxlJson
         // xl turns off automatic NUMA placement when told where vCPUs go, except for one hard CPU list.
         if (c.CpusSoft is not null || c.Cpus is { PerVcpu: true } || c.Vnuma.Count > 0)
             o["numa_placement"] = "False";
-        if (c.TscMode is { } tsc) o["tsc_mode"] = TscName(tsc);
+        if (c.TscMode is { } tsc && tsc != TscMode.Default) o["tsc_mode"] = TscName(tsc);
         if ((c.MaxMemMb ?? c.MemoryMb) is { } max) o["max_memkb"] = max * 1024;
         if (c.MemoryMb is { } mem) o["target_memkb"] = mem * 1024;
         if (c.VideoRamMb is { } video) o["video_memkb"] = video * 1024;
         if (c.ShadowMemoryMb is { } shadow) o["shadow_memkb"] = shadow * 1024;
-        if (c.RtcTimeoffset is { } rtc) o["rtc_timeoffset"] = rtc;
+        // libxl keeps the offset as a uint32, so a negative offset prints in two's complement.
+        if (c.RtcTimeoffset is { } rtc && rtc != 0) o["rtc_timeoffset"] = unchecked((uint)rtc);
         Str(o, "exec_ssid_label", c.InitSeclabel);
         DefBool(o, "localtime", c.Localtime);
         // xl 4.17 reads disable_migrate and blkdev_start but leaves them out of the domain's JSON.
@@ -227,8 +229,8 @@ public static partial class LibxlJson
         var x86 = new JsonObject();
         DefBool(x86, "msr_relaxed", c.MsrRelaxed);
         o["arch_x86"] = x86;
-        Str(o, "altp2m", c.Altp2m);
-        if (c.VmtraceBufKb is { } vmtrace) o["vmtrace_buf_kb"] = vmtrace;
+        if (c.Altp2m is not (null or "disabled")) o["altp2m"] = c.Altp2m;
+        if (c.VmtraceBufKb is { } vmtrace and not 0) o["vmtrace_buf_kb"] = vmtrace;
         DefBool(o, "vpmu", c.Vpmu);
         return o;
     }
@@ -266,7 +268,7 @@ public static partial class LibxlJson
         if (c.MmioHoleMb is { } hole) o["mmio_hole_memkb"] = hole * 1024;
         Str(o, "smbios_firmware", c.SmbiosFirmware);
         Str(o, "acpi_firmware", c.AcpiFirmware);
-        Str(o, "hdtype", c.HdType);
+        if (c.HdType is not (null or "ide")) o["hdtype"] = c.HdType;
         DefBool(o, "nographic", c.NoGraphic);
         var vga = new JsonObject();
         if (c.Vga is { } kind) vga["kind"] = kind.ToString().ToLowerInvariant();
@@ -275,7 +277,7 @@ public static partial class LibxlJson
         DefBool(vnc, "enable", c.Vnc);
         Str(vnc, "listen", c.VncListen);
         Str(vnc, "passwd", c.VncPasswd);
-        if (c.VncDisplay is { } display) vnc["display"] = display;
+        if (c.VncDisplay is { } display and not 0) vnc["display"] = display;
         DefBool(vnc, "findunused", c.VncUnused);
         o["vnc"] = vnc;
         Str(o, "keymap", c.Keymap);
@@ -293,7 +295,7 @@ public static partial class LibxlJson
         DefBool(spice, "agent_mouse", c.SpiceAgentMouse);
         DefBool(spice, "vdagent", c.SpiceVdagent);
         DefBool(spice, "clipboard_sharing", c.SpiceClipboardSharing);
-        if (c.SpiceUsbRedirection is { } usbredir) spice["usbredirection"] = usbredir;
+        if (c.SpiceUsbRedirection is { } usbredir and not 0) spice["usbredirection"] = usbredir;
         Str(spice, "image_compression", c.SpiceImageCompression);
         Str(spice, "streaming_video", c.SpiceStreamingVideo);
         o["spice"] = spice;
@@ -306,7 +308,7 @@ public static partial class LibxlJson
         Str(o, "soundhw", c.SoundHw);
         DefBool(o, "xen_platform_pci", c.XenPlatformPci);
         if (c.UsbDevicesIsList) StrList(o, "usbdevice_list", c.UsbDevices);
-        Str(o, "vendor_device", c.VendorDevice);
+        if (c.VendorDevice is not (null or "none")) o["vendor_device"] = c.VendorDevice;
         if (c.SerialIsList) StrList(o, "serial_list", c.Serial);
         o["rdm"] = new JsonObject();
         if (c.RdmMemBoundaryMb is { } boundary) o["rdm_mem_boundary_memkb"] = boundary * 1024;
@@ -364,7 +366,6 @@ public static partial class LibxlJson
         Str(o, "colo_export", d.ColoExport);
         Str(o, "active_disk", d.ActiveDisk);
         Str(o, "hidden_disk", d.HiddenDisk);
-        DefBool(o, "trusted", d.Trusted);
         return o;
     }
 
@@ -419,7 +420,7 @@ public static partial class LibxlJson
         DefBool(vnc, "enable", v.Vnc);
         Str(vnc, "listen", v.VncListen);
         Str(vnc, "passwd", v.VncPasswd);
-        if (v.VncDisplay is { } display) vnc["display"] = display;
+        if (v.VncDisplay is { } display and not 0) vnc["display"] = display;
         DefBool(vnc, "findunused", v.VncUnused);
         o["vnc"] = vnc;
         var sdl = new JsonObject();
@@ -444,11 +445,11 @@ public static partial class LibxlJson
         if (k.FeatureAbsPointer) o["feature_abs_pointer"] = true;
         if (k.FeatureRawPointer) o["feature_raw_pointer"] = true;
         if (k.FeatureMultiTouch) o["feature_multi_touch"] = true;
-        if (k.Width is { } w) o["width"] = w;
-        if (k.Height is { } h) o["height"] = h;
-        if (k.MultiTouchWidth is { } mw) o["multi_touch_width"] = mw;
-        if (k.MultiTouchHeight is { } mh) o["multi_touch_height"] = mh;
-        if (k.MultiTouchNumContacts is { } mc) o["multi_touch_num_contacts"] = mc;
+        if (k.Width is { } w and not 0) o["width"] = w;
+        if (k.Height is { } h and not 0) o["height"] = h;
+        if (k.MultiTouchWidth is { } mw and not 0) o["multi_touch_width"] = mw;
+        if (k.MultiTouchHeight is { } mh and not 0) o["multi_touch_height"] = mh;
+        if (k.MultiTouchNumContacts is { } mc and not 0) o["multi_touch_num_contacts"] = mc;
         return o;
     }
 

@@ -199,7 +199,8 @@ public static class XlFormatter
 
         public void Num(string key, long? value)
         {
-            if (value is { } v) Raw(key, v.ToString(CultureInfo.InvariantCulture));
+            // xl.cfg numbers have no sign; libxlu reads a quoted "-5" as a number.
+            if (value is { } v) Raw(key, v < 0 ? Q(v.ToString(CultureInfo.InvariantCulture)) : v.ToString(CultureInfo.InvariantCulture));
         }
 
         public void Bool(string key, bool? value)

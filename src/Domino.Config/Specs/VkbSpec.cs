@@ -12,7 +12,19 @@ internal static class VkbSpec
           multi-touch-width=N multi-touch-height=N multi-touch-num-contacts=N
         """;
 
-    public static VkbConfig? Parse(SpecSource source) => KeyValueSpec.Parse(source, new VkbConfig(), (v, t, s) =>
+    public static VkbConfig? Parse(SpecSource source)
+    {
+        var vkb = ParseFields(source);
+        if (vkb is { BackendType: null })
+        {
+            // xl: "backend-type should be set in vkb spec".
+            source.Error(0, $"vkb spec '{source.Text}' needs backend-type=qemu or backend-type=linux");
+            return null;
+        }
+        return vkb;
+    }
+
+    private static VkbConfig? ParseFields(SpecSource source) => KeyValueSpec.Parse(source, new VkbConfig(), (v, t, s) =>
     {
         switch (t.Key)
         {

@@ -41,8 +41,8 @@ public sealed record ConfigString(string Text, string File, SourcePosition Posit
                 case '\t': sb.Append("\\t"); break;
                 case '\r': sb.Append("\\r"); break;
                 default:
-                    if (c < 0x20 || c == 0x7f) sb.Append(CultureInfo.InvariantCulture, $"\\x{(int)c:x2}");
-                    else sb.Append(c);
+                    // xl 4.17 cannot read \x or octal escapes, so other characters are written as they are.
+                    sb.Append(c);
                     break;
             }
         }
