@@ -19,7 +19,7 @@ public class DiagnosticTests
     [InlineData("memory = [ 1 ]", "guest.cfg:4:10: error: memory must be a number of MiB, not a list")]
     [InlineData("vcpus = 0", "guest.cfg:4:9: error: vcpus = 0 is out of range (a number of vCPUs, between 1 and 4096)")]
     [InlineData("cpu_weight = 70000", "guest.cfg:4:14: error: cpu_weight = 70000 is out of range (a credit-scheduler weight, between 1 and 65535)")]
-    [InlineData("cap = -5", "guest.cfg:4:7: error: cap = -5 is out of range (a CPU cap in percent of one pCPU (0 = no cap), at least 0)")]
+    [InlineData("cap = \"-5\"", "guest.cfg:4:7: error: cap = -5 is out of range (a CPU cap in percent of one pCPU (0 = no cap), at least 0)")]
     [InlineData("acpi = 2", "guest.cfg:4:8: error: acpi must be 0 or 1, not '2'")]
     [InlineData("type = \"hvm2\"", "guest.cfg:4:8: error: unknown guest type 'hvm2' for type (expected pv, pvh, hvm)")]
     [InlineData("uuid = \"xyz\"", "guest.cfg:4:8: error: invalid uuid 'xyz' (expected 8-4-4-4-12 hex digits, e.g. 12345678-1234-5678-9abc-123456789abc)")]
@@ -59,9 +59,28 @@ public class DiagnosticTests
     [InlineData("vcpus = 1\ncpus = [ \"0\", \"1\" ]", "guest.cfg:5:8: error: cpus lists 2 per-vCPU entries but the guest has only 1 vCPU(s)")]
     [InlineData("builder = \"hvm\"", "guest.cfg:2:8: error: type = \"pvh\" contradicts the legacy builder setting, which selects hvm (remove the legacy setting)")]
     [InlineData("memory = 64\nvnuma = [ [ \"pnode=0\", \"size=32\", \"vcpus=0\" ] ]", "guest.cfg:5:9: error: vnuma node sizes add up to 32 MiB but memory = 64 (they must be equal)")]
+    [InlineData("firmware = \"uefi\"", "guest.cfg:4:12: error: both kernel and firmware are given for a pvh guest (keep one of them)")]
+    [InlineData("memory = 64\nmemory += 1", "guest.cfg:5:1: error: can't use += with a number for memory (+= appends to strings and lists; write memory = VALUE)")]
+    [InlineData("channel = [ \"name=c,connection=socket\" ]", "guest.cfg:4:14: error: channel 'c' with connection=socket needs path=")]
+    [InlineData("channel = [ \"name=c,connection=tcp\" ]", "guest.cfg:4:32: error: unknown connection 'tcp' in channel (expected pty, socket)")]
+    [InlineData("p9 = [ \"tag=t\" ]", "guest.cfg:4:9: error: p9 spec 'tag=t' needs both tag= and path=")]
+    [InlineData("usbdev = [ \"hostbus=1\" ]", "guest.cfg:4:13: error: usbdev spec 'hostbus=1' needs hostbus= and hostaddr=")]
+    [InlineData("usbctrl = [ \"version=4\" ]", "guest.cfg:4:22: error: invalid version '4' in usbctrl (expected a number from 1 to 3)")]
+    [InlineData("vtpm = [ \"uuid=nope\" ]", "guest.cfg:4:16: error: invalid uuid 'nope' in vtpm (expected 8-4-4-4-12 hex digits)")]
+    [InlineData("vkb = [ \"colour=1\" ]", "guest.cfg:4:10: error: unknown vkb parameter 'colour' (syntax: vkb = [ \"KEY=VALUE,...\", ... ]: backend=DOMAIN backend-type=qemu|linux unique-id=ID   feature-disable-keyboard=0|1 feature-disable-pointer=0|1 feature-abs-pointer=0|1   feature-raw-pointer=0|1 feature-multi-touch=0|1 width=N height=N   multi-touch-width=N multi-touch-height=N multi-touch-num-contacts=N)")]
+    [InlineData("ioports = [ \"3ff-3f8\" ]", "guest.cfg:4:13: error: invalid I/O port range '3ff-3f8' in ioports (expected hex FIRST-LAST or PORT up to ffff, e.g. \"3f8-3ff\")")]
+    [InlineData("cpuid = \"host,warp=1\"", "guest.cfg:4:9: error: invalid cpuid: unknown CPUID feature 'warp'")]
     public void Cross_key_rules(string lines, string expected)
     {
         Assert.Contains(expected, Check(Base + lines + "\n"));
+    }
+
+    [Fact]
+    public void Timer_mode_is_an_error_for_pv_guests()
+    {
+        Assert.Contains(
+            "guest.cfg:4:14: error: timer_mode is not supported for pv guests (remove it, or use type = \"pvh\" or \"hvm\")",
+            Check("name = \"g\"\nkernel = \"/k\"\ntype = \"pv\"\ntimer_mode = \"delay_for_missed_ticks\"\n"));
     }
 
     [Fact]
@@ -75,8 +94,9 @@ public class DiagnosticTests
     [Theory]
     [InlineData("memroy = 64", "guest.cfg:4:1: warning: unknown setting 'memroy' (kept, but not used); did you mean 'memory'?")]
     [InlineData("zzz = 1", "guest.cfg:4:1: warning: unknown setting 'zzz' (kept, but not used)")]
-    [InlineData("vtpm = [ \"backend=0\" ]", "guest.cfg:4:1: warning: 'vtpm' is an xl.cfg option Domino does not implement yet; it is kept but has no effect")]
+    [InlineData("vdispl = [ \"backend=0\" ]", "guest.cfg:4:1: warning: 'vdispl' is an xl.cfg option Domino does not implement yet; it is kept but has no effect")]
     [InlineData("hpet = 1", "guest.cfg:4:1: warning: hpet only applies to hvm guests and is ignored for type = \"pvh\"")]
+    [InlineData("memory = 010", "guest.cfg:4:10: warning: memory = 010 has a leading zero, so xl reads it as octal (8); write 8 if that is meant")]
     public void Warnings(string line, string expected)
     {
         var result = ConfigFile.Parse(Base + line + "\n", "guest.cfg", []);
@@ -92,6 +112,7 @@ public class DiagnosticTests
     [InlineData("x = [ 1, 2", "guest.cfg:4:5: error: list opened here is never closed with ']'")]
     [InlineData("x = [ 1 2 ]", "guest.cfg:4:9: error: expected ',' or ']' in list but found '2'")]
     [InlineData("x = \"\\q\"", "guest.cfg:4:6: error: unknown escape sequence '\\q' in string (use \\\\ for a backslash)")]
+    [InlineData("x = -1", "guest.cfg:4:5: error: xl.cfg numbers have no sign: quote it, as in \"-1\"")]
     [InlineData("x = @", "guest.cfg:4:5: error: unexpected character '@'")]
     public void Syntax_errors(string line, string expected)
     {

@@ -68,7 +68,7 @@ internal static class ModelGenerator
         if (Chance(r)) c.Cmdline = Text(r, Alphabet, 0, 30);
         if (Chance(r)) c.Bootloader = Text(r, PlainAlphabet, 1, 10);
         if (Chance(r)) c.BootloaderArgs.AddRange(Strings(r));
-        if (Chance(r)) c.Firmware = Pick(r, "uefi", "bios", "ovmf", "/fw/" + Text(r, PlainAlphabet, 1, 5));
+        if (c.Type == DomainType.Hvm && Chance(r)) c.Firmware = Pick(r, "uefi", "bios", "ovmf", "/fw/" + Text(r, PlainAlphabet, 1, 5));
         c.Localtime = MaybeBool(r);
         if (Chance(r)) c.RtcTimeoffset = r.Next(-86400, 86400);
         c.DisableMigrate = MaybeBool(r);
@@ -89,8 +89,34 @@ internal static class ModelGenerator
         for (var i = 0; i < pcis; i++) c.PciDevices.Add(Pci(r));
         var vfbs = r.Next(0, 2);
         for (var i = 0; i < vfbs; i++) c.Vfbs.Add(Vfb(r));
+        for (var i = r.Next(0, 2); i > 0; i--)
+            c.Vkbs.Add(new VkbConfig { Backend = Chance(r) ? "dom0" : null, BackendType = Pick(r, "qemu", "linux"), FeatureAbsPointer = Chance(r), Width = Chance(r) ? (uint)r.Next(1, 4096) : null });
+        for (var i = r.Next(0, 2); i > 0; i--)
+            c.Vtpms.Add(new VtpmConfig { Backend = "vtpm" + i, Uuid = Chance(r) ? new Guid(r.GetItems<byte>([1, 2, 0xfe], 16)) : null });
+        for (var i = r.Next(0, 2); i > 0; i--)
+            c.P9s.Add(new P9Config { Tag = "t" + i, Path = "/srv/" + Text(r, PlainAlphabet, 1, 6), SecurityModel = Pick(r, "none", "mapped"), Backend = Chance(r) ? "dom0" : null });
+        for (var i = r.Next(0, 2); i > 0; i--) c.PvCalls.Add(new PvCallsConfig { Backend = Chance(r) ? "dom0" : null });
+        for (var i = r.Next(0, 3); i > 0; i--)
+            c.Channels.Add(Chance(r) ? new ChannelConfig { Name = "ch" + i } : new ChannelConfig { Name = "sock" + i, Connection = "socket", Path = "/run/s" + i });
+        for (var i = r.Next(0, 2); i > 0; i--)
+            c.UsbControllers.Add(new UsbControllerConfig { Type = Chance(r) ? Pick(r, "auto", "pv", "devicemodel", "qusb") : null, Version = Chance(r) ? r.Next(1, 4) : null, Ports = Chance(r) ? r.Next(1, 32) : null });
+        for (var i = r.Next(0, 2); i > 0; i--)
+            c.UsbDevicesPassthrough.Add(new UsbDeviceConfig { Type = Chance(r) ? "hostdev" : null, HostBus = r.Next(0, 256), HostAddr = r.Next(0, 256), Controller = Chance(r) ? r.Next(0, 4) : null, Port = Chance(r) ? r.Next(1, 32) : null });
         c.PciPermissive = MaybeBool(r);
         c.PciSeize = MaybeBool(r);
+
+        if (Chance(r)) c.Passthrough = Pick(r, "default", "disabled", "enabled", "sync_pt", "share_pt");
+        if (Chance(r)) c.MaxGrantVersion = r.Next(1, 3);
+        if (Chance(r)) c.StubdomainMemoryMb = r.Next(1, 512);
+        if (Chance(r)) c.DeviceModelUser = "qemu-" + Text(r, PlainAlphabet, 1, 4);
+        for (var i = r.Next(0, 3); i > 0; i--) c.IoPorts.Add(new IoPortRange((uint)r.Next(0, 0x8000), (uint)r.Next(1, 16)));
+        for (var i = r.Next(0, 3); i > 0; i--) c.Irqs.Add((uint)r.Next(0, 256));
+        for (var i = r.Next(0, 3); i > 0; i--) c.IoMem.Add(new IoMemRange((ulong)r.Next(), (ulong)r.Next(1, 64), Chance(r) ? (ulong)r.Next() : null));
+        if (c.Type == DomainType.Pv) c.E820Host = MaybeBool(r);
+        c.MsrRelaxed = MaybeBool(r);
+        if (Chance(r)) c.Altp2m = Pick(r, "disabled", "mixed", "external", "limited");
+        if (Chance(r)) c.VmtraceBufKb = r.Next(0, 1024);
+        c.Vpmu = MaybeBool(r);
 
         if (c.Type == DomainType.Hvm) Hvm(r, c);
         c.Acpi = MaybeBool(r);
@@ -145,6 +171,23 @@ internal static class ModelGenerator
         }
         if (Chance(r)) c.SoundHw = Pick(r, "hda", "ac97", "sb16");
         c.GfxPassthru = MaybeBool(r);
+        if (Chance(r)) c.SmbiosFirmware = "/fw/smbios.bin";
+        if (Chance(r)) c.AcpiFirmware = "/fw/acpi.bin";
+        if (Chance(r)) c.HdType = Pick(r, "ide", "ahci");
+        if (Chance(r)) c.VendorDevice = Pick(r, "none", "xenserver");
+        if (Chance(r)) c.RdmMemBoundaryMb = r.Next(0, 4096);
+        c.Spice = MaybeBool(r);
+        if (Chance(r)) c.SpicePort = r.Next(1, 65536);
+        if (Chance(r)) c.SpiceTlsPort = r.Next(1, 65536);
+        if (Chance(r)) c.SpiceHost = "0.0.0.0";
+        c.SpiceDisableTicketing = MaybeBool(r);
+        if (Chance(r)) c.SpicePasswd = Text(r, Alphabet, 0, 6);
+        c.SpiceAgentMouse = MaybeBool(r);
+        c.SpiceVdagent = MaybeBool(r);
+        c.SpiceClipboardSharing = MaybeBool(r);
+        if (Chance(r)) c.SpiceUsbRedirection = r.Next(0, 5);
+        if (Chance(r)) c.SpiceImageCompression = Pick(r, "auto_glz", "quic", "off");
+        if (Chance(r)) c.SpiceStreamingVideo = Pick(r, "filter", "all", "off");
     }
 
     private static DiskConfig Disk(Random r, int index)
@@ -163,7 +206,6 @@ internal static class ModelGenerator
             Script = Chance(r) ? "block-" + Text(r, "abc", 1, 4) : null,
             DirectIoSafe = Chance(r),
             Discard = MaybeBool(r),
-            Trusted = MaybeBool(r),
             Specification = Chance(r) ? Pick(r, "xen", "virtio") : null,
             Colo = Chance(r),
             ColoPort = Chance(r) ? r.Next(1, 65536) : null,

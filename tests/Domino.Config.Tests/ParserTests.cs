@@ -22,9 +22,24 @@ public class ParserTests
     [Fact]
     public void Single_and_double_quoted_strings_and_escapes()
     {
-        var c = Valid(Base + "extra = 'single \\n is literal'\nbootloader = \"tab\\there \\\"q\\\" \\x41\\101\"\n");
+        var c = Valid(Base + "extra = 'single \\n is literal'\nbootloader = \"tab\\there \\\"q\\\" \\\\ \\r\u0001\"\n");
         Assert.Equal("single \\n is literal", c.Cmdline);
-        Assert.Equal("tab\there \"q\" AA", c.Bootloader);
+        Assert.Equal("tab\there \"q\" \\ \r\u0001", c.Bootloader);
+    }
+
+    [Theory]
+    [InlineData("extra = \"a\\x41\"", "t.cfg:4:11: error: escape sequence '\\x' is not understood by xl (write the character itself; only \\n \\t \\r \\\\ \\\" \\' work)")]
+    [InlineData("extra = \"a\\101\"", "t.cfg:4:11: error: escape sequence '\\1' is not understood by xl (write the character itself; only \\n \\t \\r \\\\ \\\" \\' work)")]
+    [InlineData("rtc_timeoffset = -5", "t.cfg:4:18: error: xl.cfg numbers have no sign: quote it, as in \"-5\"")]
+    public void Constructs_xl_cannot_read_are_errors(string line, string expected)
+    {
+        Assert.Equal([expected], Parse(Base + line + "\n").Diagnostics.Select(d => d.ToString()));
+    }
+
+    [Fact]
+    public void A_quoted_negative_number_is_a_number()
+    {
+        Assert.Equal(-3600, Valid(Base + "rtc_timeoffset = \"-3600\"\n").RtcTimeoffset);
     }
 
     [Fact]

@@ -12,9 +12,10 @@ internal sealed partial class DomainConfigBinder
         var text = _r.String(s);
         if (text is null) return null;
         if (Actions.TryGetValue(text, out var action)) return action;
-        // libxl's own spellings (restart_rename...) appear in JSON; accept them with a nudge.
-        if (Actions.TryGetValue(text.Replace('_', '-'), out action)) return action;
-        _r.Error(s.Value, s.Key, $"unknown action '{text}' for {s.Key} (expected {string.Join(", ", Actions.Keys)})");
+        // libxl's JSON spellings (restart_rename...) are not xl.cfg(5) names; point at the right one.
+        var hint = Actions.ContainsKey(text.Replace('_', '-')) ? $"; did you mean '{text.Replace('_', '-')}'?" : "";
+        if (text == "restart_rename") hint = "; did you mean 'rename-restart'?";
+        _r.Error(s.Value, s.Key, $"unknown action '{text}' for {s.Key} (expected {string.Join(", ", Actions.Keys)}){hint}");
         return null;
     }
 
@@ -73,34 +74,73 @@ internal sealed partial class DomainConfigBinder
         return ok ? new ViridianSetting(null, groups) : null;
     }
 
+    private string? OneOf(ConfigSetting s, params string[] allowed)
+    {
+        var v = _r.String(s);
+        if (v is null || allowed.Contains(v)) return v;
+        _r.Error(s.Value, s.Key, $"unknown value '{v}' for {s.Key} (expected {string.Join(", ", allowed)})");
+        return null;
+    }
+
+    // ioports = [ "3f8-3ff", "2f8" ]: hex port numbers, a range or a single port.
+    private void IoPorts(ConfigSetting s)
+    {
+        foreach (var item in _r.Items(s) ?? [])
+        {
+            var text = item.AtomText ?? "";
+            var dash = text.IndexOf('-', StringComparison.Ordinal);
+            var firstText = dash < 0 ? text : text[..dash];
+            var lastText = dash < 0 ? text : text[(dash + 1)..];
+            if (uint.TryParse(firstText, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var first)
+                && uint.TryParse(lastText, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var last)
+                && last >= first && last <= 0xffff)
+                _c.IoPorts.Add(new IoPortRange(first, last - first + 1));
+            else
+                _r.Error(item, s.Key, $"invalid I/O port range '{text}' in ioports (expected hex FIRST-LAST or PORT up to ffff, e.g. \"3f8-3ff\")");
+        }
+    }
+
+    private void Irqs(ConfigSetting s)
+    {
+        foreach (var item in _r.Items(s) ?? [])
+        {
+            if (ValueReader.TryParseInteger(item.AtomText ?? "", out var irq) && irq is >= 0 and <= uint.MaxValue)
+                _c.Irqs.Add((uint)irq);
+            else
+                _r.Error(item, s.Key, $"invalid IRQ '{item.AtomText}' in irqs (expected a non-negative number)");
+        }
+    }
+
+    // iomem = [ "START,NUM[@GFN]" ]: hex page frame numbers.
+    private void IoMem(ConfigSetting s)
+    {
+        foreach (var item in _r.Items(s) ?? [])
+        {
+            var text = item.AtomText ?? "";
+            var at = text.IndexOf('@', StringComparison.Ordinal);
+            var range = at < 0 ? text : text[..at];
+            var comma = range.IndexOf(',', StringComparison.Ordinal);
+            ulong gfn = 0;
+            if (comma > 0
+                && ulong.TryParse(range[..comma], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var start)
+                && ulong.TryParse(range[(comma + 1)..], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var number)
+                && number > 0
+                && (at < 0 || ulong.TryParse(text[(at + 1)..], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out gfn)))
+                _c.IoMem.Add(new IoMemRange(start, number, at < 0 ? null : gfn));
+            else
+                _r.Error(item, s.Key, $"invalid iomem range '{text}' (expected hex START,NUM[@GFN] in pages, e.g. \"fe000,2@fd000\")");
+        }
+    }
+
     private CpuidPolicy? Cpuid(ConfigSetting s)
     {
-        if (s.Value is ConfigList)
-        {
-            // xend syntax: "LEAF[,SUBLEAF]:eax=...,ebx=...", 32 characters of 0 1 x k s per register.
-            var items = _r.Strings(s);
-            foreach (var item in items)
-            {
-                if (!item.Contains(':', StringComparison.Ordinal))
-                    _r.Error(s.Value, s.Key, $"cpuid entry '{item}' is not in xend syntax (expected e.g. \"0x00000001:ecx=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx0\")");
-            }
-            return new CpuidPolicy(items, IsList: true);
-        }
-        var text = _r.String(s);
-        if (text is null) return null;
-        var parts = text.Split(',');
-        if (parts[0] != "host")
-        {
-            _r.Error(s.Value, s.Key, $"cpuid '{text}' must start with \"host\" in libxl syntax (e.g. \"host,tm=0,sse3=0\")");
-            return null;
-        }
-        foreach (var p in parts.Skip(1))
-        {
-            var eq = p.IndexOf('=', StringComparison.Ordinal);
-            if (eq <= 0 || p[(eq + 1)..] is not ("0" or "1" or "x" or "k" or "s"))
-                _r.Error(s.Value, s.Key, $"cpuid feature '{p}' is not FEATURE=VALUE with VALUE 0, 1, x, k or s");
-        }
-        return new CpuidPolicy([text], IsList: false);
+        var isList = s.Value is ConfigList;
+        var items = isList ? _r.Strings(s) : (_r.String(s) is { } text ? [text] : null);
+        if (items is null) return null;
+        var (_, problem) = CpuidSpec.Evaluate(items, xendSyntax: isList);
+        if (problem is null) return new CpuidPolicy(items, isList);
+        _r.Error(s.Value, s.Key, $"invalid cpuid: {problem}");
+        return null;
     }
 
     // vnuma = [ [ "pnode=0", "size=512", "vcpus=0-1", "vdistances=10,20" ], ... ]
@@ -234,18 +274,28 @@ internal sealed partial class DomainConfigBinder
 
         if (_c.Type != DomainType.Hvm)
         {
-            foreach (var key in HvmOnlyKeys.Where(_seen.ContainsKey))
+            // A PV guest turns the top-level display options into a framebuffer (xl.cfg(5) vnc=).
+            var ignored = _c.Type == DomainType.Pv && _c.Vnc == true && _c.Vfbs.Count == 0
+                ? HvmOnlyKeys.Except(PvDisplayKeys)
+                : HvmOnlyKeys;
+            foreach (var key in ignored.Where(_seen.ContainsKey))
                 _r.Warning(_seen[key], $"{key} only applies to hvm guests and is ignored for type = \"{_c.Type.ToString().ToLowerInvariant()}\"");
         }
+        if (_c.Type == DomainType.Pv && _seen.TryGetValue("timer_mode", out var timerMode))
+            _r.Error(timerMode.Value, "timer_mode", "timer_mode is not supported for pv guests (remove it, or use type = \"pvh\" or \"hvm\")");
+        if (_c.Type != DomainType.Hvm && _c.Kernel is not null && _seen.TryGetValue("firmware", out var firmware))
+            _r.Error(firmware.Value, "firmware", $"both kernel and firmware are given for a {JsonTypeName(_c.Type)} guest (keep one of them)");
     }
 
     private static readonly string[] HvmOnlyKeys =
     [
-        "pae", "acpi_s3", "acpi_s4", "acpi_laptop_slate", "hpet", "vpt_align", "viridian", "timer_mode", "boot",
-        "serial", "vga", "stdvga", "videoram", "vnc", "vnclisten", "vncpasswd", "vncdisplay", "vncunused", "sdl",
-        "opengl", "nographic", "usb", "usbversion", "usbdevice", "soundhw", "xen_platform_pci", "bios", "nx",
+        "pae", "acpi_s3", "acpi_s4", "acpi_laptop_slate", "hpet", "vpt_align", "viridian", "boot",
+        "serial", "vga", "stdvga", "vnc", "vnclisten", "vncpasswd", "vncdisplay", "vncunused", "sdl",
+        "opengl", "keymap", "nographic", "usb", "usbversion", "usbdevice", "soundhw", "xen_platform_pci", "bios", "nx",
         "mmio_hole", "gfx_passthru",
     ];
+
+    private static readonly string[] PvDisplayKeys = ["vnc", "vnclisten", "vncpasswd", "vncdisplay", "vncunused", "sdl", "opengl", "keymap"];
 
     private static string JsonTypeName(DomainType t) => t.ToString().ToLowerInvariant();
 

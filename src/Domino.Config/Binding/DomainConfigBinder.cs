@@ -28,7 +28,7 @@ internal sealed partial class DomainConfigBinder
     public static DomainConfig Bind(ConfigDocument document, DiagnosticBag diagnostics, bool afterSyntaxErrors = false)
     {
         var binder = new DomainConfigBinder(diagnostics) { _afterSyntaxErrors = afterSyntaxErrors };
-        foreach (var setting in document.Effective()) binder.BindSetting(setting);
+        foreach (var setting in document.Effective(diagnostics)) binder.BindSetting(setting);
         binder.Finish();
         return binder._c;
     }
@@ -191,7 +191,7 @@ internal sealed partial class DomainConfigBinder
 
         // Other options.
         ["localtime"] = (b, s) => b._c.Localtime = b._r.Bool(s),
-        ["rtc_timeoffset"] = (b, s) => b._c.RtcTimeoffset = b._r.Integer(s, int.MinValue, uint.MaxValue, "an offset in seconds"),
+        ["rtc_timeoffset"] = (b, s) => b._c.RtcTimeoffset = b._r.Integer(s, int.MinValue, int.MaxValue, "an offset in seconds"),
         ["disable_migrate"] = (b, s) => b._c.DisableMigrate = b._r.Bool(s),
         ["tsc_mode"] = (b, s) => b._c.TscMode = b._r.Enum(s, TscModes, "TSC mode"),
         ["max_grant_frames"] = (b, s) => b._c.MaxGrantFrames = b._r.Integer(s, 1, uint.MaxValue, "a number of grant frames"),
@@ -215,6 +215,13 @@ internal sealed partial class DomainConfigBinder
         ["vif"] = (b, s) => b.Devices(s, NicSpec.Parse, b._c.Nics),
         ["pci"] = (b, s) => b.Devices(s, PciSpec.Parse, b._c.PciDevices),
         ["vfb"] = (b, s) => b.Devices(s, VfbSpec.Parse, b._c.Vfbs),
+        ["vkb"] = (b, s) => b.Devices(s, VkbSpec.Parse, b._c.Vkbs),
+        ["vtpm"] = (b, s) => b.Devices(s, VtpmSpec.Parse, b._c.Vtpms),
+        ["p9"] = (b, s) => b.Devices(s, P9Spec.Parse, b._c.P9s),
+        ["pvcalls"] = (b, s) => b.Devices(s, PvCallsSpec.Parse, b._c.PvCalls),
+        ["channel"] = (b, s) => b.Devices(s, ChannelSpec.Parse, b._c.Channels),
+        ["usbctrl"] = (b, s) => b.Devices(s, UsbCtrlSpec.Parse, b._c.UsbControllers),
+        ["usbdev"] = (b, s) => b.Devices(s, UsbDevSpec.Parse, b._c.UsbDevicesPassthrough),
         ["pci_permissive"] = (b, s) => b._c.PciPermissive = b._r.Bool(s),
         ["pci_msitranslate"] = (b, s) => b._c.PciMsiTranslate = b._r.Bool(s),
         ["pci_seize"] = (b, s) => b._c.PciSeize = b._r.Bool(s),
@@ -274,22 +281,48 @@ internal sealed partial class DomainConfigBinder
         },
         ["soundhw"] = (b, s) => b._c.SoundHw = b._r.String(s),
         ["gfx_passthru"] = (b, s) => b._c.GfxPassthru = b._r.Bool(s),
+
+        // Less common options.
+        ["passthrough"] = (b, s) => b._c.Passthrough = b.OneOf(s, "default", "disabled", "enabled", "sync_pt", "share_pt"),
+        ["max_grant_version"] = (b, s) => b._c.MaxGrantVersion = b._r.Int(s, 1, 2, "a grant table version"),
+        ["stubdomain_memory"] = (b, s) => b._c.StubdomainMemoryMb = b._r.Integer(s, 1, 1L << 20, "a number of MiB"),
+        ["device_model_user"] = (b, s) => b._c.DeviceModelUser = b._r.String(s),
+        ["ioports"] = (b, s) => b.IoPorts(s),
+        ["irqs"] = (b, s) => b.Irqs(s),
+        ["iomem"] = (b, s) => b.IoMem(s),
+        ["e820_host"] = (b, s) => b._c.E820Host = b._r.Bool(s),
+        ["msr_relaxed"] = (b, s) => b._c.MsrRelaxed = b._r.Bool(s),
+        ["altp2m"] = (b, s) => b._c.Altp2m = b.OneOf(s, "disabled", "mixed", "external", "limited"),
+        ["vmtrace_buf_kb"] = (b, s) => b._c.VmtraceBufKb = b._r.Int(s, 0, int.MaxValue, "a trace buffer size in KiB"),
+        ["vpmu"] = (b, s) => b._c.Vpmu = b._r.Bool(s),
+        ["smbios_firmware"] = (b, s) => b._c.SmbiosFirmware = b._r.String(s),
+        ["acpi_firmware"] = (b, s) => b._c.AcpiFirmware = b._r.String(s),
+        ["hdtype"] = (b, s) => b._c.HdType = b.OneOf(s, "ide", "ahci"),
+        ["vendor_device"] = (b, s) => b._c.VendorDevice = b.OneOf(s, "none", "xenserver"),
+        ["rdm_mem_boundary"] = (b, s) => b._c.RdmMemBoundaryMb = b._r.Integer(s, 0, 1L << 32, "a number of MiB"),
+        ["spice"] = (b, s) => b._c.Spice = b._r.Bool(s),
+        ["spiceport"] = (b, s) => b._c.SpicePort = b._r.Int(s, 1, 65535, "a TCP port"),
+        ["spicetls_port"] = (b, s) => b._c.SpiceTlsPort = b._r.Int(s, 1, 65535, "a TCP port"),
+        ["spicehost"] = (b, s) => b._c.SpiceHost = b._r.String(s),
+        ["spicedisable_ticketing"] = (b, s) => b._c.SpiceDisableTicketing = b._r.Bool(s),
+        ["spicepasswd"] = (b, s) => b._c.SpicePasswd = b._r.String(s),
+        ["spiceagent_mouse"] = (b, s) => b._c.SpiceAgentMouse = b._r.Bool(s),
+        ["spicevdagent"] = (b, s) => b._c.SpiceVdagent = b._r.Bool(s),
+        ["spice_clipboard_sharing"] = (b, s) => b._c.SpiceClipboardSharing = b._r.Bool(s),
+        ["spiceusbredirection"] = (b, s) => b._c.SpiceUsbRedirection = b._r.Int(s, 0, 16, "a number of USB redirection channels"),
+        ["spice_image_compression"] = (b, s) => b._c.SpiceImageCompression = b.OneOf(s, "auto_glz", "auto_lz", "quic", "glz", "lz", "off"),
+        ["spice_streaming_video"] = (b, s) => b._c.SpiceStreamingVideo = b.OneOf(s, "filter", "all", "off"),
     };
 
     /// <summary>Options xl.cfg(5) documents that Domino does not model yet: kept and round-tripped, with a warning.</summary>
     private static readonly HashSet<string> NotImplementedKeys = new(StringComparer.Ordinal)
     {
-        "vtpm", "p9", "pvcalls", "vkb", "vdispl", "vsnd", "channel", "usbctrl", "usbdev", "rdm", "rdm_mem_boundary",
-        "dtdev", "ioports", "iomem", "irqs", "vuart", "gic_version", "tee", "altp2m", "altp2mhvm", "vmtrace_buf_kb",
-        "vpmu", "msr_relaxed", "spice", "spicehost", "spiceport", "spicetls_port", "spicedisable_ticketing",
-        "spicepasswd", "spiceagent_mouse", "spicevdagent", "spice_clipboard_sharing", "spiceusbredirection",
-        "spice_image_compression", "spice_streaming_video", "smbios", "smbios_firmware", "acpi_firmware",
-        "ms_vm_genid", "vendor_device", "hdtype", "e820_host", "max_grant_version", "passthrough", "numa_placement",
-        "device_model_user", "device_model_stubdomain_seclabel", "stubdomain_memory", "stubdomain_kernel",
-        "stubdomain_ramdisk", "stubdomain_cmdline", "bootloader_restrict", "bootloader_user", "device_tree",
-        "dm_restrict", "pvshim", "pvshim_path", "pvshim_cmdline", "pvshim_extra", "mca_caps", "sve", "virtio",
-        "gfx_passthru_kind", "keymap_file", "suppress_vmport", "xendbg", "mmio_hole_memkb", "nomigrate",
-        "acpi_s3_override", "pirq", "trap_unmapped_accesses", "vcpu_soft_affinity", "vcpu_hard_affinity",
+        "vdispl", "vsnd", "rdm", "dtdev", "vuart",
+        "gic_version", "tee", "altp2mhvm", "smbios", "ms_vm_genid", "numa_placement", "device_model_stubdomain_seclabel",
+        "stubdomain_kernel", "stubdomain_ramdisk", "stubdomain_cmdline", "bootloader_restrict", "bootloader_user",
+        "device_tree", "dm_restrict", "pvshim", "pvshim_path", "pvshim_cmdline", "pvshim_extra", "mca_caps", "sve",
+        "virtio", "gfx_passthru_kind", "keymap_file", "suppress_vmport", "xendbg", "nomigrate", "acpi_s3_override",
+        "pirq", "trap_unmapped_accesses",
     };
 
     private static string? Suggest(string key)

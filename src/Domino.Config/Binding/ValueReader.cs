@@ -36,6 +36,8 @@ internal sealed class ValueReader(DiagnosticBag diagnostics)
             Error(s.Value, s.Key, $"{s.Key} must be {what}, not '{text}'");
             return null;
         }
+        if (IsOctal(text))
+            Diagnostics.Warning(s.Value.File, s.Value.Position, s.Key, $"{s.Key} = {text} has a leading zero, so xl reads it as octal ({value}); write {value} if that is meant");
         if (value < min || value > max)
         {
             var range = max >= int.MaxValue && max != 1L << 32 ? $"at least {min}" : $"between {min} and {max}";
@@ -47,6 +49,13 @@ internal sealed class ValueReader(DiagnosticBag diagnostics)
 
     public int? Int(ConfigSetting s, int min, int max, string what) => (int?)Integer(s, min, max, what);
 
+    private static bool IsOctal(string text)
+    {
+        var body = text.Trim().TrimStart('-', '+');
+        return body.Length > 1 && body[0] == '0' && char.IsAsciiDigit(body[1]);
+    }
+
+    /// <summary>C's strtol with base 0, as libxlu reads numbers: 0x hex, leading-zero octal, else decimal.</summary>
     public static bool TryParseInteger(string text, out long value)
     {
         text = text.Trim();
@@ -55,6 +64,12 @@ internal sealed class ValueReader(DiagnosticBag diagnostics)
         bool ok;
         if (body.StartsWith("0x", StringComparison.OrdinalIgnoreCase))
             ok = long.TryParse(body.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out value) && body.Length > 2;
+        else if (IsOctal(body))
+        {
+            value = 0;
+            ok = body.All(c => c is >= '0' and <= '7') && body.Length <= 21;
+            foreach (var c in ok ? body : "") value = value * 8 + (c - '0');
+        }
         else
             ok = long.TryParse(body, NumberStyles.None, CultureInfo.InvariantCulture, out value);
         if (negative) value = -value;

@@ -16,7 +16,6 @@ public sealed record DiskConfig
     public string? Script { get; init; }
     public bool DirectIoSafe { get; init; }
     public bool? Discard { get; init; }
-    public bool? Trusted { get; init; }
 
     /// <summary><c>specification=xen|virtio</c>.</summary>
     public string? Specification { get; init; }

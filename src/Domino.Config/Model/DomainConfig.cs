@@ -74,6 +74,13 @@ public sealed class DomainConfig
     public List<NicConfig> Nics { get; } = [];
     public List<PciDevice> PciDevices { get; } = [];
     public List<VfbConfig> Vfbs { get; } = [];
+    public List<VkbConfig> Vkbs { get; } = [];
+    public List<VtpmConfig> Vtpms { get; } = [];
+    public List<P9Config> P9s { get; } = [];
+    public List<PvCallsConfig> PvCalls { get; } = [];
+    public List<ChannelConfig> Channels { get; } = [];
+    public List<UsbControllerConfig> UsbControllers { get; } = [];
+    public List<UsbDeviceConfig> UsbDevicesPassthrough { get; } = [];
     public bool? PciPermissive { get; set; }
     public bool? PciMsiTranslate { get; set; }
     public bool? PciSeize { get; set; }
@@ -130,6 +137,46 @@ public sealed class DomainConfig
     public string? SoundHw { get; set; }
     public bool? GfxPassthru { get; set; }
 
+    // --- Less common options (xl.cfg(5) "Other Options", "Support for Paravirtualisation of HVM Guests") ---
+    /// <summary><c>passthrough=</c>: default, disabled, enabled, sync_pt or share_pt.</summary>
+    public string? Passthrough { get; set; }
+    public int? MaxGrantVersion { get; set; }
+    public long? StubdomainMemoryMb { get; set; }
+    public string? DeviceModelUser { get; set; }
+    public List<IoPortRange> IoPorts { get; } = [];
+    public List<uint> Irqs { get; } = [];
+    public List<IoMemRange> IoMem { get; } = [];
+    public bool? E820Host { get; set; }
+    public bool? MsrRelaxed { get; set; }
+
+    /// <summary><c>altp2m=</c>: disabled, mixed, external or limited.</summary>
+    public string? Altp2m { get; set; }
+    public int? VmtraceBufKb { get; set; }
+    public bool? Vpmu { get; set; }
+    public string? SmbiosFirmware { get; set; }
+    public string? AcpiFirmware { get; set; }
+
+    /// <summary><c>hdtype=</c>: ide or ahci.</summary>
+    public string? HdType { get; set; }
+
+    /// <summary><c>vendor_device=</c>: none or xenserver.</summary>
+    public string? VendorDevice { get; set; }
+    public long? RdmMemBoundaryMb { get; set; }
+
+    // --- HVM: SPICE remote display ---
+    public bool? Spice { get; set; }
+    public int? SpicePort { get; set; }
+    public int? SpiceTlsPort { get; set; }
+    public string? SpiceHost { get; set; }
+    public bool? SpiceDisableTicketing { get; set; }
+    public string? SpicePasswd { get; set; }
+    public bool? SpiceAgentMouse { get; set; }
+    public bool? SpiceVdagent { get; set; }
+    public bool? SpiceClipboardSharing { get; set; }
+    public int? SpiceUsbRedirection { get; set; }
+    public string? SpiceImageCompression { get; set; }
+    public string? SpiceStreamingVideo { get; set; }
+
     /// <summary>Settings this version does not know. They are kept, reported as warnings, and written back out.</summary>
     public List<ConfigSetting> UnknownSettings { get; } = [];
 }
@@ -185,3 +232,9 @@ public sealed class VnumaNode
     public string Vcpus { get; set; } = "";
     public List<int> Distances { get; } = [];
 }
+
+/// <summary>An I/O port range passed through (<c>ioports=</c>, hex <c>"FIRST[-LAST]"</c>).</summary>
+public sealed record IoPortRange(uint First, uint Number);
+
+/// <summary>Machine memory passed through (<c>iomem=</c>, hex <c>"START,NUM[@GFN]"</c> in pages).</summary>
+public sealed record IoMemRange(ulong Start, ulong Number, ulong? Gfn);

@@ -35,6 +35,7 @@ public static partial class LibxlJson
             if (Text(ci, "uuid") is { } uuid) c.Uuid = Guid.ParseExact(uuid, "D");
             c.Pool = Text(ci, "pool_name");
             c.DriverDomain = DefBool(ci, "driver_domain");
+            c.Passthrough = Text(ci, "passthrough");
         }
 
         if (Obj(root, "b_info") is { } bi) ReadBuildInfo(c, bi);
@@ -43,6 +44,58 @@ public static partial class LibxlJson
         foreach (var n in Items(root, "nics")) c.Nics.Add(ReadNic(n, c.Nics.Count));
         foreach (var p in Items(root, "pcidevs")) c.PciDevices.Add(ReadPci(p));
         foreach (var v in Items(root, "vfbs")) c.Vfbs.Add(ReadVfb(v));
+        // The first keyboards are the ones xl pairs with framebuffers; the rest were configured with vkb=.
+        foreach (var k in Items(root, "vkbs").Skip(c.Vfbs.Count))
+        {
+            uint? U(string key) => Long(k, key) is { } n ? (uint)n : null;
+            c.Vkbs.Add(new VkbConfig
+            {
+                Backend = Text(k, "backend_domname"),
+                BackendType = Text(k, "backend_type"),
+                UniqueId = Text(k, "unique_id"),
+                FeatureDisableKeyboard = Bool(k, "feature_disable_keyboard"),
+                FeatureDisablePointer = Bool(k, "feature_disable_pointer"),
+                FeatureAbsPointer = Bool(k, "feature_abs_pointer"),
+                FeatureRawPointer = Bool(k, "feature_raw_pointer"),
+                FeatureMultiTouch = Bool(k, "feature_multi_touch"),
+                Width = U("width"),
+                Height = U("height"),
+                MultiTouchWidth = U("multi_touch_width"),
+                MultiTouchHeight = U("multi_touch_height"),
+                MultiTouchNumContacts = U("multi_touch_num_contacts"),
+            });
+        }
+        foreach (var v in Items(root, "vtpms"))
+            c.Vtpms.Add(new VtpmConfig { Backend = Text(v, "backend_domname"), Uuid = Text(v, "uuid") is { } u ? Guid.ParseExact(u, "D") : null });
+        foreach (var p in Items(root, "p9s"))
+            c.P9s.Add(new P9Config { Backend = Text(p, "backend_domname"), Tag = Text(p, "tag") ?? "", Path = Text(p, "path") ?? "", SecurityModel = Text(p, "security_model") ?? "none" });
+        foreach (var p in Items(root, "pvcallsifs"))
+            c.PvCalls.Add(new PvCallsConfig { Backend = Text(p, "backend_domname") });
+        foreach (var ch in Items(root, "channels"))
+        {
+            var socket = Obj(ch, "connection.socket");
+            c.Channels.Add(new ChannelConfig
+            {
+                Backend = Text(ch, "backend_domname"),
+                Name = Text(ch, "name") ?? "",
+                Connection = socket is null ? "pty" : "socket",
+                Path = socket is { } so ? Text(so, "path") : null,
+            });
+        }
+        foreach (var u in Items(root, "usbctrls"))
+            c.UsbControllers.Add(new UsbControllerConfig { Type = Text(u, "type"), Version = Int(u, "version"), Ports = Int(u, "ports"), Backend = Text(u, "backend_domname") });
+        foreach (var u in Items(root, "usbdevs"))
+        {
+            var host = Obj(u, "type.hostdev");
+            c.UsbDevicesPassthrough.Add(new UsbDeviceConfig
+            {
+                Controller = Int(u, "ctrl"),
+                Port = Int(u, "port"),
+                Type = host is null ? null : "hostdev",
+                HostBus = host is { } hb ? Int(hb, "hostbus") ?? 0 : 0,
+                HostAddr = host is { } ha ? Int(ha, "hostaddr") ?? 0 : 0,
+            });
+        }
 
         c.OnPoweroff = ReadAction(root, "on_poweroff") ?? LifecycleAction.Destroy;
         c.OnReboot = ReadAction(root, "on_reboot") ?? LifecycleAction.Destroy;
@@ -75,7 +128,7 @@ public static partial class LibxlJson
         if (max is { } mk && mk != target) c.MaxMemMb = mk / 1024;
         if (Long(bi, "video_memkb") is { } video) c.VideoRamMb = video / 1024;
         if (Long(bi, "shadow_memkb") is { } shadow) c.ShadowMemoryMb = shadow / 1024;
-        c.RtcTimeoffset = Long(bi, "rtc_timeoffset");
+        if (Long(bi, "rtc_timeoffset") is { } rtc) c.RtcTimeoffset = unchecked((int)(uint)rtc);
         c.InitSeclabel = Text(bi, "exec_ssid_label");
         c.Localtime = DefBool(bi, "localtime");
         c.DisableMigrate = DefBool(bi, "disable_migrate");
@@ -91,8 +144,34 @@ public static partial class LibxlJson
             foreach (var d in Items(n, "distances")) node.Distances.Add(d.GetInt32());
             c.Vnuma.Add(node);
         }
+        if (Obj(bi, "cpuid") is { } cpuid)
+        {
+            // Read back in the xend form, which states each register mask exactly.
+            var items = new List<string>();
+            foreach (var leaf in Items(cpuid, "cpuid"))
+            {
+                var number = Long(leaf, "leaf") ?? throw new FormatException("cpuid entry without leaf");
+                var head = string.Create(CultureInfo.InvariantCulture, $"0x{number:x8}");
+                if (Long(leaf, "subleaf") is { } sub) head += string.Create(CultureInfo.InvariantCulture, $",{sub}");
+                var regs = new[] { "eax", "ebx", "ecx", "edx" }.Where(r => Has(leaf, r)).Select(r => $"{r}={Text(leaf, r)}");
+                items.Add(head + ":" + string.Join(",", regs));
+            }
+            if (items.Count > 0) c.Cpuid = new CpuidPolicy(items, IsList: true);
+        }
         c.MaxGrantFrames = Long(bi, "max_grant_frames");
         c.MaxMaptrackFrames = Long(bi, "max_maptrack_frames");
+        c.MaxGrantVersion = Int(bi, "max_grant_version");
+        if (Long(bi, "stubdomain_memkb") is { } stubMem) c.StubdomainMemoryMb = stubMem / 1024;
+        c.DeviceModelUser = Text(bi, "device_model_user");
+        foreach (var p in Items(bi, "ioports")) c.IoPorts.Add(new IoPortRange((uint)(Long(p, "first") ?? 0), (uint)(Long(p, "number") ?? 0)));
+        foreach (var i in Items(bi, "irqs")) c.Irqs.Add(i.GetUInt32());
+        foreach (var m in Items(bi, "iomem"))
+            c.IoMem.Add(new IoMemRange(m.GetProperty("start").GetUInt64(), m.GetProperty("number").GetUInt64(), m.TryGetProperty("gfn", out var gfn) ? gfn.GetUInt64() : null));
+        if (Obj(bi, "type.pv") is { } pv) c.E820Host = DefBool(pv, "e820_host");
+        if (Obj(bi, "arch_x86") is { } x86) c.MsrRelaxed = DefBool(x86, "msr_relaxed");
+        c.Altp2m = Text(bi, "altp2m");
+        c.VmtraceBufKb = Int(bi, "vmtrace_buf_kb");
+        c.Vpmu = DefBool(bi, "vpmu");
         c.DeviceModelVersion = Text(bi, "device_model_version")?.Replace('_', '-');
         c.DeviceModelStubdomain = DefBool(bi, "device_model_stubdomain");
         c.DeviceModelOverride = Text(bi, "device_model");
@@ -142,6 +221,26 @@ public static partial class LibxlJson
         c.Hpet = DefBool(h, "hpet");
         c.VptAlign = DefBool(h, "vpt_align");
         if (Long(h, "mmio_hole_memkb") is { } hole) c.MmioHoleMb = hole / 1024;
+        c.SmbiosFirmware = Text(h, "smbios_firmware");
+        c.AcpiFirmware = Text(h, "acpi_firmware");
+        c.HdType = Text(h, "hdtype");
+        c.VendorDevice = Text(h, "vendor_device");
+        if (Long(h, "rdm_mem_boundary_memkb") is { } boundary) c.RdmMemBoundaryMb = boundary / 1024;
+        if (Obj(h, "spice") is { } spice)
+        {
+            c.Spice = DefBool(spice, "enable");
+            c.SpicePort = Int(spice, "port");
+            c.SpiceTlsPort = Int(spice, "tls_port");
+            c.SpiceHost = Text(spice, "host");
+            c.SpiceDisableTicketing = DefBool(spice, "disable_ticketing");
+            c.SpicePasswd = Text(spice, "passwd");
+            c.SpiceAgentMouse = DefBool(spice, "agent_mouse");
+            c.SpiceVdagent = DefBool(spice, "vdagent");
+            c.SpiceClipboardSharing = DefBool(spice, "clipboard_sharing");
+            c.SpiceUsbRedirection = Int(spice, "usbredirection");
+            c.SpiceImageCompression = Text(spice, "image_compression");
+            c.SpiceStreamingVideo = Text(spice, "streaming_video");
+        }
         c.NoGraphic = DefBool(h, "nographic");
         if (Obj(h, "vga") is { } vga && Text(vga, "kind") is { } kind)
             c.Vga = kind switch { "std" => VgaKind.Std, "cirrus" => VgaKind.Cirrus, "none" => VgaKind.None, "qxl" => VgaKind.Qxl, _ => throw new FormatException($"unknown vga kind '{kind}'") };
@@ -210,7 +309,6 @@ public static partial class LibxlJson
             ColoExport = Text(d, "colo_export"),
             ActiveDisk = Text(d, "active_disk"),
             HiddenDisk = Text(d, "hidden_disk"),
-            Trusted = DefBool(d, "trusted"),
         };
     }
 

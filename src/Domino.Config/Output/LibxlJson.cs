@@ -24,15 +24,94 @@ public static partial class LibxlJson
         Array(root, "disks", c.Disks.Select(Disk));
         Array(root, "nics", c.Nics.Select((n, i) => Nic(n, i)));
         Array(root, "pcidevs", c.PciDevices.Select(p => Pci(p, c)));
-        Array(root, "vfbs", c.Vfbs.Select(Vfb));
+        var vfbs = EffectiveVfbs(c);
+        Array(root, "vfbs", vfbs.Select(Vfb));
         // xl gives every PV framebuffer a keyboard.
-        Array(root, "vkbs", c.Vfbs.Select((_, i) => new JsonObject { ["devid"] = i }));
+        Array(root, "vkbs", vfbs.Select((_, i) => new JsonObject { ["devid"] = i })
+            .Concat(c.Vkbs.Select((k, i) => Vkb(k, vfbs.Count + i))));
+        Array(root, "vtpms", c.Vtpms.Select((v, i) =>
+        {
+            var o = new JsonObject();
+            Str(o, "backend_domname", v.Backend);
+            o["devid"] = i;
+            if (v.Uuid is { } uuid) o["uuid"] = uuid.ToString("D");
+            return o;
+        }));
+        Array(root, "p9s", c.P9s.Select(p =>
+        {
+            var o = new JsonObject();
+            Str(o, "backend_domname", p.Backend);
+            o["tag"] = p.Tag;
+            o["path"] = p.Path;
+            o["security_model"] = p.SecurityModel;
+            return o;
+        }));
+        Array(root, "pvcallsifs", c.PvCalls.Select((p, i) =>
+        {
+            var o = new JsonObject();
+            Str(o, "backend_domname", p.Backend);
+            o["devid"] = i;
+            return o;
+        }));
+        Array(root, "channels", c.Channels.Select((ch, i) =>
+        {
+            var o = new JsonObject();
+            Str(o, "backend_domname", ch.Backend);
+            o["devid"] = i;
+            o["name"] = ch.Name;
+            var connection = new JsonObject();
+            if (ch.Connection == "socket") Str(connection, "path", ch.Path);
+            o["connection." + ch.Connection] = connection;
+            return o;
+        }));
+        Array(root, "usbctrls", c.UsbControllers.Select((u, i) =>
+        {
+            var o = new JsonObject();
+            Str(o, "type", u.Type);
+            o["devid"] = i;
+            if (u.Version is { } version) o["version"] = version;
+            if (u.Ports is { } ports) o["ports"] = ports;
+            Str(o, "backend_domname", u.Backend);
+            return o;
+        }));
+        // xl fills in the host address only when the spec says type=hostdev.
+        Array(root, "usbdevs", c.UsbDevicesPassthrough.Select(u =>
+        {
+            var o = new JsonObject();
+            if (u.Controller is { } ctrl) o["ctrl"] = ctrl;
+            if (u.Port is { } port) o["port"] = port;
+            if (u.Type == "hostdev") o["type.hostdev"] = new JsonObject { ["hostbus"] = u.HostBus, ["hostaddr"] = u.HostAddr };
+            return o;
+        }));
         Action(root, "on_poweroff", c.OnPoweroff);
         Action(root, "on_reboot", c.OnReboot);
         Action(root, "on_watchdog", c.OnWatchdog);
         Action(root, "on_crash", c.OnCrash);
         Action(root, "on_soft_reset", c.OnSoftReset);
         return root;
+    }
+
+    /// <summary>
+    /// A PV guest with top-level <c>vnc=1</c> and no <c>vfb=</c> list gets one framebuffer from the
+    /// top-level display options, as xl does.
+    /// </summary>
+    internal static List<VfbConfig> EffectiveVfbs(DomainConfig c)
+    {
+        if (c.Vfbs.Count > 0 || c.Type != DomainType.Pv || c.Vnc != true) return c.Vfbs;
+        return
+        [
+            new VfbConfig
+            {
+                Vnc = c.Vnc,
+                VncListen = c.VncListen,
+                VncPasswd = c.VncPasswd,
+                VncDisplay = c.VncDisplay,
+                VncUnused = c.VncUnused,
+                Sdl = c.Sdl,
+                OpenGl = c.OpenGl,
+                Keymap = c.Keymap,
+            },
+        ];
     }
 
     private static JsonObject CreateInfo(DomainConfig c)
@@ -47,6 +126,8 @@ public static partial class LibxlJson
         // xl.conf(5) run_hotplug_scripts defaults to 1.
         o["run_hotplug_scripts"] = "True";
         DefBool(o, "driver_domain", c.DriverDomain);
+        // Enumerations at libxl's default value are left out of the JSON, as libxl's generator does.
+        if (c.Passthrough is not (null or "default")) o["passthrough"] = c.Passthrough;
         return o;
     }
 
@@ -68,24 +149,43 @@ public static partial class LibxlJson
         // xl turns off automatic NUMA placement when told where vCPUs go, except for one hard CPU list.
         if (c.CpusSoft is not null || c.Cpus is { PerVcpu: true } || c.Vnuma.Count > 0)
             o["numa_placement"] = "False";
-        if (c.TscMode is { } tsc) o["tsc_mode"] = TscName(tsc);
+        if (c.TscMode is { } tsc && tsc != TscMode.Default) o["tsc_mode"] = TscName(tsc);
         if ((c.MaxMemMb ?? c.MemoryMb) is { } max) o["max_memkb"] = max * 1024;
         if (c.MemoryMb is { } mem) o["target_memkb"] = mem * 1024;
-        if (c.Type == DomainType.Hvm && c.VideoRamMb is { } video) o["video_memkb"] = video * 1024;
+        if (c.VideoRamMb is { } video) o["video_memkb"] = video * 1024;
         if (c.ShadowMemoryMb is { } shadow) o["shadow_memkb"] = shadow * 1024;
-        if (c.RtcTimeoffset is { } rtc) o["rtc_timeoffset"] = rtc;
+        // libxl keeps the offset as a uint32, so a negative offset prints in two's complement.
+        if (c.RtcTimeoffset is { } rtc && rtc != 0) o["rtc_timeoffset"] = unchecked((uint)rtc);
         Str(o, "exec_ssid_label", c.InitSeclabel);
         DefBool(o, "localtime", c.Localtime);
         // xl 4.17 reads disable_migrate and blkdev_start but leaves them out of the domain's JSON.
+        if (c.Cpuid is { } cpuid && CpuidSpec.Evaluate(cpuid.Items, cpuid.IsList).Leaves is { } leaves)
+        {
+            var policy = new JsonArray();
+            foreach (var leaf in leaves)
+            {
+                var entry = new JsonObject { ["leaf"] = leaf.Number };
+                if (leaf.Subleaf is { } sub) entry["subleaf"] = sub;
+                for (var r = 0; r < 4; r++)
+                {
+                    if (leaf.Registers[r] is { } mask) entry[CpuidSpec.RegisterName(r)] = mask;
+                }
+                policy.Add(entry);
+            }
+            o["cpuid"] = new JsonObject { ["cpuid"] = policy, ["msr"] = new JsonArray() };
+        }
         if (c.Vnuma.Count > 0)
         {
             o["vnuma_nodes"] = new JsonArray(c.Vnuma.Select(n => (JsonNode)VnumaNodeJson(n)).ToArray());
         }
         if (c.MaxGrantFrames is { } grants) o["max_grant_frames"] = grants;
         if (c.MaxMaptrackFrames is { } maptrack) o["max_maptrack_frames"] = maptrack;
+        if (c.MaxGrantVersion is { } grantVersion) o["max_grant_version"] = grantVersion;
         if (c.DeviceModelVersion is { } dmv) o["device_model_version"] = dmv.Replace('-', '_');
         DefBool(o, "device_model_stubdomain", c.DeviceModelStubdomain);
+        if (c.StubdomainMemoryMb is { } stubMem) o["stubdomain_memkb"] = stubMem * 1024;
         Str(o, "device_model", c.DeviceModelOverride);
+        Str(o, "device_model_user", c.DeviceModelUser);
         StrList(o, "extra", c.DeviceModelArgs);
         StrList(o, "extra_pv", c.DeviceModelArgsPv);
         StrList(o, "extra_hvm", c.DeviceModelArgsHvm);
@@ -93,6 +193,14 @@ public static partial class LibxlJson
         if (c.Weight is { } weight) sched["weight"] = weight;
         if (c.Cap is { } cap) sched["cap"] = cap;
         o["sched_params"] = sched;
+        Array(o, "ioports", c.IoPorts.Select(p => new JsonObject { ["first"] = p.First, ["number"] = p.Number }));
+        if (c.Irqs.Count > 0) o["irqs"] = new JsonArray(c.Irqs.Select(i => (JsonNode)i).ToArray());
+        Array(o, "iomem", c.IoMem.Select(m =>
+        {
+            var range = new JsonObject { ["start"] = m.Start, ["number"] = m.Number };
+            if (m.Gfn is { } gfn) range["gfn"] = gfn;
+            return range;
+        }));
         // xl.conf(5) claim_mode defaults to 1.
         o["claim_mode"] = "True";
         if (c.EventChannels is { } evtchn) o["event_channels"] = evtchn;
@@ -102,7 +210,7 @@ public static partial class LibxlJson
         DefBool(o, "acpi", c.Acpi);
         Str(o, "bootloader", c.Bootloader);
         StrList(o, "bootloader_args", c.BootloaderArgs);
-        if (c.Type == DomainType.Hvm && c.TimerMode is { } timer) o["timer_mode"] = TimerName(timer);
+        if (c.TimerMode is { } timer) o["timer_mode"] = TimerName(timer);
         DefBool(o, "nested_hvm", c.NestedHvm);
         if (c.Type == DomainType.Hvm) DefBool(o, "apic", c.Apic);
         switch (c.Type)
@@ -110,14 +218,20 @@ public static partial class LibxlJson
             case DomainType.Hvm: o["type.hvm"] = Hvm(c); break;
             case DomainType.Pv:
                 var pv = new JsonObject();
-                // xl passes the host's E820 map to PV guests with passed-through PCI devices.
+                // xl passes the host's E820 map to PV guests with passed-through PCI devices, whatever e820_host says.
                 if (c.PciDevices.Count > 0) pv["e820_host"] = "True";
+                else if (c.E820Host is { } e820) pv["e820_host"] = e820 ? "True" : "False";
                 o["type.pv"] = pv;
                 break;
             case DomainType.Pvh: o["type.pvh"] = new JsonObject(); break;
         }
         o["arch_arm"] = new JsonObject();
-        o["arch_x86"] = new JsonObject();
+        var x86 = new JsonObject();
+        DefBool(x86, "msr_relaxed", c.MsrRelaxed);
+        o["arch_x86"] = x86;
+        if (c.Altp2m is not (null or "disabled")) o["altp2m"] = c.Altp2m;
+        if (c.VmtraceBufKb is { } vmtrace and not 0) o["vmtrace_buf_kb"] = vmtrace;
+        DefBool(o, "vpmu", c.Vpmu);
         return o;
     }
 
@@ -152,6 +266,9 @@ public static partial class LibxlJson
         DefBool(o, "hpet", c.Hpet);
         DefBool(o, "vpt_align", c.VptAlign);
         if (c.MmioHoleMb is { } hole) o["mmio_hole_memkb"] = hole * 1024;
+        Str(o, "smbios_firmware", c.SmbiosFirmware);
+        Str(o, "acpi_firmware", c.AcpiFirmware);
+        if (c.HdType is not (null or "ide")) o["hdtype"] = c.HdType;
         DefBool(o, "nographic", c.NoGraphic);
         var vga = new JsonObject();
         if (c.Vga is { } kind) vga["kind"] = kind.ToString().ToLowerInvariant();
@@ -160,7 +277,7 @@ public static partial class LibxlJson
         DefBool(vnc, "enable", c.Vnc);
         Str(vnc, "listen", c.VncListen);
         Str(vnc, "passwd", c.VncPasswd);
-        if (c.VncDisplay is { } display) vnc["display"] = display;
+        if (c.VncDisplay is { } display and not 0) vnc["display"] = display;
         DefBool(vnc, "findunused", c.VncUnused);
         o["vnc"] = vnc;
         Str(o, "keymap", c.Keymap);
@@ -168,7 +285,20 @@ public static partial class LibxlJson
         DefBool(sdl, "enable", c.Sdl);
         DefBool(sdl, "opengl", c.OpenGl);
         o["sdl"] = sdl;
-        o["spice"] = new JsonObject();
+        var spice = new JsonObject();
+        DefBool(spice, "enable", c.Spice);
+        if (c.SpicePort is { } spicePort) spice["port"] = spicePort;
+        if (c.SpiceTlsPort is { } tlsPort) spice["tls_port"] = tlsPort;
+        Str(spice, "host", c.SpiceHost);
+        DefBool(spice, "disable_ticketing", c.SpiceDisableTicketing);
+        Str(spice, "passwd", c.SpicePasswd);
+        DefBool(spice, "agent_mouse", c.SpiceAgentMouse);
+        DefBool(spice, "vdagent", c.SpiceVdagent);
+        DefBool(spice, "clipboard_sharing", c.SpiceClipboardSharing);
+        if (c.SpiceUsbRedirection is { } usbredir and not 0) spice["usbredirection"] = usbredir;
+        Str(spice, "image_compression", c.SpiceImageCompression);
+        Str(spice, "streaming_video", c.SpiceStreamingVideo);
+        o["spice"] = spice;
         DefBool(o, "gfx_passthru", c.GfxPassthru);
         if (c.Serial.Count == 1 && !c.SerialIsList) o["serial"] = c.Serial[0];
         Str(o, "boot", c.Boot);
@@ -178,8 +308,10 @@ public static partial class LibxlJson
         Str(o, "soundhw", c.SoundHw);
         DefBool(o, "xen_platform_pci", c.XenPlatformPci);
         if (c.UsbDevicesIsList) StrList(o, "usbdevice_list", c.UsbDevices);
+        if (c.VendorDevice is not (null or "none")) o["vendor_device"] = c.VendorDevice;
         if (c.SerialIsList) StrList(o, "serial_list", c.Serial);
         o["rdm"] = new JsonObject();
+        if (c.RdmMemBoundaryMb is { } boundary) o["rdm_mem_boundary_memkb"] = boundary * 1024;
         return o;
     }
 
@@ -234,7 +366,6 @@ public static partial class LibxlJson
         Str(o, "colo_export", d.ColoExport);
         Str(o, "active_disk", d.ActiveDisk);
         Str(o, "hidden_disk", d.HiddenDisk);
-        DefBool(o, "trusted", d.Trusted);
         return o;
     }
 
@@ -289,7 +420,7 @@ public static partial class LibxlJson
         DefBool(vnc, "enable", v.Vnc);
         Str(vnc, "listen", v.VncListen);
         Str(vnc, "passwd", v.VncPasswd);
-        if (v.VncDisplay is { } display) vnc["display"] = display;
+        if (v.VncDisplay is { } display and not 0) vnc["display"] = display;
         DefBool(vnc, "findunused", v.VncUnused);
         o["vnc"] = vnc;
         var sdl = new JsonObject();
@@ -299,6 +430,26 @@ public static partial class LibxlJson
         Str(sdl, "xauthority", v.XAuthority);
         o["sdl"] = sdl;
         Str(o, "keymap", v.Keymap);
+        return o;
+    }
+
+    private static JsonObject Vkb(VkbConfig k, int devid)
+    {
+        var o = new JsonObject();
+        Str(o, "backend_domname", k.Backend);
+        o["devid"] = devid;
+        Str(o, "backend_type", k.BackendType);
+        Str(o, "unique_id", k.UniqueId);
+        if (k.FeatureDisableKeyboard) o["feature_disable_keyboard"] = true;
+        if (k.FeatureDisablePointer) o["feature_disable_pointer"] = true;
+        if (k.FeatureAbsPointer) o["feature_abs_pointer"] = true;
+        if (k.FeatureRawPointer) o["feature_raw_pointer"] = true;
+        if (k.FeatureMultiTouch) o["feature_multi_touch"] = true;
+        if (k.Width is { } w and not 0) o["width"] = w;
+        if (k.Height is { } h and not 0) o["height"] = h;
+        if (k.MultiTouchWidth is { } mw and not 0) o["multi_touch_width"] = mw;
+        if (k.MultiTouchHeight is { } mh and not 0) o["multi_touch_height"] = mh;
+        if (k.MultiTouchNumContacts is { } mc and not 0) o["multi_touch_num_contacts"] = mc;
         return o;
     }
 

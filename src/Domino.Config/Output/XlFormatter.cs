@@ -88,6 +88,13 @@ public static class XlFormatter
         w.Bool("pci_seize", c.PciSeize);
         w.Bool("pci_power_mgmt", c.PciPowerMgmt);
         w.List("vfb", c.Vfbs.Select(VfbSpec.Format).ToList());
+        w.List("vkb", c.Vkbs.Select(VkbSpec.Format).ToList());
+        w.List("vtpm", c.Vtpms.Select(VtpmSpec.Format).ToList());
+        w.List("p9", c.P9s.Select(P9Spec.Format).ToList());
+        w.List("pvcalls", c.PvCalls.Select(PvCallsSpec.Format).ToList());
+        w.List("channel", c.Channels.Select(ChannelSpec.Format).ToList());
+        w.List("usbctrl", c.UsbControllers.Select(UsbCtrlSpec.Format).ToList());
+        w.List("usbdev", c.UsbDevicesPassthrough.Select(UsbDevSpec.Format).ToList());
 
         if (c.Bios is { } bios) w.Raw("bios", Q(bios.ToString().ToLowerInvariant()));
         w.Bool("pae", c.Pae);
@@ -134,6 +141,38 @@ public static class XlFormatter
         else if (c.UsbDevices.Count > 0) w.Str("usbdevice", c.UsbDevices[0]);
         w.Str("soundhw", c.SoundHw);
         w.Bool("gfx_passthru", c.GfxPassthru);
+        w.Bool("spice", c.Spice);
+        w.Num("spiceport", c.SpicePort);
+        w.Num("spicetls_port", c.SpiceTlsPort);
+        w.Str("spicehost", c.SpiceHost);
+        w.Bool("spicedisable_ticketing", c.SpiceDisableTicketing);
+        w.Str("spicepasswd", c.SpicePasswd);
+        w.Bool("spiceagent_mouse", c.SpiceAgentMouse);
+        w.Bool("spicevdagent", c.SpiceVdagent);
+        w.Bool("spice_clipboard_sharing", c.SpiceClipboardSharing);
+        w.Num("spiceusbredirection", c.SpiceUsbRedirection);
+        w.Str("spice_image_compression", c.SpiceImageCompression);
+        w.Str("spice_streaming_video", c.SpiceStreamingVideo);
+
+        w.Str("passthrough", c.Passthrough);
+        w.Num("max_grant_version", c.MaxGrantVersion);
+        w.Num("stubdomain_memory", c.StubdomainMemoryMb);
+        w.Str("device_model_user", c.DeviceModelUser);
+        w.List("ioports", c.IoPorts.Select(p => p.Number == 1
+            ? $"{p.First:x}"
+            : $"{p.First:x}-{p.First + p.Number - 1:x}").ToList());
+        if (c.Irqs.Count > 0) w.Raw("irqs", "[ " + string.Join(", ", c.Irqs.Select(i => i.ToString(CultureInfo.InvariantCulture))) + " ]");
+        w.List("iomem", c.IoMem.Select(m => m.Gfn is { } gfn ? $"{m.Start:x},{m.Number:x}@{gfn:x}" : $"{m.Start:x},{m.Number:x}").ToList());
+        w.Bool("e820_host", c.E820Host);
+        w.Bool("msr_relaxed", c.MsrRelaxed);
+        w.Str("altp2m", c.Altp2m);
+        w.Num("vmtrace_buf_kb", c.VmtraceBufKb);
+        w.Bool("vpmu", c.Vpmu);
+        w.Str("smbios_firmware", c.SmbiosFirmware);
+        w.Str("acpi_firmware", c.AcpiFirmware);
+        w.Str("hdtype", c.HdType);
+        w.Str("vendor_device", c.VendorDevice);
+        w.Num("rdm_mem_boundary", c.RdmMemBoundaryMb);
 
         foreach (var unknown in c.UnknownSettings) w.Raw(unknown.Key, Reindent(unknown.Value));
         return w.ToString();
@@ -160,7 +199,8 @@ public static class XlFormatter
 
         public void Num(string key, long? value)
         {
-            if (value is { } v) Raw(key, v.ToString(CultureInfo.InvariantCulture));
+            // xl.cfg numbers have no sign; libxlu reads a quoted "-5" as a number.
+            if (value is { } v) Raw(key, v < 0 ? Q(v.ToString(CultureInfo.InvariantCulture)) : v.ToString(CultureInfo.InvariantCulture));
         }
 
         public void Bool(string key, bool? value)

@@ -13,7 +13,7 @@ internal static class DiskSpec
                        access=rw|w|ro|r   devtype=cdrom|disk   backendtype=phy|tap|qdisk|standalone
                        backend=DOMAIN   script=SCRIPT   specification=xen|virtio
                        colo-host=H colo-port=P colo-export=E active-disk=F hidden-disk=F
-          flags:       cdrom  direct-io-safe  discard  no-discard  trusted  untrusted  colo
+          flags:       cdrom  direct-io-safe  discard  no-discard  colo
           legacy:      TARGET may carry a prefix: phy: file: aio: tap: tap2: raw: qcow: qcow2: vhd: qed:
                        (then the second positional field is VDEV); "VDEV:cdrom" marks a CD-ROM.
         """;
@@ -44,8 +44,6 @@ internal static class DiskSpec
                     case "direct-io-safe": disk = disk with { DirectIoSafe = true }; continue;
                     case "discard": disk = disk with { Discard = true }; continue;
                     case "no-discard": disk = disk with { Discard = false }; continue;
-                    case "trusted": disk = disk with { Trusted = true }; continue;
-                    case "untrusted": disk = disk with { Trusted = false }; continue;
                     case "colo": disk = disk with { Colo = true }; continue;
                 }
                 // Positional fields fill target, format, vdev, access in order; a legacy prefix on
@@ -209,7 +207,6 @@ internal static class DiskSpec
         if (d.Specification is not null) parts.Add("specification=" + d.Specification);
         if (d.DirectIoSafe) parts.Add("direct-io-safe");
         if (d.Discard is { } discard) parts.Add(discard ? "discard" : "no-discard");
-        if (d.Trusted is { } trusted) parts.Add(trusted ? "trusted" : "untrusted");
         if (d.Colo) parts.Add("colo");
         if (d.ColoHost is not null) parts.Add("colo-host=" + d.ColoHost);
         if (d.ColoPort is { } port) parts.Add("colo-port=" + port.ToString(System.Globalization.CultureInfo.InvariantCulture));

@@ -41,7 +41,7 @@ internal static class SpecTokenizer
         var pos = 0;
         while (pos <= text.Length)
         {
-            // Blanks around elements are not significant: "vdev=xvda, format=raw".
+            // Blanks after a comma are not significant: "vdev=xvda, format=raw".
             while (pos < text.Length && text[pos] is ' ' or '\t') pos++;
             var swallow = swallowingKeys.FirstOrDefault(k => string.CompareOrdinal(text, pos, k + "=", 0, k.Length + 1) == 0);
             if (swallow is not null)
@@ -52,7 +52,8 @@ internal static class SpecTokenizer
             }
             var end = text.IndexOf(',', pos);
             if (end < 0) end = text.Length;
-            var piece = text[pos..end].TrimEnd(' ', '\t');
+            // Like xl, only leading blanks are dropped: "raw " stays "raw " and is then rejected.
+            var piece = text[pos..end];
             var eq = piece.IndexOf('=', StringComparison.Ordinal);
             tokens.Add(eq < 0
                 ? new SpecToken(null, piece, pos, pos)

@@ -245,7 +245,15 @@ internal sealed class ConfigParser
             while (!AtEnd && (char.IsAsciiLetterOrDigit(Peek()) || Peek() is '_' or '.' or '-')) Advance();
             return new Token(TokenKind.Identifier, _text[start.._pos], at);
         }
-        if (char.IsAsciiDigit(ch) || (ch is '-' or '+' && char.IsAsciiDigit(Peek(1))))
+        if (ch is '-' or '+' && char.IsAsciiDigit(Peek(1)))
+        {
+            var start = _pos;
+            Advance();
+            while (!AtEnd && (char.IsAsciiLetterOrDigit(Peek()) || Peek() is '.' or '_')) Advance();
+            var text = _text[start.._pos];
+            return new Token(TokenKind.Invalid, $"xl.cfg numbers have no sign: quote it, as in \"{text}\"", at);
+        }
+        if (char.IsAsciiDigit(ch))
         {
             var start = _pos;
             Advance();
@@ -313,31 +321,10 @@ internal sealed class ConfigParser
                 case '\\': sb.Append('\\'); break;
                 case '"': sb.Append('"'); break;
                 case '\'': sb.Append('\''); break;
-                case 'x':
-                {
-                    var digits = 0;
-                    var value = 0;
-                    while (digits < 2 && char.IsAsciiHexDigit(Peek()))
-                    {
-                        value = value * 16 + Convert.ToInt32(Peek().ToString(), 16);
-                        Advance();
-                        digits++;
-                    }
-                    if (digits == 0) _diagnostics.Error(_file, escapeAt, null, "\\x in a string must be followed by hex digits");
-                    sb.Append((char)value);
+                case 'x' or (>= '0' and <= '7'):
+                    // xl 4.17 rejects \x escapes and mangles octal ones, so neither is portable.
+                    _diagnostics.Error(_file, escapeAt, null, $"escape sequence '\\{e}' is not understood by xl (write the character itself; only \\n \\t \\r \\\\ \\\" \\' work)");
                     break;
-                }
-                case >= '0' and <= '7':
-                {
-                    var value = e - '0';
-                    for (var i = 0; i < 2 && Peek() is >= '0' and <= '7'; i++)
-                    {
-                        value = value * 8 + (Peek() - '0');
-                        Advance();
-                    }
-                    sb.Append((char)value);
-                    break;
-                }
                 case '\n':
                     break;
                 default:

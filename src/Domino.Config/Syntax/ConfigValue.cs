@@ -41,8 +41,8 @@ public sealed record ConfigString(string Text, string File, SourcePosition Posit
                 case '\t': sb.Append("\\t"); break;
                 case '\r': sb.Append("\\r"); break;
                 default:
-                    if (c < 0x20 || c == 0x7f) sb.Append(CultureInfo.InvariantCulture, $"\\x{(int)c:x2}");
-                    else sb.Append(c);
+                    // xl 4.17 cannot read \x or octal escapes, so other characters are written as they are.
+                    sb.Append(c);
                     break;
             }
         }
@@ -89,7 +89,9 @@ public sealed class ConfigDocument
     /// The effective value of each key, in first-appearance order: a later <c>KEY=</c> replaces an
     /// earlier one (this is how `xl create FILE key=value` overrides the file), <c>KEY+=</c> appends.
     /// </summary>
-    public IReadOnlyList<ConfigSetting> Effective()
+    public IReadOnlyList<ConfigSetting> Effective() => Effective(null);
+
+    internal IReadOnlyList<ConfigSetting> Effective(DiagnosticBag? diagnostics)
     {
         var order = new List<string>();
         var byKey = new Dictionary<string, ConfigSetting>(StringComparer.Ordinal);
@@ -99,6 +101,11 @@ public sealed class ConfigDocument
             {
                 order.Add(s.Key);
                 byKey[s.Key] = s with { Append = false };
+                continue;
+            }
+            if (s.Append && (previous.Value is ConfigNumber || s.Value is ConfigNumber))
+            {
+                diagnostics?.Error(s.File, s.Position, s.Key, $"can't use += with a number for {s.Key} (+= appends to strings and lists; write {s.Key} = VALUE)");
                 continue;
             }
             byKey[s.Key] = s.Append ? s with { Value = Concatenate(previous.Value, s.Value), Append = false } : s;
