@@ -61,7 +61,7 @@ public abstract class DomainDriver : IAsyncDisposable
 
     protected IDriverEvents Events => _events ?? throw new InvalidOperationException("driver is not bound to a toolstack");
 
-    public void Bind(IDriverEvents events) => _events = events;
+    public virtual void Bind(IDriverEvents events) => _events = events;
 
     /// <summary>Builds the guest and starts its vCPUs (or leaves them paused). Must not return before
     /// the guest is recorded somewhere a restarted daemon will find it (for process drivers: the pid file).</summary>

@@ -5,7 +5,8 @@ using Domino.Toolstack.Store;
 
 namespace Domino.Toolstack.Drivers;
 
-/// <summary>Drivers by name, as <c>--driver</c> and <c>DOMINO_DRIVER</c> select them.</summary>
+/// <summary>Drivers by name, as <c>--driver</c> and <c>DOMINO_DRIVER</c> select them. <c>vmm</c> (the
+/// default) runs HVM domains on QEMU; <c>qemu</c> runs only HVM domains.</summary>
 public static class DriverFactory
 {
     public const string Default = "vmm";
@@ -15,7 +16,10 @@ public static class DriverFactory
     {
         "test" => new TestDriver(store.Root),
         "qemu" => new QemuDriver(store.Root),
-        "vmm" => new Vmm.VmmDriver(store, Environment.ProcessPath ?? throw new ToolstackException(ErrorKind.Failed, "cannot find the domino executable to run VMM processes")),
+        // As in Xen, HVM domains get QEMU as their device model; PV and PVH ones run on Domino's VMM.
+        "vmm" => new HvmRoutingDriver(
+            new Vmm.VmmDriver(store, Environment.ProcessPath ?? throw new ToolstackException(ErrorKind.Failed, "cannot find the domino executable to run VMM processes")),
+            new QemuDriver(store.Root)),
         _ => throw new ToolstackException(ErrorKind.Invalid, $"unknown driver '{name}' (expected {string.Join(", ", Names)})"),
     };
 }

@@ -39,7 +39,7 @@ public sealed class LinuxHvmTests
     public async Task Linux_boots_to_a_shell_runs_a_command_restarts_on_reboot_and_shuts_down_cleanly()
     {
         RequireGuest();
-        using var cli = new CliHarness("qemu");
+        using var cli = new CliHarness("vmm"); // the default driver: it sends HVM domains to the qemu driver
 
         var created = await cli.Run("create", "-q", "examples/linux-hvm.cfg");
         Assert.True(created.Exit == 0, $"create failed: {created.Err}\n{cli.DaemonLog}");
