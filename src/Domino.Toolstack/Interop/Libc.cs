@@ -44,6 +44,21 @@ public static partial class Libc
         if (log >= 0) { _ = dup2(log, 1); _ = dup2(log, 2); _ = close(log); }
     }
 
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int sched_setaffinity(int pid, nint cpusetsize, ReadOnlySpan<ulong> mask);
+
+    /// <summary>Pins one thread (a tid, e.g. a QEMU vCPU thread) to <paramref name="cpus"/>; false with errno when the kernel refuses.</summary>
+    public static bool SetThreadAffinity(int tid, IEnumerable<int> cpus, out int errno)
+    {
+        Span<ulong> mask = stackalloc ulong[16]; // cpu_set_t: 1024 CPUs
+        mask.Clear();
+        foreach (var c in cpus)
+            if (c is >= 0 and < 1024) mask[c / 64] |= 1UL << (c % 64);
+        var ok = sched_setaffinity(tid, mask.Length * sizeof(ulong), mask) == 0;
+        errno = ok ? 0 : Marshal.GetLastPInvokeError();
+        return ok;
+    }
+
     public const int SIGKILL = 9;
     public const int SIGTERM = 15;
 

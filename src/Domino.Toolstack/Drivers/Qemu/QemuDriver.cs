@@ -374,9 +374,67 @@ public sealed class QemuDriver : DomainDriver
                 Cpu = cpu,
                 State = !running ? "--p" : state == 'R' ? "r--" : "-b-",
                 Time = Math.Round(seconds, 1),
+                Hard = ThreadAffinity(g.Pid, tid),
                 ThreadId = tid,
             };
         })];
+    }
+
+    /// <summary>Hard affinity is the vCPU thread's affinity (sched_setaffinity); Linux has no soft affinity to set.</summary>
+    public override async Task PinVcpuAsync(GuestRef guest, int vcpu, string? hard, string? soft, CancellationToken ct)
+    {
+        var g = Get(guest);
+        if (soft is not null && soft != "all")
+            throw new ToolstackException(ErrorKind.Unsupported, "the qemu driver cannot set soft affinity (Linux threads have only a hard affinity); pin with a hard CPU list");
+        if (hard is null) return;
+        var cpus = ParseCpuList(hard, Environment.ProcessorCount);
+        g.VcpuThreads = await QueryVcpuThreadsAsync(Monitor(g), ct).ConfigureAwait(false);
+        if (vcpu >= g.VcpuThreads.Count)
+            throw new ToolstackException(ErrorKind.Invalid, $"domain '{guest.Name}' has no vCPU {vcpu} (it has {g.VcpuThreads.Count})");
+        foreach (var tid in vcpu < 0 ? g.VcpuThreads : [g.VcpuThreads[vcpu]])
+            if (!Libc.SetThreadAffinity(tid, cpus, out var errno))
+                throw new ToolstackException(ErrorKind.Failed, $"domain '{guest.Name}': cannot pin vCPU thread {tid} to '{hard}' (errno {errno})");
+    }
+
+    /// <summary>xl's CPU lists for vcpu-pin: <c>all</c>, <c>N</c>, <c>N-M</c>, each optionally <c>^</c>-excluded, comma-separated.</summary>
+    internal static SortedSet<int> ParseCpuList(string text, int hostCpus)
+    {
+        var cpus = new SortedSet<int>();
+        foreach (var raw in text.Split(',', StringSplitOptions.TrimEntries))
+        {
+            var exclude = raw.StartsWith('^');
+            var item = exclude ? raw[1..] : raw;
+            IEnumerable<int> range;
+            if (item == "all") range = Enumerable.Range(0, hostCpus);
+            else
+            {
+                var parts = item.Split('-');
+                if (parts.Length is < 1 or > 2 || !parts.All(p => int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out _)))
+                    throw new ToolstackException(ErrorKind.Invalid, $"invalid CPU list '{text}' at '{raw}' (expected all, N, N-M or ^N, comma-separated)");
+                var first = int.Parse(parts[0], CultureInfo.InvariantCulture);
+                var last = int.Parse(parts[^1], CultureInfo.InvariantCulture);
+                if (last < first || last >= hostCpus)
+                    throw new ToolstackException(ErrorKind.Invalid, $"CPU list '{text}': '{raw}' is outside the host's CPUs 0-{hostCpus - 1}");
+                range = Enumerable.Range(first, last - first + 1);
+            }
+            foreach (var c in range)
+                if (exclude) cpus.Remove(c);
+                else cpus.Add(c);
+        }
+        if (cpus.Count == 0) throw new ToolstackException(ErrorKind.Invalid, $"CPU list '{text}' selects no CPU");
+        return cpus;
+    }
+
+    /// <summary>A thread's current affinity as the kernel reports it (proc(5) Cpus_allowed_list), "all" when it is every CPU.</summary>
+    private static string ThreadAffinity(int pid, int tid)
+    {
+        try
+        {
+            var line = File.ReadLines($"/proc/{pid}/task/{tid}/status").FirstOrDefault(l => l.StartsWith("Cpus_allowed_list:", StringComparison.Ordinal));
+            var list = line?["Cpus_allowed_list:".Length..].Trim() ?? "all";
+            return list == (Environment.ProcessorCount == 1 ? "0" : $"0-{Environment.ProcessorCount - 1}") ? "all" : list;
+        }
+        catch (IOException) { return "all"; }
     }
 
     public override Task<double> GetCpuTimeAsync(GuestRef guest, CancellationToken ct) =>
