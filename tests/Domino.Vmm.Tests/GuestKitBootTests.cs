@@ -66,6 +66,19 @@ public partial class GuestKitBootTests
         Assert.Equal(VmExitReason.Poweroff, exit.Reason);
     }
 
+    /// <summary>RAM above the 3-4 GiB MMIO hole is a second KVM slot; the map shows both. (memmap touching
+    /// 4.5 GiB takes over a minute on this host, so here the map is checked with hello's fast boot.)</summary>
+    [SkippableFact]
+    public void Guest_with_more_than_3_GiB_gets_ram_above_4_GiB()
+    {
+        KvmGate.RequireKvm();
+        var (exit, console, vm) = GuestKit.Boot(GuestKit.Guest("hello"), memoryMiB: 4608);
+        Assert.Equal(VmExitReason.Poweroff, exit.Reason);
+        Assert.EndsWith("hello: PASS\n", console);
+        Assert.Equal(new E820Entry(0x1_0000_0000, 0x6000_0000, E820Type.Ram), vm.MemoryMap.E820[^1]);
+        Assert.Equal(0xC000_0000UL, vm.MemoryMap.BelowFourGiBEnd);
+    }
+
     [SkippableFact]
     public void Echo_returns_console_input_until_quit()
     {
