@@ -34,8 +34,8 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
     /// <summary>GSIs handed to virtio-mmio devices in order: the free ISA IRQs, then the IOAPIC's upper pins.</summary>
     public static readonly uint[] VirtioGsis = [5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23];
 
-    private readonly KvmHypervisor _kvm;
-    private readonly KvmVm _vm;
+    private readonly IHypervisor _hypervisor;
+    private readonly IVm _vm;
     private readonly GuestRam _ram;
     private readonly List<VcpuRunner> _runners = [];
     private readonly List<IDisposable> _backends = [];
@@ -48,9 +48,9 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
     private Thread? _inputPump;
     private int _disposed;
 
-    private VirtualMachine(KvmHypervisor kvm, KvmVm vm, GuestRam ram, VmConfig config)
+    private VirtualMachine(IHypervisor hypervisor, IVm vm, GuestRam ram, VmConfig config)
     {
-        _kvm = kvm;
+        _hypervisor = hypervisor;
         _vm = vm;
         _ram = ram;
         _log = config.Log ?? (_ => { });
@@ -84,21 +84,24 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
     /// <summary>Validates <paramref name="config"/> and builds the VM, paused. Files are checked before KVM is touched.</summary>
     public static VirtualMachine Build(VmConfig config) => Build(VmResources.Validate(config));
 
-    public static VirtualMachine Build(VmResources resources)
+    public static VirtualMachine Build(VmResources resources) => Build(resources, () => KvmHypervisor.Open());
+
+    /// <summary>Builds on a given backend; <paramref name="openHypervisor"/> runs after the files are checked.</summary>
+    public static VirtualMachine Build(VmResources resources, Func<IHypervisor> openHypervisor)
     {
         var config = resources.Config;
         var backends = OpenDisks(config.Disks);
-        KvmHypervisor kvm;
+        IHypervisor kvm;
         try
         {
-            kvm = KvmHypervisor.Open();
+            kvm = openHypervisor();
         }
         catch
         {
             foreach (var b in backends) b.Dispose();
             throw;
         }
-        KvmVm? vm = null;
+        IVm? vm = null;
         GuestRam? ram = null;
         VirtualMachine? machine = null;
         try
@@ -322,7 +325,7 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
 
     void IGuestEvents.Reboot(string how) => End(new GuestExit(VmExitReason.Reboot, how));
 
-    bool IVcpuExitHandler.HandleExit(KvmVcpu vcpu, VmExit exit)
+    bool IVcpuExitHandler.HandleExit(IVcpu vcpu, VmExit exit)
     {
         switch (exit.Kind)
         {
@@ -361,7 +364,7 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
         return !_exited.Task.IsCompleted;
     }
 
-    void IVcpuExitHandler.OnVcpuFault(KvmVcpu vcpu, Exception error)
+    void IVcpuExitHandler.OnVcpuFault(IVcpu vcpu, Exception error)
     {
         _log($"vCPU {vcpu.Id}: {error}");
         End(new GuestExit(VmExitReason.Crash, $"VMM fault while handling vCPU {vcpu.Id}: {error.GetType().Name}: {error.Message}", Snapshot(vcpu)));
@@ -384,7 +387,7 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
         _ => "unknown",
     };
 
-    private static VcpuSnapshot? Snapshot(KvmVcpu vcpu)
+    private static VcpuSnapshot? Snapshot(IVcpu vcpu)
     {
         try
         {
@@ -405,6 +408,6 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
         foreach (var b in _backends) b.Dispose();
         _ram.Dispose();
         _vm.Dispose();
-        _kvm.Dispose();
+        _hypervisor.Dispose();
     }
 }
