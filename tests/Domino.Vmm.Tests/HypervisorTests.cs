@@ -34,6 +34,9 @@ public class HypervisorTests
         regs.Rip = 0x1234;
         vcpu.SetRegisters(regs);
         Assert.Equal(0x1234UL, vcpu.GetRegisters().Rip);
+        vcpu.SetMsr(0x174, 0x10); // IA32_SYSENTER_CS
+        Assert.Equal(0x10UL, vcpu.GetMsr(0x174));
+        Assert.Equal(0u, vcpu.GetMpState()); // the BSP is runnable
     }
 
     [Theory]
