@@ -387,11 +387,13 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
         _ => "unknown",
     };
 
-    private static VcpuSnapshot? Snapshot(IVcpu vcpu)
+    private VcpuSnapshot? Snapshot(IVcpu vcpu)
     {
         try
         {
-            return new VcpuSnapshot(vcpu.Id, vcpu.GetRegisters(), vcpu.GetSpecialRegisters());
+            var r = vcpu.GetRegisters();
+            var s = vcpu.GetSpecialRegisters();
+            return new VcpuSnapshot(vcpu.Id, r, s) { CodeAtRip = GuestPageWalker.ReadCode(_ram.Memory, r, s) };
         }
         catch (Exception)
         {
