@@ -203,8 +203,11 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
                     vcpu.SetSpecialRegisters(Boot.Cpu.SpecialRegisters);
                     vcpu.SetRegisters(Boot.Cpu.Registers);
                 }
-                // Application processors stay in the reset/wait-for-SIPI state KVM gives them with an
-                // in-kernel irqchip, so the guest starts them with INIT-SIPI-SIPI.
+                else
+                {
+                    // Application processors wait for INIT-SIPI-SIPI from the guest (the MADT lists them).
+                    vcpu.WaitForStartupIpi();
+                }
             }
             catch
             {

@@ -89,4 +89,20 @@ public class ExitReasonTests
         var (_, _, hv) = Run(Out(0x3F9, 0x02), Out(0xF4, 0)); // IER = THRE: the line rises at once
         Assert.Contains((4u, true), hv.Vm!.IrqLines);
     }
+
+    [Fact]
+    public void Only_the_boot_cpu_gets_the_entry_state_and_aps_wait_for_sipi()
+    {
+        var kernel = TestKernels.ToTempFile(TestKernels.PvhElf32(TestKernels.HelloCode("x")), "k.elf");
+        var hv = new FakeHypervisor(Out(0xF4, 0));
+        using var vm = VirtualMachine.Build(VmResources.Validate(new VmConfig { KernelPath = kernel, MemoryMiB = 16, Vcpus = 3 }), () => hv);
+        vm.Start();
+        Assert.Equal(VmExitReason.Poweroff, vm.WaitForExit(TimeSpan.FromSeconds(10)).Reason);
+        var vcpus = hv.Vm!.Vcpus;
+        Assert.Equal(3, vcpus.Count);
+        Assert.False(vcpus[0].WaitingForSipi);
+        Assert.Equal(0x6000UL, vcpus[0].Registers.Rbx);
+        Assert.All(vcpus.Skip(1), v => Assert.True(v.WaitingForSipi));
+        Assert.All(vcpus.Skip(1), v => Assert.Equal(0UL, v.Registers.Rip));
+    }
 }

@@ -75,5 +75,7 @@ internal sealed class FakeVcpu(int id, FakeExit[] script) : IVcpu
     public void InitializeFpu() { }
     public void SetCpuid(int vcpuCount) { }
     public void SetupLapicLints() { }
+    public bool WaitingForSipi { get; private set; }
+    public void WaitForStartupIpi() => WaitingForSipi = true;
     public void Dispose() => _kick.Dispose();
 }

@@ -37,6 +37,9 @@ public class HypervisorTests
         vcpu.SetMsr(0x174, 0x10); // IA32_SYSENTER_CS
         Assert.Equal(0x10UL, vcpu.GetMsr(0x174));
         Assert.Equal(0u, vcpu.GetMpState()); // the BSP is runnable
+        using var ap = vm.CreateVcpu(1);
+        ap.WaitForStartupIpi();
+        Assert.Equal(1u, ap.GetMpState());   // KVM_MP_STATE_UNINITIALIZED
     }
 
     [Theory]

@@ -61,4 +61,7 @@ public interface IVcpu : IDisposable
 
     /// <summary>LAPIC LINT0 = ExtINT, LINT1 = NMI.</summary>
     void SetupLapicLints();
+
+    /// <summary>An application processor: held in wait-for-SIPI until the guest starts it with INIT-SIPI-SIPI.</summary>
+    void WaitForStartupIpi();
 }

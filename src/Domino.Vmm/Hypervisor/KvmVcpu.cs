@@ -290,6 +290,9 @@ public sealed class KvmVcpu : IVcpu
         return buffer;
     }
 
+    /// <summary>KVM_MP_STATE_UNINITIALIZED: the in-kernel LAPIC keeps the vCPU out of the guest until INIT and SIPI arrive.</summary>
+    public void WaitForStartupIpi() => SetMpState(Kvm.KVM_MP_STATE_UNINITIALIZED);
+
     public uint GetMpState()
     {
         kvm_mp_state s = default;
