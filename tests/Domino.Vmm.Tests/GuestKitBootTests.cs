@@ -5,6 +5,7 @@ using Domino.Vmm.Memory;
 namespace Domino.Vmm.Tests;
 
 /// <summary>Boots each guest of the guest kit in-process and checks its console and how it ended.</summary>
+[Collection(KvmGuestsCollection.Name)]
 public partial class GuestKitBootTests
 {
     [SkippableFact]
