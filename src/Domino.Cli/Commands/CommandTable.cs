@@ -7,6 +7,6 @@ internal static class CommandTable
 {
     public static IEnumerable<Command> All()
     {
-        yield break;
+        yield return VmmCommand.Create();
     }
 }
