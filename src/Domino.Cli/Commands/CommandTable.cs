@@ -7,6 +7,8 @@ internal static class CommandTable
 {
     public static IEnumerable<Command> All()
     {
+        yield return ConfigCommands.CreateDomainCommand();
+        yield return ConfigCommands.Create();
         yield return VmmCommand.Create();
     }
 }
