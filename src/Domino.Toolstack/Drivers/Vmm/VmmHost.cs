@@ -91,8 +91,8 @@ public static class VmmHost
 
             vm.Exited.ContinueWith(t =>
             {
+                // The ring stays open until destroy: the VMM may still flush the guest's last output after this.
                 var exit = t.Result;
-                ring.Close();
                 if (exit.Reason == VmExitReason.Stopped) return;
                 log($"guest ended: {exit}");
                 AtomicFile.Write(store.VmmExitFile(uuid), JsonSerializer.Serialize(new VmmExitRecord(Word(exit.Reason), exit.Detail), VmmWire.Json.VmmExitRecord));
