@@ -58,42 +58,6 @@ internal static class ConfigCommands
         return convert;
     }
 
-    /// <summary>`domino create [-n] [-f FILE | FILE] [KEY=VALUE...]`, as `xl create` takes them.</summary>
-    public static Command CreateDomainCommand()
-    {
-        var dryRun = new Option<bool>("--dry-run", "-n") { Description = "Only parse the configuration and print the libxl JSON the domain would be built from" };
-        var configFile = new Option<string?>("--defconfig", "-f") { Description = "Configuration file (instead of the first argument)" };
-        var args = new Argument<string[]>("FILE KEY=VALUE") { Arity = ArgumentArity.ZeroOrMore, Description = "Configuration file, then settings that override it" };
-        var create = new Command("create", "Create a domain from an xl.cfg(5) file") { dryRun, configFile, args };
-        create.SetAction(parseResult =>
-        {
-            var output = parseResult.InvocationConfiguration.Output;
-            var err = parseResult.InvocationConfiguration.Error;
-            var rest = (parseResult.GetValue(args) ?? []).ToList();
-            var path = parseResult.GetValue(configFile);
-            if (path is null)
-            {
-                if (rest.Count == 0 || rest[0].Contains('=', StringComparison.Ordinal))
-                {
-                    err.WriteLine("domino create: no configuration file given (usage: domino create -n FILE [KEY=VALUE...] or -f FILE)");
-                    return 1;
-                }
-                path = rest[0];
-                rest.RemoveAt(0);
-            }
-            if (!parseResult.GetValue(dryRun))
-            {
-                err.WriteLine("domino create: creating domains is not available yet; use -n to check the configuration and print its libxl JSON");
-                return 1;
-            }
-            var config = ReadXl(path, rest, err);
-            if (config is null) return 1;
-            output.Write(LibxlJson.Serialize(config));
-            return 0;
-        });
-        return create;
-    }
-
     private static Domino.Config.Model.DomainConfig? ReadXl(string path, IReadOnlyList<string> extra, TextWriter err)
     {
         var result = ConfigFile.Load(path, extra);
