@@ -224,7 +224,7 @@ internal static class ModelGenerator
         Script = Chance(r) ? "vif-bridge" : null,
         Backend = Chance(r) ? "netdom" : null,
         Mtu = Chance(r) ? r.Next(68, 9001) : null,
-        Rate = Chance(r) && NicSpec.ParseRate($"{r.Next(1, 1000)}{Pick(r, "B", "kB", "MB", "b", "Mb", "Gb")}/s{(Chance(r) ? "@" + r.Next(1, 100) + "ms" : "")}", out var rate, out _) ? rate : null,
+        Rate = Chance(r) && NicSpec.ParseRate($"{r.Next(1, 1000)}{Pick(r, "B", "KB", "MB", "b", "Kb", "Mb", "Gb")}/s{(Chance(r) ? "@" + r.Next(1, 100) + "ms" : "")}", out var rate, out _) ? rate : null,
         GatewayDev = Chance(r) ? "eth0" : null,
         Devid = Chance(r) ? index : null,
         Trusted = MaybeBool(r),

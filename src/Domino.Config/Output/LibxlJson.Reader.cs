@@ -213,8 +213,19 @@ public static partial class LibxlJson
             static string Name(int bit) => bit < ViridianNames.Length ? ViridianNames[bit] : throw new FormatException($"unknown viridian enlightenment bit {bit}");
             // Bits past the named groups only come from "all".
             var all = enable.Any(bit => bit >= ViridianNames.Length);
-            var groups = all ? ["all"] : enable.Select(Name).ToList();
-            groups.AddRange(disable.Select(i => "!" + Name(i)));
+            List<string> groups;
+            if (all)
+            {
+                // A bit both enabled and disabled was disabled before "all" switched it back on.
+                groups = disable.Where(enable.Contains).Select(i => "!" + Name(i)).ToList();
+                groups.Add("all");
+                groups.AddRange(disable.Where(i => !enable.Contains(i)).Select(i => "!" + Name(i)));
+            }
+            else
+            {
+                groups = enable.Select(Name).ToList();
+                groups.AddRange(disable.Select(i => "!" + Name(i)));
+            }
             if (groups.Count > 0 && viridian == true) groups.Insert(0, "defaults");
             c.Viridian = new ViridianSetting(groups.Count > 0 ? null : viridian, groups);
         }

@@ -67,7 +67,7 @@ public static partial class LibxlJson
         Array(root, "usbctrls", c.UsbControllers.Select((u, i) =>
         {
             var o = new JsonObject();
-            Str(o, "type", u.Type);
+            if (u.Type is not (null or "auto")) o["type"] = u.Type;
             o["devid"] = i;
             if (u.Version is { } version) o["version"] = version;
             if (u.Ports is { } ports) o["ports"] = ports;
@@ -258,8 +258,36 @@ public static partial class LibxlJson
             // "defaults" switches on libxl's default groups; the others become explicit bits.
             var enabled = viridian.Enabled ?? (viridian.Groups.Contains("defaults") ? true : null);
             if (enabled is { } e) o["viridian"] = e ? "True" : "False";
-            var disable = viridian.Groups.Where(g => g.StartsWith('!')).SelectMany(g => ViridianBits(g[1..])).Distinct().Order().ToList();
-            var enable = viridian.Groups.Where(g => !g.StartsWith('!') && g != "defaults").SelectMany(ViridianBits).Distinct().Except(disable).Order().ToList();
+            // Applied in order, as xl does: "x" enables x (and un-disables it), "!x" disables x
+            // (and un-enables it), "all" enables every bit without touching the disabled ones.
+            var enableSet = new SortedSet<int>();
+            var disableSet = new SortedSet<int>();
+            foreach (var g in viridian.Groups)
+            {
+                if (g == "defaults") continue;
+                if (g.StartsWith('!'))
+                {
+                    foreach (var bit in ViridianBits(g[1..]))
+                    {
+                        disableSet.Add(bit);
+                        enableSet.Remove(bit);
+                    }
+                }
+                else if (g == "all")
+                {
+                    enableSet.UnionWith(ViridianBits(g));
+                }
+                else
+                {
+                    foreach (var bit in ViridianBits(g))
+                    {
+                        enableSet.Add(bit);
+                        disableSet.Remove(bit);
+                    }
+                }
+            }
+            var enable = enableSet.ToList();
+            var disable = disableSet.ToList();
             if (enable.Count > 0) o["viridian_enable"] = Bitmap(enable);
             if (disable.Count > 0) o["viridian_disable"] = Bitmap(disable);
         }

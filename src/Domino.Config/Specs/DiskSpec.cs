@@ -79,7 +79,8 @@ internal static class DiskSpec
                 case "target":
                     if (target is not null)
                         source.Error(token.Offset, $"disk target given twice (already '{target}'); target= must be the last field");
-                    target = value;
+                    // xl drops one trailing comma from target= (so "a,b,," names "a,b,").
+                    target = value.EndsWith(',') ? value[..^1] : value;
                     break;
                 case "format": format = ParseFormat(source, token.ValueOffset, value); break;
                 case "vdev": vdev = value; break;
@@ -216,6 +217,6 @@ internal static class DiskSpec
         var head = $"format={d.Format.ToString().ToLowerInvariant()},vdev={d.Vdev},access={(d.Access == DiskAccess.ReadOnly ? "ro" : "rw")}";
         if (d.DeviceType == DiskDeviceType.Cdrom) head += ",devtype=cdrom";
         var tail = parts.Count > 0 ? "," + string.Join(",", parts) : "";
-        return $"{head}{tail},target={d.Target}";
+        return $"{head}{tail},target={d.Target}{(d.Target.EndsWith(',') ? "," : "")}";
     }
 }

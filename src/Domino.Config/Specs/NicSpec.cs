@@ -10,7 +10,7 @@ internal static class NicSpec
         vif = [ "KEY=VALUE,...", ... ] (xl-network-configuration(5)); every key is optional:
           mac=XX:XX:XX:XX:XX:XX (unicast)  bridge=BRIDGE  ip=ADDR  model=rtl8139|e1000|...
           type=ioemu|vif  vifname=NAME  script=SCRIPT  backend=DOMAIN  mtu=BYTES
-          rate=RATE[@INTERVAL] (e.g. 10Mb/s, 100MB/s@20ms)  gatewaydev=DEV  devid=N  trusted|untrusted
+          rate=RATE[@INTERVAL] (e.g. 10Mb/s, 100MB/s@20ms; units B b KB Kb MB Mb GB Gb)  gatewaydev=DEV  devid=N  trusted|untrusted
         """;
 
     private const uint DefaultIntervalMicroseconds = 50_000;
@@ -83,7 +83,7 @@ internal static class NicSpec
     }
 
     /// <summary>
-    /// <c>RATE[@INTERVAL]</c>: RATE is a number with B or b (bytes or bits), an optional k/K/M/G (decimal)
+    /// <c>RATE[@INTERVAL]</c>: RATE is a number with B or b (bytes or bits), an optional K/M/G (decimal)
     /// prefix and <c>/s</c>; INTERVAL is a number with s, ms or us (default 50ms).
     /// </summary>
     public static bool ParseRate(string spec, out NicRate? rate, out string problem)
@@ -123,12 +123,12 @@ internal static class NicSpec
             return false;
         }
         ulong multiplier = suffix.Length == 2
-            ? suffix[0] switch { 'k' or 'K' => 1_000UL, 'M' => 1_000_000UL, 'G' => 1_000_000_000UL, _ => 0UL }
+            ? suffix[0] switch { 'K' => 1_000UL, 'M' => 1_000_000UL, 'G' => 1_000_000_000UL, _ => 0UL }
             : 1;
         var unitChar = suffix[^1];
         if (multiplier == 0 || unitChar is not ('B' or 'b'))
         {
-            problem = $"unknown unit '{suffix}/s' (expected B, kB, MB, GB for bytes or b, kb, Mb, Gb for bits)";
+            problem = $"unknown unit '{suffix}/s' (expected B, KB, MB, GB for bytes or b, Kb, Mb, Gb for bits; xl takes no lower-case k)";
             return false;
         }
         var bytesPerSecond = (decimal)value.Value * multiplier / (unitChar == 'b' ? 8 : 1);
