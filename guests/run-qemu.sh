@@ -10,6 +10,7 @@
 #     --legacy         virtio-mmio version 1 (QEMU microvm's default) instead of 2
 #     --timeout S      kill QEMU after S seconds (default: none)
 #     --               the rest is the guest command line
+# Options and command-line words may be mixed.
 #
 # Exit status is QEMU's: 1 after the guest writes 0 to port 0xf4 (isa-debug-exit),
 # 0 after a reset (the VM is started with -no-reboot), 124 on timeout.
@@ -23,7 +24,7 @@ name=$1; shift
 elf=$here/build/$name.elf
 [ -f "$elf" ] || { echo "$0: $elf not built (run: make -C $here)" >&2; exit 2; }
 
-smp=1 mem=64 disk= ro=off vcon= legacy=false timeout=
+smp=1 mem=64 disk= ro=off vcon= legacy=false timeout= append=
 while [ $# -gt 0 ]; do
     case $1 in
     --smp) smp=$2; shift 2 ;;
@@ -33,12 +34,11 @@ while [ $# -gt 0 ]; do
     --vconsole) vcon=$2; shift 2 ;;
     --legacy) legacy=true; shift ;;
     --timeout) timeout=$2; shift 2 ;;
-    --) shift; break ;;
-    *) break ;;
+    --) shift; append="$append $*"; break ;;
+    *) append="$append $1"; shift ;;
     esac
 done
 
-append="$*"
 set --
 if [ -n "$disk" ]; then
     set -- "$@" -drive "id=d0,file=$disk,format=raw,if=none,readonly=$ro" -device virtio-blk-device,drive=d0

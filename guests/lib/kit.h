@@ -100,7 +100,10 @@ const char *parse_u64(const char *s, u64 *out);
 /* ---- CPU: ring 3, paging ---- */
 /* Runs fn(arg) at CPL 3 with IOPL=3 on the given stack; returns its result. */
 u64 run_user(u64 (*fn)(u64), u64 arg, void *stack_top);
+/* False where ring-3 in/out traps (#GP) and is emulated by the kit (kvm_pvm). */
+bool ring3_io_is_native(void);
 void load_empty_idt(void);
+void cpu_init_ap(void);                  /* an AP in long mode: load the shared IDT */
 bool map_ram_above_4g(u64 end);          /* identity-maps [4 GiB, end) with 1 GiB pages */
 
 /* ---- ACPI ---- */
@@ -115,5 +118,8 @@ void *acpi_find_rsdp(void);
 struct acpi_sdt *acpi_find_table(const char *sig);
 /* Fills apic_ids with enabled Local APIC IDs from the MADT; returns count or -1 if no MADT. */
 int acpi_madt_cpus(u32 *apic_ids, int max, u64 *lapic_base);
+
+/* Writes the FADT reset register; false if there is none usable. */
+bool acpi_reset(void);
 
 #endif
