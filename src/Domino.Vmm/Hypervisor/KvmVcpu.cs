@@ -9,7 +9,7 @@ namespace Domino.Vmm.Hypervisor;
 /// One KVM vCPU. <see cref="Run"/> is called only from the vCPU's own thread; <see cref="Kick"/>
 /// may be called from any thread to make a running or about-to-run KVM_RUN return promptly.
 /// </summary>
-public sealed unsafe class KvmVcpu : IDisposable
+public sealed unsafe partial class KvmVcpu : IDisposable
 {
     private readonly SafeFd _fd;
     private readonly SafeMmap _run;
