@@ -152,10 +152,13 @@ public sealed partial class VirtualMachine
     }
 
     /// <summary>Refuses state saved on a CPU whose features differ from this host's.</summary>
-    public static void CheckHost(VmSnapshot state)
+    public static void CheckHost(VmSnapshot state) => CheckHost(state.Cpu);
+
+    /// <summary>Refuses a guest that saw CPU features <paramref name="saved"/> unless this host has exactly those.</summary>
+    public static void CheckHost(CpuFingerprint saved)
     {
         using var kvm = KvmHypervisor.Open();
-        var problem = CpuFingerprint.Of(kvm).Incompatibility(state.Cpu);
+        var problem = CpuFingerprint.Of(kvm).Incompatibility(saved);
         if (problem is not null) throw new SnapshotException($"this host cannot run the saved guest: {problem}");
     }
 
