@@ -82,6 +82,15 @@ void guest_main(void)
     if (cpu_index(bsp) < 0)
         fail("BSP apic id %u not in the MADT", bsp);
 
+    if (start_info && start_info->version >= 1 && start_info->memmap_paddr) {
+        struct hvm_memmap_table_entry *m = (void *)start_info->memmap_paddr;
+        bool ram = false;
+        for (u32 i = 0; i < start_info->memmap_entries; i++)
+            if (m[i].type == MEMMAP_RAM && m[i].addr <= AP_TRAMP_BASE && AP_TRAMP_BASE + 4096 <= m[i].addr + m[i].size)
+                ram = true;
+        if (!ram)
+            fail("trampoline page 0x%x is not RAM in the memory map", AP_TRAMP_BASE);
+    }
     memcpy((void *)AP_TRAMP_BASE, ap_tramp_start, (size_t)(ap_tramp_end - ap_tramp_start));
     memcpy((u8 *)AP_TRAMP_BASE + (ap_tramp_gdtr - ap_tramp_start), gdt_ptr, 6);
 

@@ -178,8 +178,6 @@ NORETURN void pass(void)
     poweroff();
 }
 
-void kvprintf(const char *fmt, __builtin_va_list ap);
-
 NORETURN void fail(const char *fmt, ...)
 {
     __builtin_va_list ap;
@@ -225,16 +223,28 @@ void delay_us(u64 us)
         cpu_relax();
 }
 
-bool map_ram_above_4g(u64 end)
+/* Page directories for 4-32 GiB when the CPU lacks 1 GiB pages. */
+#define HIGH_PDS 28
+static u64 high_pd[HIGH_PDS][512] ALIGNED(4096) NOINIT;
+
+u64 map_ram_above_4g(u64 end)
 {
     u32 a, b, c, d;
     cpuid(0x80000001, &a, &b, &c, &d);
-    if (!(d & (1u << 26)))               /* no 1 GiB pages */
-        return false;
-    if (end > (512ul << 30))
-        end = 512ul << 30;
-    for (u64 gb = 4; (gb << 30) < end; gb++)
-        pdpt[gb] = (gb << 30) | 0x87;
+    bool gb_pages = d & (1u << 26);
+    u64 limit = gb_pages ? 512ul << 30 : (4ul + HIGH_PDS) << 30;
+    if (end > limit)
+        end = limit;
+    for (u64 gb = 4; (gb << 30) < end; gb++) {
+        if (gb_pages) {
+            pdpt[gb] = (gb << 30) | 0x87;            /* P | RW | US | PS */
+        } else {
+            u64 *pd = high_pd[gb - 4];
+            for (u64 i = 0; i < 512; i++)
+                pd[i] = (gb << 30) + (i << 21) + 0x87;
+            pdpt[gb] = (u64)pd | 0x7;
+        }
+    }
     __asm__ volatile("mov %%cr3, %%rax; mov %%rax, %%cr3" ::: "rax", "memory");
-    return true;
+    return end;
 }

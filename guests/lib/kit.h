@@ -51,6 +51,7 @@ void uart_putc(char c);
 int uart_getc_nonblock(void);            /* -1 when no byte waiting */
 char uart_getc(void);
 void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void kvprintf(const char *fmt, __builtin_va_list ap);
 /* Formats into buf (always NUL-terminated), returns the length. */
 int ksnprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -104,7 +105,9 @@ u64 run_user(u64 (*fn)(u64), u64 arg, void *stack_top);
 bool ring3_io_is_native(void);
 void load_empty_idt(void);
 void cpu_init_ap(void);                  /* an AP in long mode: load the shared IDT */
-bool map_ram_above_4g(u64 end);          /* identity-maps [4 GiB, end) with 1 GiB pages */
+/* Identity-maps [4 GiB, end): 1 GiB pages if the CPU has them (up to 512 GiB),
+ * else 2 MiB pages up to 32 GiB. Returns the end of what is now mapped. */
+u64 map_ram_above_4g(u64 end);
 
 /* ---- ACPI ---- */
 struct acpi_sdt {

@@ -183,6 +183,7 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
         PioBus.Register(I8042.CommandPort, 1, i8042, "i8042 command");
         PioBus.Register(DebugExit.Port, 4, new DebugExit(this), "debug-exit");
         PioBus.Register(AcpiPmDevice.Port, 1, new AcpiPmDevice(this), "ACPI sleep/reset");
+        PioBus.Register(PostCodePort.Port, 1, new PostCodePort(), "POST code");
     }
 
     /// <summary>Puts virtio-mmio device <paramref name="index"/> at 0xD0000000 + index*4K and returns its command-line announcement.</summary>

@@ -26,18 +26,23 @@ public class LinuxBootTests
             KernelPath = kernel,
             CommandLine = "console=ttyS0 earlyprintk=ttyS0",
             MemoryMiB = MemoryMiB,
+            Vcpus = 2,
             ConsoleOutput = output,
         });
         Assert.Equal(Boot.BootProtocol.Pvh, vm.Boot.Protocol);
         vm.Start();
         var expected = vm.MemoryMap.E820.Select(E820Line).ToList();
         var seen = output.WaitFor(expected[^1], TimeSpan.FromSeconds(90));
+        // Our MADT, read through hvm_start_info.rsdp_paddr, lists both vCPUs and the IOAPIC.
+        var smp = seen && output.WaitFor("smpboot: Allowing 2 CPUs", TimeSpan.FromSeconds(90));
         vm.Stop("test finished");
         var text = output.Text;
         Assert.True(seen, $"Linux did not print its memory map in time; console:\n{text}\nexit: {vm.Exited.Result}");
         Assert.Contains("Linux version", text);
         Assert.Contains("Command line: console=ttyS0 earlyprintk=ttyS0", text);
         foreach (var line in expected) Assert.Contains(line, text);
+        Assert.True(smp, $"Linux did not report 2 CPUs from the MADT; console:\n{text}");
+        Assert.Contains("IOAPIC[0]: apic_id 2, version 17, address 0xfec00000, GSI 0-23", text);
     }
 
     [SkippableFact]

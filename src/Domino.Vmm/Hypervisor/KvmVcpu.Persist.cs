@@ -26,7 +26,7 @@ public sealed class KvmVcpuState
     public ulong Rip => BinaryPrimitives.ReadUInt64LittleEndian(Regs.AsSpan(16 * 8));
 }
 
-public sealed unsafe partial class KvmVcpu
+public sealed partial class KvmVcpu
 {
     /// <summary>
     /// Reads the vCPU's whole state. The vCPU must be out of KVM_RUN with any I/O it exited for
@@ -126,8 +126,8 @@ public sealed unsafe partial class KvmVcpu
     /// </summary>
     public void CompletePendingIo()
     {
-        // SAFETY: see RunPage.
-        Volatile.Write(ref RunPage->immediate_exit, 1);
+        // SAFETY: RunPage is valid while the vCPU exists; a one-byte store the kernel reads on KVM_RUN entry.
+        unsafe { Volatile.Write(ref RunPage->immediate_exit, 1); }
         var r = Libc.Ioctl(_fd, Kvm.KVM_RUN, 0, out var errno);
         if (r < 0 && errno is not (Libc.EINTR or Libc.EAGAIN)) throw new KvmException($"KVM_RUN(vCPU {Id}, immediate_exit)", errno);
     }

@@ -45,6 +45,7 @@ public sealed partial class KvmVm
         Kvm.Ioctl(_vm, KvmPersist.KVM_SET_CLOCK, ref clock, "KVM_SET_CLOCK");
     }
 
+    // SAFETY: copies out of / into the fixed 512-byte chip buffer of a local kvm_irqchip.
     private unsafe byte[] GetIrqchip(uint chip)
     {
         var c = new kvm_irqchip { chip_id = chip };
@@ -53,6 +54,7 @@ public sealed partial class KvmVm
         return new ReadOnlySpan<byte>(c.chip, kvm_irqchip.ChipSize).ToArray();
     }
 
+    // SAFETY: copies out of / into the fixed 512-byte chip buffer of a local kvm_irqchip.
     private unsafe void SetIrqchip(uint chip, byte[] data)
     {
         if (data.Length != kvm_irqchip.ChipSize) throw new ArgumentException($"irqchip {chip} state is {data.Length} bytes, expected {kvm_irqchip.ChipSize}");
@@ -80,6 +82,7 @@ public sealed partial class KvmVm
     /// Fetches and resets the slot's dirty bitmap (KVM_GET_DIRTY_LOG): bit n set = page n of the slot
     /// was written since the last call. <paramref name="bitmap"/> must hold one bit per page of the slot.
     /// </summary>
+    // SAFETY: pins the caller's bitmap for the ioctl (see below).
     public unsafe void GetDirtyLog(uint slot, ulong[] bitmap)
     {
         // SAFETY: the kernel writes one bit per page of the slot, which the caller sized the array

@@ -102,6 +102,7 @@ internal static partial class Interop
         [LibraryImport(Lib, EntryPoint = "gettid")]
         private static partial int gettid_raw();
 
+        // SAFETY: both pointers are to fully initialised sigaction_t locals or null (see InstallKickHandler).
         [LibraryImport(Lib, EntryPoint = "sigaction", SetLastError = true)]
         private static unsafe partial int sigaction_raw(int sig, sigaction_t* act, sigaction_t* oldact);
 
@@ -110,6 +111,7 @@ internal static partial class Interop
 
         /// <summary>glibc's struct sigaction on x86-64: handler, 1024-bit mask, flags, restorer.</summary>
         [StructLayout(LayoutKind.Sequential)]
+        // SAFETY: unsafe only for the fixed-size signal mask array.
         private unsafe struct sigaction_t
         {
             public nint sa_handler;
@@ -177,6 +179,7 @@ internal static partial class Interop
             return new SafeFd(fd);
         }
 
+        // SAFETY: passes the address of a local that outlives the write call; see the block below.
         public static unsafe void EventFdSignal(SafeFd fd)
         {
             ulong one = 1;
@@ -211,6 +214,7 @@ internal static partial class Interop
         /// only interrupt KVM_RUN (which returns EINTR), never run managed code inside a signal
         /// context. glibc's sigaction supplies the sa_restorer trampoline.
         /// </summary>
+        // SAFETY: writes one byte into a page it just mapped and passes a local struct to sigaction; see below.
         public static unsafe void InstallKickHandler()
         {
             lock (s_kickLock)

@@ -119,6 +119,7 @@ internal struct kvm_dirty_log
 
 /// <summary>kvm_irqchip: chip_id then a 512-byte union (kvm_pic_state for the PICs, kvm_ioapic_state).</summary>
 [StructLayout(LayoutKind.Sequential)]
+// SAFETY: unsafe only for the kernel layout's fixed-size arrays; the struct holds no pointers.
 internal unsafe struct kvm_irqchip
 {
     public const int ChipSize = 512;
@@ -128,6 +129,7 @@ internal unsafe struct kvm_irqchip
 }
 
 [StructLayout(LayoutKind.Sequential)]
+// SAFETY: unsafe only for the kernel layout's fixed-size arrays; the struct holds no pointers.
 internal unsafe struct kvm_clock_data
 {
     public ulong clock;
@@ -140,6 +142,7 @@ internal unsafe struct kvm_clock_data
 
 /// <summary>kvm_pit_state2: three kvm_pit_channel_state (24 bytes each), flags, reserved[9].</summary>
 [StructLayout(LayoutKind.Sequential)]
+// SAFETY: unsafe only for the kernel layout's fixed-size arrays; the struct holds no pointers.
 internal unsafe struct kvm_pit_state2
 {
     public fixed byte channels[3 * 24];
@@ -152,6 +155,7 @@ internal unsafe struct kvm_pit_state2
 /// exception payload. Saved and restored whole, so kept as the kernel's 64 bytes.
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
+// SAFETY: unsafe only for the kernel layout's fixed-size arrays; the struct holds no pointers.
 internal unsafe struct kvm_vcpu_events
 {
     public const int Size = 64;
@@ -159,6 +163,7 @@ internal unsafe struct kvm_vcpu_events
 }
 
 [StructLayout(LayoutKind.Sequential)]
+// SAFETY: unsafe only for the kernel layout's fixed-size arrays; the struct holds no pointers.
 internal unsafe struct kvm_debugregs
 {
     public fixed ulong db[4];
@@ -170,6 +175,7 @@ internal unsafe struct kvm_debugregs
 
 /// <summary>kvm_xsave: the legacy 4 KiB XSAVE area (__u32 region[1024]); KVM_GET_XSAVE2 may need more.</summary>
 [StructLayout(LayoutKind.Sequential)]
+// SAFETY: unsafe only for the kernel layout's fixed-size arrays; the struct holds no pointers.
 internal unsafe struct kvm_xsave
 {
     public const int Size = 4096;
@@ -185,6 +191,7 @@ internal struct kvm_xcr
 }
 
 [StructLayout(LayoutKind.Sequential)]
+// SAFETY: unsafe only for the kernel layout's fixed-size arrays; the struct holds no pointers.
 internal unsafe struct kvm_xcrs
 {
     public const int MaxXcrs = 16;
