@@ -1,0 +1,92 @@
+using System.CommandLine;
+using System.Net.WebSockets;
+using Domino.Cli.Client;
+using static Domino.Cli.Commands.CommandHelpers;
+
+namespace Domino.Cli.Commands;
+
+/// <summary><c>domino console</c>: attach the terminal to a domain's console; Ctrl-] detaches.</summary>
+internal static class ConsoleCommand
+{
+    private const byte Escape = 0x1d; // ^]
+
+    public static Command Create()
+    {
+        var domain = DomainArgument();
+        var type = new Option<string?>("-t") { Description = "Console type: pv or serial (both reach the guest's first serial console)" };
+        var number = new Option<int?>("-n") { Description = "Console number (only 0 exists)" };
+        var command = new Command("console", "Attach to a domain's console (Ctrl-] detaches)") { domain, type, number };
+        command.SetClientAction(async (parse, client, ct) =>
+        {
+            if (parse.GetValue(type) is { } t && t is not ("pv" or "serial"))
+                throw new CliException($"unknown console type '{t}' (expected pv or serial)");
+            if (parse.GetValue(number) is { } n && n != 0)
+                throw new CliException($"domain has no console {n} (only console 0 exists)");
+            return await AttachAsync(client, parse.GetValue(domain)!, replay: true, ct).ConfigureAwait(false);
+        });
+        return command;
+    }
+
+    /// <summary>Copies console output to stdout and stdin to the guest until the console closes or ^] is typed.</summary>
+    /// <param name="attached">Runs once the console is attached (create -c unpauses the guest here, so no output is missed).</param>
+    public static async Task<int> AttachAsync(DaemonClient client, string domain, bool replay, CancellationToken ct, Func<Task>? attached = null)
+    {
+        using var ws = await client.OpenConsoleAsync(domain, replay, ct).ConfigureAwait(false);
+        if (attached is not null) await attached().ConfigureAwait(false);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        using var terminal = Terminal.RawIfInteractive();
+        using var stdout = Console.OpenStandardOutput();
+
+        var output = Task.Run(async () =>
+        {
+            var buffer = new byte[16 * 1024];
+            try
+            {
+                while (true)
+                {
+                    var r = await ws.ReceiveAsync(buffer.AsMemory(), stop.Token).ConfigureAwait(false);
+                    if (r.MessageType == WebSocketMessageType.Close) break;
+                    await stdout.WriteAsync(buffer.AsMemory(0, r.Count), stop.Token).ConfigureAwait(false);
+                    await stdout.FlushAsync(stop.Token).ConfigureAwait(false);
+                }
+            }
+            catch (WebSocketException) { }
+            catch (OperationCanceledException) { }
+        }, CancellationToken.None);
+
+        var input = Task.Run(async () =>
+        {
+            if (Console.IsInputRedirected && !terminal.IsRaw) return; // no keyboard: just follow the output
+            using var stdin = Console.OpenStandardInput();
+            var buffer = new byte[1024];
+            try
+            {
+                while (true)
+                {
+                    var n = await stdin.ReadAsync(buffer, stop.Token).ConfigureAwait(false);
+                    if (n == 0) return;
+                    var esc = Array.IndexOf(buffer, Escape, 0, n);
+                    if (esc >= 0)
+                    {
+                        if (esc > 0) await ws.SendAsync(buffer.AsMemory(0, esc), WebSocketMessageType.Binary, true, stop.Token).ConfigureAwait(false);
+                        await stop.CancelAsync().ConfigureAwait(false);
+                        return;
+                    }
+                    await ws.SendAsync(buffer.AsMemory(0, n), WebSocketMessageType.Binary, true, stop.Token).ConfigureAwait(false);
+                }
+            }
+            catch (WebSocketException) { }
+            catch (OperationCanceledException) { }
+        }, CancellationToken.None);
+
+        await output.ConfigureAwait(false);
+        await stop.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            if (ws.State == WebSocketState.Open)
+                await ws.CloseAsync(WebSocketCloseStatus.NormalClosure, "detached", CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (WebSocketException) { }
+        return 0;
+    }
+}

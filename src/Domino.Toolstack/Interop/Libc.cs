@@ -1,0 +1,80 @@
+using System.Runtime.InteropServices;
+
+namespace Domino.Toolstack.Interop;
+
+/// <summary>The few libc calls the toolstack needs that .NET does not expose.</summary>
+public static partial class Libc
+{
+    private const int ESRCH = 3;
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int kill(int pid, int sig);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int setsid();
+
+    [LibraryImport("libc")]
+    private static partial uint umask(uint mask);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int fsync(int fd);
+
+    [LibraryImport("libc")]
+    private static partial int close(int fd);
+
+    public const int SIGKILL = 9;
+    public const int SIGTERM = 15;
+
+    /// <summary>True if a process with this pid exists (it may belong to someone else: check its start time too).</summary>
+    public static bool ProcessExists(int pid) => kill(pid, 0) == 0 || Marshal.GetLastPInvokeError() != ESRCH;
+
+    public static bool Signal(int pid, int signal) => kill(pid, signal) == 0;
+
+    /// <summary>Leaves the caller's session and process group, so terminal hang-ups and Ctrl-C do not reach us.</summary>
+    public static void NewSession() => _ = setsid();
+
+    public static uint SetUmask(uint mask) => umask(mask);
+
+    public static void FsyncDirectory(string dir)
+    {
+        const int O_RDONLY = 0, O_DIRECTORY = 0x10000;
+        var fd = open(dir, O_RDONLY | O_DIRECTORY);
+        if (fd < 0) return;
+        _ = fsync(fd);
+        _ = close(fd);
+    }
+
+    /// <summary>A process's start time in clock ticks since boot (proc(5) stat field 22), or null if it is gone.</summary>
+    public static long? ProcessStartTicks(int pid)
+    {
+        string stat;
+        try { stat = File.ReadAllText($"/proc/{pid}/stat"); }
+        catch (IOException) { return null; }
+        catch (UnauthorizedAccessException) { return null; }
+        // The command name (field 2) may hold spaces and parentheses: count fields after its closing ')'.
+        var rest = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return rest.Length > 19 && long.TryParse(rest[19], out var ticks) ? ticks : null;
+    }
+
+    /// <summary>True if <paramref name="pid"/> is alive and is the same process that started at <paramref name="startTicks"/>.</summary>
+    public static bool IsSameProcess(int pid, long? startTicks)
+    {
+        var now = ProcessStartTicks(pid);
+        if (now is null) return false;
+        if (IsZombie(pid)) return false;
+        return startTicks is null || now == startTicks;
+    }
+
+    private static bool IsZombie(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[stat.LastIndexOf(')') + 2] is 'Z' or 'X';
+        }
+        catch (IOException) { return true; }
+    }
+}
