@@ -18,5 +18,6 @@ internal static class CommandTable
         yield return ConfigCommands.Create();
         yield return DaemonCommand.Create();
         yield return VmmCommand.Create();
+        yield return VmmHostCommand.Create();
     }
 }
