@@ -46,6 +46,9 @@ internal static class VmmCommand
         {
             var disks = diskSpecs.Select(ParseDisk).ToList();
             var stdout = Console.OpenStandardOutput();
+            // Raw-ish console when stdin is a terminal (keys reach the guest as typed, the guest echoes);
+            // otherwise stdin is streamed as it is. Restored on exit.
+            using var terminal = HostTerminal.EnterRawMode();
             var config = new VmConfig
             {
                 KernelPath = kernel,
@@ -55,11 +58,12 @@ internal static class VmmCommand
                 Vcpus = vcpus,
                 Disks = disks,
                 VirtioConsole = virtioConsole,
-                ConsoleInput = Console.OpenStandardInput(),
+                ConsoleInput = terminal?.Input ?? Console.OpenStandardInput(),
                 ConsoleOutput = stdout,
                 Log = Environment.GetEnvironmentVariable("DOMINO_VMM_LOG") == "1" ? m => stderr.WriteLine($"domino vmm: {m}") : null,
             };
             using var vm = VirtualMachine.Build(config);
+            // Raw-ish console when stdin is a terminal (keys go to the guest as typed); restored on exit.
             using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx =>
             {
                 ctx.Cancel = true;
