@@ -65,10 +65,11 @@ public sealed partial class VirtualMachine
     }
 
     /// <summary>Saves the paused VM's state and memory to <paramref name="path"/> (see <see cref="SnapshotFile"/>).</summary>
-    public PersistReport SaveToFile(string path, IProgress<double>? progress = null)
+    public PersistReport SaveToFile(string path, IProgress<double>? progress = null, byte[]? toolstack = null)
     {
         var clock = Stopwatch.StartNew();
         var snapshot = CaptureState();
+        if (toolstack is not null) snapshot = snapshot.WithToolstack(toolstack);
         var report = SnapshotFile.Write(path, snapshot, _ram.Memory, progress);
         return report with { Elapsed = clock.Elapsed };
     }

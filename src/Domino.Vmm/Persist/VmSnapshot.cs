@@ -16,13 +16,20 @@ public sealed class VmSnapshot
     public required IReadOnlyList<KvmVcpuState> Vcpus { get; init; }
     public required IReadOnlyList<(string Id, byte[] State)> Devices { get; init; }
 
+    /// <summary>Opaque bytes the toolstack keeps with the guest (its domain record); empty when none.</summary>
+    public byte[] Toolstack { get; init; } = [];
+
     // Section tags, four ASCII characters read as a little-endian u32.
     internal const uint TagConfig = 0x464E4F43;  // "CONF"
     internal const uint TagCpu = 0x46555043;     // "CPUF"
     internal const uint TagChips = 0x50494843;   // "CHIP"
     internal const uint TagVcpu = 0x55504356;    // "VCPU"
     internal const uint TagDevice = 0x20564544;  // "DEV "
+    internal const uint TagToolstack = 0x4C4F4F54; // "TOOL"
     internal const uint TagEnd = 0x20444E45;     // "END "
+
+    public VmSnapshot WithToolstack(byte[] toolstack) =>
+        new() { Config = Config, Cpu = Cpu, Chips = Chips, Vcpus = Vcpus, Devices = Devices, Toolstack = toolstack };
 
     /// <summary>Sections, each {u32 tag, u32 length, u32 CRC-32C of the body, body}, ending with END.</summary>
     public byte[] Encode()
@@ -53,6 +60,7 @@ public sealed class VmSnapshot
             w.Bytes(state);
             sections.Add(TagDevice, w.ToArray());
         }
+        if (Toolstack.Length > 0) sections.Add(TagToolstack, Toolstack);
         sections.Add(TagEnd, []);
         return sections.ToArray();
     }
@@ -66,6 +74,7 @@ public sealed class VmSnapshot
         var vcpus = new List<KvmVcpuState>();
         var devices = new List<(string, byte[])>();
         var ended = false;
+        var toolstack = Array.Empty<byte>();
         foreach (var (tag, body) in SectionWriter.Read(data))
         {
             if (ended) throw new SnapshotException("state sections continue after END");
@@ -114,6 +123,9 @@ public sealed class VmSnapshot
                     r.End();
                     break;
                 }
+                case TagToolstack:
+                    toolstack = body.ToArray();
+                    break;
                 case TagEnd:
                     ended = true;
                     break;
@@ -124,7 +136,7 @@ public sealed class VmSnapshot
         if (!ended) throw new SnapshotException("state sections end without an END section (truncated)");
         if (config is null || cpu is null || chips is null) throw new SnapshotException("state lacks its config, CPU or irqchip section");
         if (vcpus.Count != config.Vcpus) throw new SnapshotException($"state holds {vcpus.Count} vCPU sections, the config says {config.Vcpus}");
-        return new VmSnapshot { Config = config, Cpu = cpu, Chips = chips, Vcpus = vcpus, Devices = devices };
+        return new VmSnapshot { Config = config, Cpu = cpu, Chips = chips, Vcpus = vcpus, Devices = devices, Toolstack = toolstack };
     }
 }
 

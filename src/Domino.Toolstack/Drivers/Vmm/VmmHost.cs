@@ -42,7 +42,7 @@ public static class VmmHost
         VirtualMachine vm;
         try
         {
-            vm = VirtualMachine.Build(new VmConfig
+            vm = VmmHostPersist.BuildOrRestore(store, uuid, new VmConfig
             {
                 KernelPath = launch.Spec.Kernel!,
                 RamdiskPath = launch.Spec.Ramdisk,
@@ -174,6 +174,7 @@ public static class VmmHost
                     case "history": return Status() with { History = Convert.ToBase64String(ring.History()) };
                     case "stats": break;
                     case "dump": CoreDump.Write(vm, request.Path!); break;
+                    case "save": return Status() with { Result = VmmHostPersist.Save(vm, request) };
                     default: return new VmmResponse { Ok = false, Error = $"unknown request '{request.Op}'" };
                 }
                 return Status();
