@@ -123,6 +123,16 @@ public static class RemusBackup
     {
         if (hello.Mode != LiveMigration.ModeRemus) throw new MigrationException($"expected Remus, the sender started '{hello.Mode}'");
         var vm = VirtualMachine.CreateIncoming(hello.Config, options);
+        return RunOn(vm, channel, hello, options.Log, onCommit) ? vm : null;
+    }
+
+    /// <summary>
+    /// Runs the backup on <paramref name="vm"/> (built by <see cref="VirtualMachine.CreateIncoming"/>, not
+    /// started). True after a failover (the VM runs); false when the primary stood the backup down —
+    /// the VM is then disposed.
+    /// </summary>
+    public static bool RunOn(VirtualMachine vm, MigrationChannel channel, IncomingDomain hello, Action<string>? log, Action<long>? onCommit = null)
+    {
         VmSnapshot? committed = null;
         long checkpoints = 0;
         var pending = new List<byte[]>();
@@ -139,7 +149,7 @@ public static class RemusBackup
                 }
                 catch (Exception e) when (e is IOException or MigrationException or SnapshotException)
                 {
-                    options.Log?.Invoke($"remus backup of '{hello.Name}': primary lost ({e.Message})");
+                    log?.Invoke($"remus backup of '{hello.Name}': primary lost ({e.Message})");
                     break;
                 }
                 switch (type)
@@ -163,7 +173,7 @@ public static class RemusBackup
                         break;
                     case StreamRecord.Shutdown:
                         vm.Dispose();
-                        return null;
+                        return false;
                     default:
                         throw new MigrationException($"Remus stream: unexpected {type} record");
                 }
@@ -171,12 +181,12 @@ public static class RemusBackup
             if (committed is null)
             {
                 vm.Dispose();
-                return null;
+                return false;
             }
             // Failover: a half-received epoch is dropped; the guest resumes from the last commit.
             vm.ApplyState(committed);
             vm.Start();
-            return vm;
+            return true;
         }
         catch
         {

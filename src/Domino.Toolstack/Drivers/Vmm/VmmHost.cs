@@ -150,6 +150,12 @@ public static class VmmHost
                     case "console":
                         await ConsoleAsync(stream, request.Replay).ConfigureAwait(false);
                         return;
+                    case "migrate-send":
+                        await VmmHostPersist.MigrateSendAsync(vm, stream, request).ConfigureAwait(false);
+                        return;
+                    case "remus-protect":
+                        await VmmHostPersist.RemusProtectAsync(vm, stream, request, log).ConfigureAwait(false);
+                        return;
                     default:
                         await Reply(stream, Execute(request)).ConfigureAwait(false);
                         return;
@@ -175,6 +181,8 @@ public static class VmmHost
                     case "stats": break;
                     case "dump": CoreDump.Write(vm, request.Path!); break;
                     case "save": return Status() with { Result = VmmHostPersist.Save(vm, request) };
+                    case "migration-result": return Status() with { Result = VmmHostPersist.LastMigration() };
+                    case "remus-stop": VmmHostPersist.RemusStop(); break;
                     default: return new VmmResponse { Ok = false, Error = $"unknown request '{request.Op}'" };
                 }
                 return Status();
