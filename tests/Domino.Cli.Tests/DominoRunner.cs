@@ -61,7 +61,7 @@ public sealed class DominoRunner : IDisposable
     public void KillDaemon()
     {
         if (Daemon is { HasExited: false }) Daemon.Kill();
-        Daemon?.WaitForExit();
+        Daemon?.WaitForExit(10_000);
         Daemon = null;
     }
 
