@@ -32,9 +32,9 @@ public sealed partial class VirtualMachine
 
     internal GuestRam Ram => _ram;
 
-    internal KvmVm KvmVm => _vm;
+    internal ISnapshotVm KvmVm => _vm as ISnapshotVm ?? throw new NotSupportedException($"the {_vm.GetType().Name} backend cannot save or track guest state");
 
-    internal KvmHypervisor Hypervisor => _kvm;
+    internal ISnapshotHypervisor Hypervisor => _hypervisor as ISnapshotHypervisor ?? throw new NotSupportedException($"the {_hypervisor.GetType().Name} backend cannot describe its CPU");
 
     /// <summary>Every device section in the order they are saved.</summary>
     public IReadOnlyList<IPersistable> PersistableDevices => _persistables;
@@ -57,9 +57,9 @@ public sealed partial class VirtualMachine
         return new VmSnapshot
         {
             Config = SavedVmConfig.From(Config),
-            Cpu = CpuFingerprint.Of(_kvm),
-            Chips = _vm.GetChipState(),
-            Vcpus = _runners.Select(r => r.Vcpu.SaveState()).ToArray(),
+            Cpu = CpuFingerprint.Of(Hypervisor),
+            Chips = KvmVm.GetChipState(),
+            Vcpus = _runners.Select(r => SnapshotVcpu(r.Vcpu).SaveState()).ToArray(),
             Devices = devices,
         };
     }
@@ -91,10 +91,10 @@ public sealed partial class VirtualMachine
                 (extra.Count > 0 ? $"saved but absent here: {string.Join(", ", extra)}; " : "") +
                 (missing.Count > 0 ? $"here but not saved: {string.Join(", ", missing)}" : ""));
         foreach (var d in _persistables) d.RestoreState(new PersistReader(saved[d.PersistId], d.PersistId));
-        _vm.SetChipState(snapshot.Chips);
+        KvmVm.SetChipState(snapshot.Chips);
         for (var i = 0; i < _runners.Count; i++)
         {
-            var vcpu = _runners[i].Vcpu;
+            var vcpu = SnapshotVcpu(_runners[i].Vcpu);
             vcpu.RestoreState(snapshot.Vcpus[i]);
             if (vcpu.RefusedMsrs.Count > 0)
                 _log($"vCPU {i}: KVM refused saved MSRs {string.Join(", ", vcpu.RefusedMsrs.Select(m => $"0x{m:x}"))}");
@@ -117,7 +117,7 @@ public sealed partial class VirtualMachine
             if (!File.Exists(d.Path)) throw new SnapshotException($"{path}: the saved VM's disk image {d.Path} is not on this host");
         }
         var map = MemoryMap.ForSize((ulong)config.MemoryMiB << 20);
-        var machine = Construct(config, map, (m, _) =>
+        var machine = Construct(config, map, () => KvmHypervisor.Open(), (m, _) =>
         {
             m.LoadMemoryImage(file, options.MapMemoryOnDemand, options.Progress);
             m.CreateVcpusForRestore(config.Vcpus);
@@ -149,7 +149,7 @@ public sealed partial class VirtualMachine
             if (!File.Exists(d.Path)) throw new SnapshotException($"the incoming VM's disk image {d.Path} is not on this host");
         }
         var map = MemoryMap.ForSize((ulong)config.MemoryMiB << 20);
-        return Construct(vmConfig, map, (m, _) => m.CreateVcpusForRestore(config.Vcpus));
+        return Construct(vmConfig, map, () => KvmHypervisor.Open(), (m, _) => m.CreateVcpusForRestore(config.Vcpus));
     }
 
     /// <summary>Refuses state saved on a CPU whose features differ from this host's.</summary>
@@ -191,6 +191,9 @@ public sealed partial class VirtualMachine
             }
         }
     }
+
+    private static ISnapshotVcpu SnapshotVcpu(IVcpu vcpu) =>
+        vcpu as ISnapshotVcpu ?? throw new NotSupportedException($"the {vcpu.GetType().Name} backend cannot save vCPU state");
 
     private void CreateVcpusForRestore(int count)
     {

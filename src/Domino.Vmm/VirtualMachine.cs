@@ -35,8 +35,8 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
     /// <summary>GSIs handed to virtio-mmio devices in order: the free ISA IRQs, then the IOAPIC's upper pins.</summary>
     public static readonly uint[] VirtioGsis = [5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23];
 
-    private readonly KvmHypervisor _kvm;
-    private readonly KvmVm _vm;
+    private readonly IHypervisor _hypervisor;
+    private readonly IVm _vm;
     private readonly GuestRam _ram;
     private readonly List<VcpuRunner> _runners = [];
     private readonly List<IDisposable> _backends = [];
@@ -49,9 +49,9 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
     private Thread? _inputPump;
     private int _disposed;
 
-    private VirtualMachine(KvmHypervisor kvm, KvmVm vm, GuestRam ram, VmConfig config)
+    private VirtualMachine(IHypervisor hypervisor, IVm vm, GuestRam ram, VmConfig config)
     {
-        _kvm = kvm;
+        _hypervisor = hypervisor;
         _vm = vm;
         _ram = ram;
         Config = config;
@@ -86,8 +86,11 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
     /// <summary>Validates <paramref name="config"/> and builds the VM, paused. Files are checked before KVM is touched.</summary>
     public static VirtualMachine Build(VmConfig config) => Build(VmResources.Validate(config));
 
-    public static VirtualMachine Build(VmResources resources) =>
-        Construct(resources.Config, resources.MemoryMap, (machine, cmdline) =>
+    public static VirtualMachine Build(VmResources resources) => Build(resources, () => KvmHypervisor.Open());
+
+    /// <summary>Builds on a given backend; <paramref name="openHypervisor"/> runs after the files are checked.</summary>
+    public static VirtualMachine Build(VmResources resources, Func<IHypervisor> openHypervisor) =>
+        Construct(resources.Config, resources.MemoryMap, openHypervisor, (machine, cmdline) =>
         {
             var rsdp = AcpiTables.Write(machine._ram.Memory, BootLayout.Rsdp, resources.Config.Vcpus);
             machine.Boot = BootSetup.Load(resources.Kernel, machine._ram.Memory, resources.MemoryMap, cmdline, resources.Ramdisk, rsdp);
@@ -95,24 +98,24 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
         });
 
     /// <summary>
-    /// Creates KVM objects, RAM and devices for <paramref name="config"/>, then lets
+    /// Creates the backend's VM, RAM and devices for <paramref name="config"/>, then lets
     /// <paramref name="populate"/> fill memory and create the vCPUs (boot a kernel, or restore a
     /// snapshot) given the kernel command line the devices asked for.
     /// </summary>
-    private static VirtualMachine Construct(VmConfig config, MemoryMap map, Action<VirtualMachine, string> populate)
+    private static VirtualMachine Construct(VmConfig config, MemoryMap map, Func<IHypervisor> openHypervisor, Action<VirtualMachine, string> populate)
     {
         var backends = OpenDisks(config.Disks);
-        KvmHypervisor kvm;
+        IHypervisor kvm;
         try
         {
-            kvm = KvmHypervisor.Open();
+            kvm = openHypervisor();
         }
         catch
         {
             foreach (var b in backends) b.Dispose();
             throw;
         }
-        KvmVm? vm = null;
+        IVm? vm = null;
         GuestRam? ram = null;
         VirtualMachine? machine = null;
         try
@@ -219,8 +222,11 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
                     vcpu.SetSpecialRegisters(Boot.Cpu.SpecialRegisters);
                     vcpu.SetRegisters(Boot.Cpu.Registers);
                 }
-                // Application processors stay in the reset/wait-for-SIPI state KVM gives them with an
-                // in-kernel irqchip, so the guest starts them with INIT-SIPI-SIPI.
+                else
+                {
+                    // Application processors wait for INIT-SIPI-SIPI from the guest (the MADT lists them).
+                    vcpu.WaitForStartupIpi();
+                }
             }
             catch
             {
@@ -341,7 +347,7 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
 
     void IGuestEvents.Reboot(string how) => End(new GuestExit(VmExitReason.Reboot, how));
 
-    bool IVcpuExitHandler.HandleExit(KvmVcpu vcpu, VmExit exit)
+    bool IVcpuExitHandler.HandleExit(IVcpu vcpu, VmExit exit)
     {
         switch (exit.Kind)
         {
@@ -380,7 +386,7 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
         return !_exited.Task.IsCompleted;
     }
 
-    void IVcpuExitHandler.OnVcpuFault(KvmVcpu vcpu, Exception error)
+    void IVcpuExitHandler.OnVcpuFault(IVcpu vcpu, Exception error)
     {
         _log($"vCPU {vcpu.Id}: {error}");
         End(new GuestExit(VmExitReason.Crash, $"VMM fault while handling vCPU {vcpu.Id}: {error.GetType().Name}: {error.Message}", Snapshot(vcpu)));
@@ -403,11 +409,13 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
         _ => "unknown",
     };
 
-    private static VcpuSnapshot? Snapshot(KvmVcpu vcpu)
+    private VcpuSnapshot? Snapshot(IVcpu vcpu)
     {
         try
         {
-            return new VcpuSnapshot(vcpu.Id, vcpu.GetRegisters(), vcpu.GetSpecialRegisters());
+            var r = vcpu.GetRegisters();
+            var s = vcpu.GetSpecialRegisters();
+            return new VcpuSnapshot(vcpu.Id, r, s) { CodeAtRip = GuestPageWalker.ReadCode(_ram.Memory, r, s) };
         }
         catch (Exception)
         {
@@ -424,6 +432,6 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
         foreach (var b in _backends) b.Dispose();
         _ram.Dispose();
         _vm.Dispose();
-        _kvm.Dispose();
+        _hypervisor.Dispose();
     }
 }

@@ -3,7 +3,7 @@ using static Domino.Vmm.Interop.Interop;
 
 namespace Domino.Vmm.Hypervisor;
 
-public sealed partial class KvmHypervisor
+public sealed partial class KvmHypervisor : ISnapshotHypervisor
 {
     private uint[]? _msrIndexList;
 

@@ -26,7 +26,7 @@ public sealed class KvmVcpuState
     public ulong Rip => BinaryPrimitives.ReadUInt64LittleEndian(Regs.AsSpan(16 * 8));
 }
 
-public sealed partial class KvmVcpu
+public sealed partial class KvmVcpu : ISnapshotVcpu
 {
     /// <summary>
     /// Reads the vCPU's whole state. The vCPU must be out of KVM_RUN with any I/O it exited for

@@ -14,7 +14,7 @@ public sealed class KvmVmChipState
     public required ulong Clock { get; init; }
 }
 
-public sealed partial class KvmVm
+public sealed partial class KvmVm : ISnapshotVm
 {
     /// <summary>Reads the in-kernel irqchip, PIT and clock (api.rst KVM_GET_IRQCHIP, KVM_GET_PIT2, KVM_GET_CLOCK).</summary>
     public KvmVmChipState GetChipState()

@@ -24,7 +24,7 @@ public sealed record CpuFingerprint(string Vendor, IReadOnlyList<(string Name, u
         ("leaf 0x80000001 EDX", 0x8000_0001, 0, 'd', 0xFFFF_FFFF),
     ];
 
-    public static CpuFingerprint Of(KvmHypervisor kvm) => FromLeaves(kvm.GetCpuFeatureLeaves());
+    public static CpuFingerprint Of(ISnapshotHypervisor kvm) => FromLeaves(kvm.GetCpuFeatureLeaves());
 
     public static CpuFingerprint FromLeaves(IReadOnlyList<CpuidLeaf> leaves)
     {

@@ -6,10 +6,10 @@ namespace Domino.Vmm.Vcpu;
 /// <summary>What the VMM does with one exit; returns false when this vCPU must stop.</summary>
 public interface IVcpuExitHandler
 {
-    bool HandleExit(KvmVcpu vcpu, VmExit exit);
+    bool HandleExit(IVcpu vcpu, VmExit exit);
 
     /// <summary>An exception escaped exit handling or KVM_RUN on this vCPU; the VM must end as crashed.</summary>
-    void OnVcpuFault(KvmVcpu vcpu, Exception error);
+    void OnVcpuFault(IVcpu vcpu, Exception error);
 }
 
 /// <summary>
@@ -19,7 +19,7 @@ public interface IVcpuExitHandler
 /// </summary>
 public sealed class VcpuRunner : IDisposable
 {
-    private readonly KvmVcpu _vcpu;
+    private readonly IVcpu _vcpu;
     private readonly IVcpuExitHandler _handler;
     private readonly ConcurrentQueue<VcpuState> _requests = new();
     private readonly SemaphoreSlim _wake = new(0);
@@ -29,7 +29,7 @@ public sealed class VcpuRunner : IDisposable
     private long _exits;
     private bool _exitInFlight; // the last exit was I/O or MMIO that KVM finishes on the next KVM_RUN
 
-    public VcpuRunner(KvmVcpu vcpu, IVcpuExitHandler handler)
+    public VcpuRunner(IVcpu vcpu, IVcpuExitHandler handler)
     {
         _vcpu = vcpu;
         _handler = handler;
@@ -39,7 +39,7 @@ public sealed class VcpuRunner : IDisposable
 
     public int Id => _vcpu.Id;
 
-    public KvmVcpu Vcpu => _vcpu;
+    public IVcpu Vcpu => _vcpu;
 
     public long ExitCount => Interlocked.Read(ref _exits);
 
@@ -101,7 +101,7 @@ public sealed class VcpuRunner : IDisposable
             if (target == VcpuState.Paused && _exitInFlight)
             {
                 // A paused vCPU's state may be saved: let KVM finish the instruction first.
-                _vcpu.CompletePendingIo();
+                (_vcpu as ISnapshotVcpu)?.CompletePendingIo();
                 _exitInFlight = false;
             }
             SetState(target);

@@ -12,7 +12,6 @@ public sealed class RemusTests
     {
         KvmGate.RequireKvm();
         using var net = new Loopback();
-        net.Target.ReadTimeout = 1000; // heartbeat timeout
         var primaryScreen = new ConsoleCapture();
         var buffered = new EpochConsoleBuffer(primaryScreen);
         var backupScreen = new ConsoleCapture();
@@ -21,6 +20,7 @@ public sealed class RemusTests
         {
             var channel = new MigrationChannel(net.Target);
             var hello = LiveMigration.ReceiveHello(channel);
+            net.Target.ReadTimeout = 1000; // heartbeat timeout, once the primary has introduced itself
             return RemusBackup.Run(channel, hello, new RestoreOptions { ConsoleOutput = backupScreen }, n => Interlocked.Exchange(ref commits, n));
         });
         // The VM writes its console through the epoch buffer.
@@ -29,7 +29,8 @@ public sealed class RemusTests
         using var cancel = new CancellationTokenSource();
         var primary = new RemusPrimary(vm, "counter", net.Source, buffered, TimeSpan.FromMilliseconds(100));
         var protect = Task.Run(() => primary.Run(cancel.Token));
-        Assert.True(SpinWait.SpinUntil(() => Interlocked.Read(ref commits) >= 3, Wait), $"{commits} checkpoints committed");
+        Assert.True(SpinWait.SpinUntil(() => Interlocked.Read(ref commits) >= 3 || protect.IsCompleted, Wait) && !protect.IsCompleted,
+            $"{commits} checkpoints committed; protection: {protect.Exception?.InnerException?.ToString() ?? protect.Status.ToString()}; backup: {backup.Exception?.InnerException?.Message ?? backup.Status.ToString()}");
         CounterGuest.WaitForValues(primaryScreen, 3, Wait);
         // The primary dies: its VM is gone and its connection drops without a goodbye.
         vm.Dispose();
@@ -48,11 +49,11 @@ public sealed class RemusTests
     {
         KvmGate.RequireKvm();
         using var net = new Loopback();
-        net.Target.ReadTimeout = 2000;
         var backup = Task.Run(() =>
         {
             var channel = new MigrationChannel(net.Target);
             var hello = LiveMigration.ReceiveHello(channel);
+            net.Target.ReadTimeout = 2000;
             return RemusBackup.Run(channel, hello, new RestoreOptions());
         });
         var screen = new ConsoleCapture();
