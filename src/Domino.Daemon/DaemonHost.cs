@@ -56,6 +56,7 @@ public static class DaemonHost
         {
             // The same shape as the state store and the CLI read: snake_case, enums as their xl words.
             o.SerializerOptions.TypeInfoResolverChain.Insert(0, Toolstack.Api.ToolstackJson.Default);
+            o.SerializerOptions.TypeInfoResolverChain.Insert(1, Toolstack.Api.MigrationJson.Default);
             o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower;
             o.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull;
             o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter());
@@ -104,6 +105,7 @@ public static class DaemonHost
         });
         app.MapOpenApi("/openapi.json");
         DomainEndpoints.Map(app);
+        MigrationEndpoints.Map(app);
 
         await app.StartAsync(ct).ConfigureAwait(false);
         Libc.SetUmask(oldMask);
@@ -111,6 +113,9 @@ public static class DaemonHost
         File.SetUnixFileMode(paths.ReadOnlySocket, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead
             | UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite);
         log.Write($"listening on {paths.Socket} (read-write) and {paths.ReadOnlySocket} (read-only)");
+
+        await using var migration = options.MigrateListen is { } listen ? new MigrationListener(service, MigrationListener.Parse(listen), log.Write) : null;
+        migration?.Start();
 
         await app.WaitForShutdownAsync(ct).ConfigureAwait(false);
         log.Write("daemon stopping; guests keep running");

@@ -10,4 +10,6 @@ public sealed record DaemonOptions
     public required string Driver { get; init; }
     /// <summary>Started by a client in the background: leave the caller's session.</summary>
     public bool Background { get; init; }
+    /// <summary>HOST:PORT to accept migrating domains and Remus backups on; null: no migration port.</summary>
+    public string? MigrateListen { get; init; }
 }

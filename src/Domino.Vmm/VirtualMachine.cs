@@ -8,6 +8,7 @@ using Domino.Vmm.Devices.Virtio.Block;
 using Domino.Vmm.Devices.Virtio.Console;
 using Domino.Vmm.Hypervisor;
 using Domino.Vmm.Memory;
+using Domino.Vmm.Persist;
 using Domino.Vmm.Vcpu;
 
 namespace Domino.Vmm;
@@ -26,7 +27,7 @@ public enum VmState
 /// <see cref="Build"/>, started with <see cref="Start"/>, ended by the guest (see <see cref="Exited"/>)
 /// or by <see cref="Stop"/>.
 /// </summary>
-public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
+public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
 {
     public const ulong VirtioMmioBase = 0xD000_0000;
     public const ulong VirtioMmioSize = 0x1000;
@@ -53,6 +54,7 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
         _hypervisor = hypervisor;
         _vm = vm;
         _ram = ram;
+        Config = config;
         _log = config.Log ?? (_ => { });
         _consoleOutput = config.ConsoleOutput;
         PioBus = new DeviceBus("pio", _log);
@@ -87,9 +89,21 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
     public static VirtualMachine Build(VmResources resources) => Build(resources, () => KvmHypervisor.Open());
 
     /// <summary>Builds on a given backend; <paramref name="openHypervisor"/> runs after the files are checked.</summary>
-    public static VirtualMachine Build(VmResources resources, Func<IHypervisor> openHypervisor)
+    public static VirtualMachine Build(VmResources resources, Func<IHypervisor> openHypervisor) =>
+        Construct(resources.Config, resources.MemoryMap, openHypervisor, (machine, cmdline) =>
+        {
+            var rsdp = AcpiTables.Write(machine._ram.Memory, BootLayout.Rsdp, resources.Config.Vcpus);
+            machine.Boot = BootSetup.Load(resources.Kernel, machine._ram.Memory, resources.MemoryMap, cmdline, resources.Ramdisk, rsdp);
+            machine.CreateVcpus(resources.Config.Vcpus);
+        });
+
+    /// <summary>
+    /// Creates the backend's VM, RAM and devices for <paramref name="config"/>, then lets
+    /// <paramref name="populate"/> fill memory and create the vCPUs (boot a kernel, or restore a
+    /// snapshot) given the kernel command line the devices asked for.
+    /// </summary>
+    private static VirtualMachine Construct(VmConfig config, MemoryMap map, Func<IHypervisor> openHypervisor, Action<VirtualMachine, string> populate)
     {
-        var config = resources.Config;
         var backends = OpenDisks(config.Disks);
         IHypervisor kvm;
         try
@@ -109,7 +123,7 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
             vm = kvm.CreateVm();
             vm.SetupArchitecturalPages();
             vm.CreateIrqchipAndPit();
-            ram = GuestRam.Create(resources.MemoryMap, vm);
+            ram = GuestRam.Create(map, vm);
             machine = new VirtualMachine(kvm, vm, ram, config);
             machine._backends.AddRange(backends);
             backends.Clear();
@@ -127,9 +141,7 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
             virtio.AddRange(config.VirtioDevices);
             for (var i = 0; i < virtio.Count; i++)
                 cmdline.Append(machine.AttachVirtioMmio(i, virtio[i]));
-            var rsdp = AcpiTables.Write(ram.Memory, BootLayout.Rsdp, config.Vcpus);
-            machine.Boot = BootSetup.Load(resources.Kernel, ram.Memory, resources.MemoryMap, cmdline.ToString().Trim(), resources.Ramdisk, rsdp);
-            machine.CreateVcpus(config.Vcpus);
+            populate(machine, cmdline.ToString().Trim());
             if (config.ConsoleInput is { } input) machine.StartInputPump(input);
             return machine;
         }
@@ -168,6 +180,8 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
         Console = new Serial(new KvmInterruptLine(_vm, Serial.Com1Irq), WriteConsole);
         PioBus.Register(Serial.Com1Base, 8, Console, "serial (COM1)");
         var i8042 = new I8042(this);
+        _persistables.Add(Console);
+        _persistables.Add(i8042);
         PioBus.Register(I8042.DataPort, 1, i8042.Data, "i8042 data");
         PioBus.Register(I8042.CommandPort, 1, i8042, "i8042 command");
         PioBus.Register(DebugExit.Port, 4, new DebugExit(this), "debug-exit");
@@ -182,7 +196,12 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
         var address = VirtioMmioBase + (ulong)index * VirtioMmioSize;
         var gsi = VirtioGsis[index];
         var transport = spec.CreateTransport(_ram.Memory, new KvmInterruptLine(_vm, gsi));
-        if (transport is VirtioMmioTransport t) t.OnGuestError += m => _log($"virtio-mmio {spec.Name} at 0x{address:x}: guest error: {m}");
+        if (transport is VirtioMmioTransport t)
+        {
+            t.OnGuestError += m => _log($"virtio-mmio {spec.Name} at 0x{address:x}: guest error: {m}");
+            t.PersistId = $"virtio-mmio@0x{address:x}";
+        }
+        if (transport is IPersistable p) _persistables.Add(p);
         MmioBus.Register(address, VirtioMmioSize, transport, $"virtio-mmio {spec.Name}");
         // Linux's virtio_mmio.device=<size>@<base>:<irq> convention.
         return $" virtio_mmio.device=4K@0x{address:x}:{gsi}";

@@ -29,9 +29,10 @@ public sealed class DominoRunner : IDisposable
     }
 
     /// <summary>Starts <c>domino daemon</c> as a child and waits until its socket answers.</summary>
-    public void StartDaemon()
+    public void StartDaemon(params string[] extraArgs)
     {
         var psi = new ProcessStartInfo(Binary) { ArgumentList = { "daemon" }, RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var a in extraArgs) psi.ArgumentList.Add(a);
         Environment(psi);
         var log = new StringBuilder();
         Daemon = Process.Start(psi)!;

@@ -14,7 +14,7 @@ namespace Domino.Cli.Client;
 /// Talks to the daemon's HTTP+JSON API over its Unix socket, starting a local daemon first when none
 /// answers (detached, logging to STATE/logs/daemon.log). <c>DOMINO_NO_AUTOSTART=1</c> turns that off.
 /// </summary>
-internal sealed class DaemonClient : IDisposable
+internal sealed partial class DaemonClient : IDisposable
 {
     private static readonly TimeSpan StartLimit = TimeSpan.FromSeconds(60);
     private readonly SocketsHttpHandler _handler;

@@ -14,6 +14,7 @@ internal static class CommandTable
         yield return ConsoleCommand.Create();
         foreach (var c in VcpuCommands.All()) yield return c;
         foreach (var c in MemoryCommands.All()) yield return c;
+        foreach (var c in MigrationCommands.All()) yield return c;
         yield return ConfigCommands.Create();
         yield return DaemonCommand.Create();
         yield return VmmCommand.Create();

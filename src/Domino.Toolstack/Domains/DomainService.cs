@@ -289,6 +289,7 @@ public sealed partial class DomainService : IDriverEvents
 
     private async Task DestroyLockedAsync(Domain d, string reason, string? detail, CancellationToken ct)
     {
+        StopRemus(d.Uuid);
         d.SetState(DomainState.Dying, reason);
         Persist(d);
         await Driver.DestroyAsync(Ref(d), ct).ConfigureAwait(false);

@@ -53,7 +53,7 @@ public interface IDriverEvents
 /// do; every operation it leaves alone reports "OPERATION is not supported by the NAME driver".
 /// Drivers hold no lifecycle policy: state checks, records, events and on_* actions are the toolstack's.
 /// </summary>
-public abstract class DomainDriver : IAsyncDisposable
+public abstract partial class DomainDriver : IAsyncDisposable
 {
     private IDriverEvents? _events;
 

@@ -7,7 +7,7 @@ namespace Domino.Vmm.Hypervisor;
 public sealed class HypervisorUnavailableException(string message) : Exception(message);
 
 /// <summary>The host's KVM: an open /dev/kvm checked for the API version and the capabilities the VMM needs.</summary>
-public sealed class KvmHypervisor : IHypervisor
+public sealed partial class KvmHypervisor : IHypervisor
 {
     public const string DevicePath = "/dev/kvm";
 

@@ -9,7 +9,7 @@ namespace Domino.Vmm.Hypervisor;
 /// One KVM vCPU. <see cref="Run"/> is called only from the vCPU's own thread; <see cref="Kick"/>
 /// may be called from any thread to make a running or about-to-run KVM_RUN return promptly.
 /// </summary>
-public sealed class KvmVcpu : IVcpu
+public sealed partial class KvmVcpu : IVcpu
 {
     private readonly SafeFd _fd;
     private readonly SafeMmap _run;

@@ -4,7 +4,7 @@ using static Domino.Vmm.Interop.Interop;
 namespace Domino.Vmm.Hypervisor;
 
 /// <summary>One KVM virtual machine: memory slots, the in-kernel irqchip and PIT, interrupt lines, vCPUs.</summary>
-public sealed class KvmVm : IVm
+public sealed partial class KvmVm : IVm
 {
     /// <summary>Where KVM's VMX real-mode helpers live: three pages just below the 4 GiB MMIO top, never RAM.</summary>
     public const ulong TssAddress = 0xFFFB_D000;

@@ -8,7 +8,7 @@ namespace Domino.Vmm.Memory;
 /// The VM's RAM: anonymous, lazily-committed host mappings (MAP_NORESERVE) registered as KVM
 /// memory slots per <see cref="MemoryMap"/>. Owns the mappings; dispose after the vCPUs stopped.
 /// </summary>
-public sealed class GuestRam : IDisposable
+public sealed partial class GuestRam : IDisposable
 {
     private readonly List<SafeMmap> _mappings = [];
 

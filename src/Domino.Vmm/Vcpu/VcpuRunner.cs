@@ -27,6 +27,7 @@ public sealed class VcpuRunner : IDisposable
     private readonly Thread _thread;
     private VcpuState _state = VcpuState.Created;
     private long _exits;
+    private bool _exitInFlight; // the last exit was I/O or MMIO that KVM finishes on the next KVM_RUN
 
     public VcpuRunner(IVcpu vcpu, IVcpuExitHandler handler)
     {
@@ -97,6 +98,12 @@ public sealed class VcpuRunner : IDisposable
             {
                 if (_state == target || !VcpuTransitions.IsValid(_state, target)) continue;
             }
+            if (target == VcpuState.Paused && _exitInFlight)
+            {
+                // A paused vCPU's state may be saved: let KVM finish the instruction first.
+                (_vcpu as ISnapshotVcpu)?.CompletePendingIo();
+                _exitInFlight = false;
+            }
             SetState(target);
         }
     }
@@ -121,6 +128,7 @@ public sealed class VcpuRunner : IDisposable
                 }
                 var exit = _vcpu.Run();
                 Interlocked.Increment(ref _exits);
+                _exitInFlight = exit.Kind is VmExitKind.IoIn or VmExitKind.IoOut or VmExitKind.MmioRead or VmExitKind.MmioWrite;
                 if (exit.Kind == VmExitKind.Interrupted) continue;
                 if (!_handler.HandleExit(_vcpu, exit)) break;
             }

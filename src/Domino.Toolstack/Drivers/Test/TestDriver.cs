@@ -17,7 +17,7 @@ namespace Domino.Toolstack.Drivers.Test;
 /// <para>Kernel command line knobs: <c>test.on_boot=poweroff|reboot|crash|watchdog</c> makes the guest
 /// do that right after booting; <c>test.start_delay_ms=N</c> slows creation (for concurrency tests).</para>
 /// </summary>
-public sealed class TestDriver : DomainDriver
+public sealed partial class TestDriver : DomainDriver
 {
     private readonly string? _markerDir;
     private readonly ConcurrentDictionary<Guid, TestGuest> _guests = new();

@@ -14,7 +14,7 @@ namespace Domino.Toolstack.Drivers.Vmm;
 /// nothing else with it. Direct kernel boot (PVH ELF, 64-bit ELF, bzImage); HVM waits for a qemu driver.
 /// The daemon keeps a "watch" connection per guest and hears at once when the guest ends or its VMM dies.
 /// </summary>
-public sealed class VmmDriver(StateStore store, string hostExecutable) : DomainDriver
+public sealed partial class VmmDriver(StateStore store, string hostExecutable) : DomainDriver
 {
     private static readonly TimeSpan StartLimit = TimeSpan.FromSeconds(20);
     private readonly ConcurrentDictionary<Guid, CancellationTokenSource> _watches = new();
@@ -198,12 +198,12 @@ public sealed class VmmDriver(StateStore store, string hostExecutable) : DomainD
         });
     }
 
-    private async Task<VmmResponse> RequestAsync(Guid uuid, string op, CancellationToken ct, TimeSpan? limit = null, string? path = null)
+    private async Task<VmmResponse> RequestAsync(Guid uuid, string op, CancellationToken ct, TimeSpan? limit = null, string? path = null, string? data = null)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(limit ?? TimeSpan.FromSeconds(10));
         await using var stream = await ConnectAsync(uuid, timeout.Token).ConfigureAwait(false);
-        await stream.WriteAsync(VmmWire.Line(new VmmRequest(op, Path: path), VmmWire.Json.VmmRequest), timeout.Token).ConfigureAwait(false);
+        await stream.WriteAsync(VmmWire.Line(new VmmRequest(op, Path: path, Data: data), VmmWire.Json.VmmRequest), timeout.Token).ConfigureAwait(false);
         var line = await VmmWire.ReadLineAsync(stream, timeout.Token).ConfigureAwait(false)
             ?? throw new IOException($"VMM control socket closed without answering '{op}'");
         return JsonSerializer.Deserialize(line, VmmWire.Json.VmmResponse)!;

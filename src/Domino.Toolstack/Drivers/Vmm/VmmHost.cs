@@ -43,7 +43,7 @@ public static class VmmHost
         VirtualMachine vm;
         try
         {
-            vm = VirtualMachine.Build(new VmConfig
+            vm = VmmHostPersist.BuildOrRestore(store, uuid, new VmConfig
             {
                 KernelPath = launch.Spec.Kernel!,
                 RamdiskPath = launch.Spec.Ramdisk,
@@ -160,6 +160,12 @@ public static class VmmHost
                         try { await console.ConfigureAwait(false); }
                         finally { lock (_consoles) _consoles.Remove(console); }
                         return;
+                    case "migrate-send":
+                        await VmmHostPersist.MigrateSendAsync(vm, stream, request).ConfigureAwait(false);
+                        return;
+                    case "remus-protect":
+                        await VmmHostPersist.RemusProtectAsync(vm, stream, request, log).ConfigureAwait(false);
+                        return;
                     default:
                         await Reply(stream, Execute(request)).ConfigureAwait(false);
                         return;
@@ -184,6 +190,9 @@ public static class VmmHost
                     case "history": return Status() with { History = Convert.ToBase64String(ring.History()) };
                     case "stats": break;
                     case "dump": CoreDump.Write(vm, request.Path!); break;
+                    case "save": return Status() with { Result = VmmHostPersist.Save(vm, request) };
+                    case "migration-result": return Status() with { Result = VmmHostPersist.LastMigration() };
+                    case "remus-stop": VmmHostPersist.RemusStop(); break;
                     default: return new VmmResponse { Ok = false, Error = $"unknown request '{request.Op}'" };
                 }
                 return Status();

@@ -19,7 +19,7 @@ public sealed record VmmLaunch
 /// One request on a VMM process's control socket, one JSON line. Ops: status, pause, resume, destroy,
 /// history, stats, dump (path), watch (answered when the guest ends), console (then raw bytes both ways).
 /// </summary>
-public sealed record VmmRequest(string Op, bool Replay = true, string? Path = null);
+public sealed record VmmRequest(string Op, bool Replay = true, string? Path = null, string? Data = null);
 
 /// <summary>The answer, one JSON line.</summary>
 public sealed record VmmResponse
@@ -34,6 +34,8 @@ public sealed record VmmResponse
     public double CpuTime { get; init; }
     public long RssKb { get; init; }
     public string? History { get; init; }
+    /// <summary>JSON result of save (PersistFigures).</summary>
+    public string? Result { get; init; }
 }
 
 /// <summary>How the guest ended, as the VMM process records it in <c>vmm/UUID.exit</c> for a daemon that was away.</summary>

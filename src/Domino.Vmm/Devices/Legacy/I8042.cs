@@ -5,7 +5,7 @@ namespace Domino.Vmm.Devices.Legacy;
 /// port 0x64 pulses the CPU reset line. Port 0x60 reads 0; the status register reads "system flag
 /// set, buffers empty". Registered twice: at 0x60 (data) and 0x64 (status/command).
 /// </summary>
-public sealed class I8042(IGuestEvents events) : IBusDevice
+public sealed partial class I8042(IGuestEvents events) : IBusDevice
 {
     public const ushort DataPort = 0x60;
     public const ushort CommandPort = 0x64;

@@ -5,7 +5,7 @@ namespace Domino.Vmm.Devices.Legacy;
 /// to the console sink, so THRE/TEMT are always set. Received bytes wait in a FIFO. The interrupt
 /// line follows the UART's INTR output: high while an enabled interrupt (RX data, THR empty) is pending.
 /// </summary>
-public sealed class Serial : IBusDevice
+public sealed partial class Serial : IBusDevice
 {
     public const ushort Com1Base = 0x3F8;
     public const uint Com1Irq = 4;

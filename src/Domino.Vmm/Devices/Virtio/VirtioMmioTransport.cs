@@ -18,7 +18,7 @@ namespace Domino.Vmm.Devices.Virtio;
 /// <see cref="IVirtioInterrupt"/> from their own lock. Queue notifications run the device outside
 /// <c>_lock</c>, so a slow disk request on one vCPU does not stall register access on another.
 /// </remarks>
-public sealed class VirtioMmioTransport : IBusDevice
+public sealed partial class VirtioMmioTransport : IBusDevice
 {
     public const ulong WindowSize = 0x1000;
     public const uint MagicValue = 0x74726976; // "virt"

@@ -6,7 +6,7 @@ namespace Domino.Vmm.Devices.Virtio.Console;
 /// Virtio console (ID 3, virtio 1.2 §5.3) with a single port: receiveq 0 carries host input to
 /// the guest, transmitq 1 carries guest output to <c>output</c>. No MULTIPORT, so no control queues.
 /// </summary>
-public sealed class VirtioConsole : IVirtioDevice
+public sealed partial class VirtioConsole : IVirtioDevice
 {
     public const ushort QueueSize = 256;
     public const int ReceiveQueue = 0;

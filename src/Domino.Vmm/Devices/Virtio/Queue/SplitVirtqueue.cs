@@ -17,7 +17,7 @@ namespace Domino.Vmm.Devices.Virtio.Queue;
 /// until the driver resets the device. The transport configures the queue under its register lock
 /// while the device is inactive; once active, only the device (under its own lock) touches it.
 /// </remarks>
-public sealed class SplitVirtqueue
+public sealed partial class SplitVirtqueue
 {
     public const int DescriptorSize = 16;
     public const ushort DescFlagNext = 1;

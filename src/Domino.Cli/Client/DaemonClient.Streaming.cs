@@ -1,0 +1,34 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Domino.Toolstack.Api;
+
+namespace Domino.Cli.Client;
+
+internal sealed partial class DaemonClient
+{
+    /// <summary>POSTs and reads the NDJSON answer of a long operation: progress to <paramref name="progress"/>, then the result.</summary>
+    public async Task<OperationResult> PostOperationAsync<TBody>(string path, TBody body, JsonTypeInfo<TBody> bodyType, Action<double> progress, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body, bodyType) };
+        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
+        await ThrowIfErrorAsync(response, ct).ConfigureAwait(false);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false));
+        while (await reader.ReadLineAsync(ct).ConfigureAwait(false) is { } line)
+        {
+            if (line.Length == 0) continue;
+            var message = JsonSerializer.Deserialize(line, MigrationJson.Default.OperationLine)
+                ?? throw new CliException("the daemon sent an empty progress line");
+            if (message.Error is not null) throw new CliException(message.Error);
+            if (message.Done is not null) return message.Done;
+            if (message.Progress is { } p) progress(p);
+        }
+        throw new CliException($"the daemon ended {path} without a result");
+    }
+
+    public async Task DeleteBytesAsync(string path, CancellationToken ct)
+    {
+        using var response = await _http.DeleteAsync(path, ct).ConfigureAwait(false);
+        await ThrowIfErrorAsync(response, ct).ConfigureAwait(false);
+    }
+}

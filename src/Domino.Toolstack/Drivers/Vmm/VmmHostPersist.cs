@@ -1,0 +1,179 @@
+using System.Text;
+using System.Text.Json;
+using Domino.Toolstack.Api;
+using Domino.Toolstack.Store;
+using Domino.Vmm;
+using Domino.Vmm.Persist;
+
+namespace Domino.Toolstack.Drivers.Vmm;
+
+/// <summary>The VMM process's side of save and restore.</summary>
+internal static class VmmHostPersist
+{
+    /// <summary><c>vmm/UUID.restore</c>: the state file a VMM process restores its guest from instead of booting.</summary>
+    public static string RestoreFile(StateStore store, Guid uuid) => Path.Combine(store.VmmDir, $"{uuid}.restore");
+
+    /// <summary><c>vmm/UUID.incoming</c>: "migrate" or "remus" — the guest arrives over <see cref="IncomingSocket"/> instead of booting.</summary>
+    public static string IncomingFile(StateStore store, Guid uuid) => Path.Combine(store.VmmDir, $"{uuid}.incoming");
+
+    public static string IncomingSocket(StateStore store, Guid uuid) => Path.Combine(store.VmmDir, $"{uuid}.in.sock");
+
+    /// <summary>The guest's console output, held back per Remus epoch while it is protected.</summary>
+    private static EpochConsoleBuffer? s_console;
+
+    private static readonly Lock s_lock = new();
+    private static string? s_lastMigration;
+    private static CancellationTokenSource? s_remus;
+
+    /// <summary>
+    /// Boots <paramref name="config"/>; or, when the daemon asked, rebuilds the saved guest from a
+    /// state file, receives a migrating guest, or becomes a Remus backup — with this process's console.
+    /// </summary>
+    public static VirtualMachine BuildOrRestore(StateStore store, Guid uuid, VmConfig config)
+    {
+        s_console = new EpochConsoleBuffer(config.ConsoleOutput ?? Stream.Null);
+        config = new VmConfig
+        {
+            KernelPath = config.KernelPath, RamdiskPath = config.RamdiskPath, CommandLine = config.CommandLine, MemoryMiB = config.MemoryMiB,
+            Vcpus = config.Vcpus, Disks = config.Disks, VirtioConsole = config.VirtioConsole, ConsoleInput = config.ConsoleInput,
+            ConsoleOutput = s_console, Log = config.Log,
+        };
+        var incoming = IncomingFile(store, uuid);
+        if (File.Exists(incoming)) return Receive(store, uuid, File.ReadAllText(incoming).Trim(), config);
+        var marker = RestoreFile(store, uuid);
+        if (!File.Exists(marker)) return VirtualMachine.Build(config);
+        var path = File.ReadAllText(marker).Trim();
+        var vm = VirtualMachine.RestoreFromFile(path, new RestoreOptions
+        {
+            ConsoleOutput = config.ConsoleOutput,
+            ConsoleInput = config.ConsoleInput,
+            Log = config.Log,
+            // The file was checked whole by the daemon just before; map memory on demand.
+            VerifyMemory = false,
+        }, out var report);
+        config.Log?.Invoke($"restored from {path}: {report}");
+        return vm;
+    }
+
+    /// <summary>The "save" request: the daemon has paused the guest; writes the state file with the domain record inside.</summary>
+    public static string Save(VirtualMachine vm, VmmRequest request)
+    {
+        var path = request.Path ?? throw new InvalidOperationException("save needs a path");
+        try
+        {
+            var report = vm.SaveToFile(path, null, Encoding.UTF8.GetBytes(request.Data ?? ""));
+            return JsonSerializer.Serialize(Figures(report), MigrationJson.Default.PersistFigures);
+        }
+        catch (Exception e) when (e is SnapshotException or Domino.Vmm.Interop.KvmException or UnauthorizedAccessException)
+        {
+            throw new IOException(e.Message, e);
+        }
+    }
+
+    /// <summary>Accepts the daemon's relay of the migration stream on <see cref="IncomingSocket"/> and receives the guest.</summary>
+    private static VirtualMachine Receive(StateStore store, Guid uuid, string mode, VmConfig config)
+    {
+        var path = IncomingSocket(store, uuid);
+        try { File.Delete(path); } catch (IOException) { }
+        using var listener = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        listener.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        listener.Listen(1);
+        var socket = listener.Accept();
+        try { File.Delete(path); } catch (IOException) { }
+        var stream = new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+        var channel = new MigrationChannel(stream);
+        var options = new RestoreOptions { ConsoleOutput = config.ConsoleOutput, ConsoleInput = config.ConsoleInput, Log = config.Log };
+        var hello = LiveMigration.ReceiveHello(channel);
+        if (mode == LiveMigration.ModeMigrate)
+        {
+            try { return LiveMigration.ReceiveMigration(channel, hello, options); }
+            finally { channel.Dispose(); }
+        }
+        // Remus backup: the VM exists (paused, "created") while checkpoints arrive; it starts only on failover.
+        var vm = VirtualMachine.CreateIncoming(hello.Config, options);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                var tookOver = RemusBackup.RunOn(vm, channel, hello, config.Log);
+                config.Log?.Invoke(tookOver ? "remus backup took over" : "remus primary stood the backup down");
+            }
+            catch (Exception e)
+            {
+                config.Log?.Invoke($"remus backup failed: {e.Message}");
+                vm.Stop("remus backup failed");
+            }
+        }) { Name = "remus-backup", IsBackground = true };
+        thread.Start();
+        return vm;
+    }
+
+    /// <summary>
+    /// "migrate-send": the control connection becomes the migration stream (the daemon relays it to
+    /// the target); the outcome is kept for "migration-result".
+    /// </summary>
+    public static async Task MigrateSendAsync(VirtualMachine vm, Stream stream, VmmRequest request)
+    {
+        string result;
+        try
+        {
+            var report = await Task.Run(() => LiveMigration.Send(vm, request.Data ?? "domain", stream)).ConfigureAwait(false);
+            result = JsonSerializer.Serialize(new MigrationFigures
+            {
+                Rounds = report.Rounds, PagesSent = report.PagesSent, BytesSent = report.BytesSent,
+                DowntimeMs = report.Downtime.TotalMilliseconds, TotalMs = report.Total.TotalMilliseconds, DirtyPerRound = report.DirtyPerRound,
+            }, MigrationJson.Default.MigrationFigures);
+        }
+        catch (Exception e)
+        {
+            result = "error:" + e.Message;
+        }
+        lock (s_lock) s_lastMigration = result;
+    }
+
+    /// <summary>"migration-result": the JSON figures of the last migration, or throws its error.</summary>
+    public static string LastMigration()
+    {
+        string? r;
+        lock (s_lock) r = s_lastMigration;
+        if (r is null) throw new InvalidOperationException("no migration has run in this VMM");
+        if (r.StartsWith("error:", StringComparison.Ordinal)) throw new InvalidOperationException(r["error:".Length..]);
+        return r;
+    }
+
+    /// <summary>"remus-protect": checkpoints over the control connection (relayed to the backup) until "remus-stop" or the backup is lost.</summary>
+    public static async Task RemusProtectAsync(VirtualMachine vm, Stream stream, VmmRequest request, Action<string> log)
+    {
+        var stop = new CancellationTokenSource();
+        lock (s_lock)
+        {
+            s_remus?.Cancel();
+            s_remus = stop;
+        }
+        var interval = TimeSpan.FromMilliseconds(int.TryParse(request.Path, out var ms) ? ms : MigrationDefaults.RemusIntervalMs);
+        try
+        {
+            await Task.Run(() => new RemusPrimary(vm, request.Data ?? "domain", stream, s_console, interval).Run(stop.Token)).ConfigureAwait(false);
+            log("remus protection stopped");
+        }
+        catch (Exception e)
+        {
+            log(e.Message);
+        }
+    }
+
+    public static void RemusStop()
+    {
+        lock (s_lock) s_remus?.Cancel();
+    }
+
+    public static PersistFigures Figures(PersistReport r) => new()
+    {
+        Bytes = r.Bytes,
+        PagesWritten = r.PagesWritten,
+        PagesSkipped = r.PagesSkipped,
+        Ms = r.Elapsed.TotalMilliseconds,
+        Detail = r.Detail,
+    };
+}

@@ -1,0 +1,222 @@
+using System.Diagnostics;
+
+namespace Domino.Vmm.Persist;
+
+public sealed class MigrationOptions
+{
+    /// <summary>Most pre-copy rounds before stopping the guest regardless.</summary>
+    public int MaxRounds { get; init; } = 30;
+
+    /// <summary>Stop and copy once a round leaves at most this many dirty pages (1 MiB).</summary>
+    public long StopAtDirtyPages { get; init; } = 256;
+
+    /// <summary>Called after each round with (round, pages sent in it, pages still dirty).</summary>
+    public Action<int, long, long>? OnRound { get; init; }
+
+    /// <summary>Test hook: runs before each round's pages are sent; throw to inject a failure.</summary>
+    public Action<int>? BeforeRound { get; init; }
+}
+
+/// <summary>What one live migration did.</summary>
+public sealed record MigrationReport(int Rounds, long PagesSent, long BytesSent, IReadOnlyList<long> DirtyPerRound, TimeSpan Downtime, TimeSpan Total)
+{
+    public override string ToString() =>
+        $"{Rounds} rounds, {PagesSent} pages, {BytesSent / 1048576.0:0.0} MiB sent, downtime {Downtime.TotalMilliseconds:0.0} ms, total {Total.TotalMilliseconds:0} ms" +
+        $" (dirty pages per round: {string.Join(" ", DirtyPerRound)})";
+}
+
+/// <summary>What the receiver learns from the sender's first record.</summary>
+public sealed record IncomingDomain(string Mode, string Name, SavedVmConfig Config, CpuFingerprint Cpu);
+
+/// <summary>
+/// Pre-copy live migration (Xen's libxc migration stream, in spirit): a full pass over RAM while
+/// the guest runs, then rounds of the pages KVM's dirty log reports, until few remain or rounds
+/// stop helping; then pause, send the last dirty pages and the device/vCPU state, and hand over.
+/// The receiver starts the guest only when told to (<see cref="StreamRecord.Go"/>), after the
+/// sender knows the state arrived whole; every earlier failure leaves the source running.
+/// </summary>
+public static class LiveMigration
+{
+    public const string ModeMigrate = "migrate";
+    public const string ModeRemus = "remus";
+
+    internal static byte[] EncodeHello(string mode, string name, VirtualMachine vm)
+    {
+        var w = new PersistWriter();
+        w.U32(MigrationChannel.StreamVersion);
+        w.String(mode);
+        w.String(name);
+        w.Bytes(SavedVmConfig.From(vm.Config).ToJson());
+        CpuFingerprint.Of(vm.Hypervisor).Save(w);
+        return w.ToArray();
+    }
+
+    internal static IncomingDomain DecodeHello(byte[] body)
+    {
+        var r = new PersistReader(body, "migration hello");
+        var version = r.U32();
+        if (version != MigrationChannel.StreamVersion)
+            throw new MigrationException($"migration stream version {version}, this Domino speaks {MigrationChannel.StreamVersion}");
+        var mode = r.String();
+        var name = r.String();
+        var config = SavedVmConfig.FromJson(r.Bytes());
+        var cpu = CpuFingerprint.Load(r);
+        r.End();
+        return new IncomingDomain(mode, name, config, cpu);
+    }
+
+    /// <summary>
+    /// Migrates the running (or paused) <paramref name="vm"/> over <paramref name="stream"/>. On
+    /// success the source is left paused for the caller to destroy; on any failure it is resumed
+    /// (if it was running) and a <see cref="MigrationException"/> says what went wrong.
+    /// </summary>
+    public static MigrationReport Send(VirtualMachine vm, string name, Stream stream, MigrationOptions? options = null)
+    {
+        options ??= new MigrationOptions();
+        var total = Stopwatch.StartNew();
+        var channel = new MigrationChannel(stream);
+        var wasRunning = vm.State == VmState.Running;
+        var pausedByUs = false;
+        var logging = false;
+        var downtime = new Stopwatch();
+        var dirtyPerRound = new List<long>();
+        long pagesSent = 0;
+        var rounds = 0;
+        try
+        {
+            channel.Send(StreamRecord.Hello, EncodeHello(ModeMigrate, name, vm));
+            channel.Expect(StreamRecord.Ready);
+            vm.Ram.SetDirtyLogging(vm.KvmVm, true);
+            logging = true;
+            var memory = vm.Memory;
+            options.BeforeRound?.Invoke(0);
+            pagesSent += PageStream.EncodeNonZero(memory, body => channel.Send(StreamRecord.Pages, body));
+            options.OnRound?.Invoke(0, pagesSent, -1);
+            long previous = long.MaxValue;
+            var stalled = 0;
+            while (true)
+            {
+                rounds++;
+                var bitmaps = FetchDirty(vm);
+                var dirty = PageStream.CountDirty(bitmaps);
+                dirtyPerRound.Add(dirty);
+                // Converged, or out of rounds, or three rounds in a row without shrinking the set: stop and copy.
+                stalled = dirty >= previous * 9 / 10 ? stalled + 1 : 0;
+                if (dirty <= options.StopAtDirtyPages || rounds >= options.MaxRounds || stalled >= 3)
+                {
+                    if (wasRunning)
+                    {
+                        downtime.Start();
+                        vm.Pause();
+                        pausedByUs = true;
+                    }
+                    // Pages dirtied between the fetch above and the pause are in the log now; merge them.
+                    var last = FetchDirty(vm);
+                    for (var i = 0; i < bitmaps.Count; i++)
+                        for (var k = 0; k < bitmaps[i].Length; k++) bitmaps[i][k] |= last[i][k];
+                    options.BeforeRound?.Invoke(rounds);
+                    pagesSent += PageStream.EncodeDirty(memory, bitmaps, body => channel.Send(StreamRecord.Pages, body));
+                    break;
+                }
+                options.BeforeRound?.Invoke(rounds);
+                var sent = PageStream.EncodeDirty(memory, bitmaps, body => channel.Send(StreamRecord.Pages, body));
+                pagesSent += sent;
+                options.OnRound?.Invoke(rounds, sent, dirty);
+                previous = dirty;
+            }
+            channel.Send(StreamRecord.State, vm.CaptureState().Encode());
+            channel.Expect(StreamRecord.Ack);
+            channel.Send(StreamRecord.Go, []);
+            channel.Expect(StreamRecord.Started);
+            downtime.Stop();
+            return new MigrationReport(rounds, pagesSent, channel.BytesSent, dirtyPerRound, downtime.Elapsed, total.Elapsed);
+        }
+        catch (Exception e)
+        {
+            channel.SendError($"migration aborted by the source: {e.Message}");
+            if (logging) TryStopLogging(vm);
+            if (pausedByUs && vm.State == VmState.Paused) vm.Resume();
+            if (e is MigrationException) throw;
+            throw new MigrationException($"migration failed, the domain keeps running here: {e.Message}", e);
+        }
+    }
+
+    private static void TryStopLogging(VirtualMachine vm)
+    {
+        try { vm.Ram.SetDirtyLogging(vm.KvmVm, false); } catch (Exception) { /* the VM may be gone; nothing to undo */ }
+    }
+
+    internal static List<ulong[]> FetchDirty(VirtualMachine vm)
+    {
+        var list = new List<ulong[]>();
+        for (var i = 0; i < vm.Memory.Regions.Count; i++) list.Add(vm.Ram.FetchDirtyBitmap(vm.KvmVm, i));
+        return list;
+    }
+
+    /// <summary>
+    /// Reads the sender's hello, lets <paramref name="admit"/> refuse it (return a reason), and
+    /// checks the CPU; the caller then calls <see cref="ReceiveMigration"/> or a Remus backup.
+    /// On refusal the sender is told why and <see cref="MigrationException"/> is thrown.
+    /// </summary>
+    public static IncomingDomain ReceiveHello(MigrationChannel channel, Func<IncomingDomain, string?>? admit = null)
+    {
+        var hello = DecodeHello(channel.Expect(StreamRecord.Hello));
+        var refusal = admit?.Invoke(hello);
+        if (refusal is null)
+        {
+            try
+            {
+                VirtualMachine.CheckHost(hello.Cpu);
+            }
+            catch (SnapshotException e)
+            {
+                refusal = e.Message;
+            }
+        }
+        if (refusal is not null)
+        {
+            channel.SendError($"target refuses domain '{hello.Name}': {refusal}");
+            throw new MigrationException($"refused incoming domain '{hello.Name}': {refusal}");
+        }
+        return hello;
+    }
+
+    /// <summary>
+    /// Receives a migration announced by <paramref name="hello"/>: builds the VM, takes pages and
+    /// state, starts it when the source says go. Returns the running VM; on failure nothing is left.
+    /// </summary>
+    public static VirtualMachine ReceiveMigration(MigrationChannel channel, IncomingDomain hello, RestoreOptions options)
+    {
+        if (hello.Mode != ModeMigrate) throw new MigrationException($"expected a migration, the sender started '{hello.Mode}'");
+        VirtualMachine? vm = null;
+        try
+        {
+            vm = VirtualMachine.CreateIncoming(hello.Config, options);
+            channel.Send(StreamRecord.Ready, []);
+            while (true)
+            {
+                var (type, body) = channel.Receive();
+                if (type == StreamRecord.Pages)
+                {
+                    PageStream.Apply(vm.Memory, body);
+                    continue;
+                }
+                if (type != StreamRecord.State) throw new MigrationException($"migration stream: unexpected {type} record");
+                vm.ApplyState(VmSnapshot.Decode(body));
+                break;
+            }
+            channel.Send(StreamRecord.Ack, []);
+            channel.Expect(StreamRecord.Go);
+            vm.Start();
+            channel.Send(StreamRecord.Started, []);
+            return vm;
+        }
+        catch (Exception e)
+        {
+            channel.SendError($"target failed: {e.Message}");
+            vm?.Dispose();
+            if (e is MigrationException) throw;
+            throw new MigrationException($"incoming migration of '{hello.Name}' failed: {e.Message}", e);
+        }
+    }
+}

@@ -1,0 +1,215 @@
+using System.Diagnostics;
+using Domino.Vmm.Hypervisor;
+using Domino.Vmm.Memory;
+using Domino.Vmm.Persist;
+using Domino.Vmm.Vcpu;
+using static Domino.Vmm.Interop.Interop;
+
+namespace Domino.Vmm;
+
+/// <summary>How a restored or incoming VM is wired to this host.</summary>
+public sealed class RestoreOptions
+{
+    public Stream? ConsoleOutput { get; init; }
+    public Stream? ConsoleInput { get; init; }
+    public Action<string>? Log { get; init; }
+
+    /// <summary>Map the file's memory image MAP_PRIVATE (pages fault in on first touch) instead of reading it all.</summary>
+    public bool MapMemoryOnDemand { get; init; } = true;
+
+    /// <summary>Check the memory image's CRC-32C before building the VM (reads every stored page once).</summary>
+    public bool VerifyMemory { get; init; } = true;
+
+    public IProgress<double>? Progress { get; init; }
+}
+
+public sealed partial class VirtualMachine
+{
+    private readonly List<IPersistable> _persistables = [];
+
+    /// <summary>What this VM was built from.</summary>
+    public VmConfig Config { get; }
+
+    internal GuestRam Ram => _ram;
+
+    internal ISnapshotVm KvmVm => _vm as ISnapshotVm ?? throw new NotSupportedException($"the {_vm.GetType().Name} backend cannot save or track guest state");
+
+    internal ISnapshotHypervisor Hypervisor => _hypervisor as ISnapshotHypervisor ?? throw new NotSupportedException($"the {_hypervisor.GetType().Name} backend cannot describe its CPU");
+
+    /// <summary>Every device section in the order they are saved.</summary>
+    public IReadOnlyList<IPersistable> PersistableDevices => _persistables;
+
+    /// <summary>
+    /// Reads the snapshot tree (everything but memory). The VM must be paused (or built and never
+    /// started): vCPUs out of KVM_RUN with their last exit completed.
+    /// </summary>
+    public VmSnapshot CaptureState()
+    {
+        var state = State;
+        if (state is not (VmState.Paused or VmState.Built)) throw new InvalidOperationException($"cannot save a VM that is {state}: pause it first");
+        var devices = new List<(string, byte[])>();
+        foreach (var d in _persistables)
+        {
+            var w = new PersistWriter();
+            d.SaveState(w);
+            devices.Add((d.PersistId, w.ToArray()));
+        }
+        return new VmSnapshot
+        {
+            Config = SavedVmConfig.From(Config),
+            Cpu = CpuFingerprint.Of(Hypervisor),
+            Chips = KvmVm.GetChipState(),
+            Vcpus = _runners.Select(r => SnapshotVcpu(r.Vcpu).SaveState()).ToArray(),
+            Devices = devices,
+        };
+    }
+
+    /// <summary>Saves the paused VM's state and memory to <paramref name="path"/> (see <see cref="SnapshotFile"/>).</summary>
+    public PersistReport SaveToFile(string path, IProgress<double>? progress = null, byte[]? toolstack = null)
+    {
+        var clock = Stopwatch.StartNew();
+        var snapshot = CaptureState();
+        if (toolstack is not null) snapshot = snapshot.WithToolstack(toolstack);
+        var report = SnapshotFile.Write(path, snapshot, _ram.Memory, progress);
+        return report with { Elapsed = clock.Elapsed };
+    }
+
+    /// <summary>
+    /// Puts a snapshot's device, irqchip and vCPU state into this VM, which must be built for it
+    /// (same config, memory already in place) and not yet started.
+    /// </summary>
+    public void ApplyState(VmSnapshot snapshot)
+    {
+        if (State != VmState.Built && State != VmState.Paused) throw new InvalidOperationException($"cannot load state into a VM that is {State}");
+        if (snapshot.Vcpus.Count != _runners.Count) throw new SnapshotException($"state has {snapshot.Vcpus.Count} vCPUs, this VM {_runners.Count}");
+        var saved = snapshot.Devices.ToDictionary(d => d.Id, d => d.State);
+        var mine = _persistables.Select(p => p.PersistId).ToHashSet();
+        var extra = saved.Keys.Where(k => !mine.Contains(k)).ToList();
+        var missing = mine.Where(k => !saved.ContainsKey(k)).ToList();
+        if (extra.Count > 0 || missing.Count > 0)
+            throw new SnapshotException($"saved devices do not match this VM's: " +
+                (extra.Count > 0 ? $"saved but absent here: {string.Join(", ", extra)}; " : "") +
+                (missing.Count > 0 ? $"here but not saved: {string.Join(", ", missing)}" : ""));
+        foreach (var d in _persistables) d.RestoreState(new PersistReader(saved[d.PersistId], d.PersistId));
+        KvmVm.SetChipState(snapshot.Chips);
+        for (var i = 0; i < _runners.Count; i++)
+        {
+            var vcpu = SnapshotVcpu(_runners[i].Vcpu);
+            vcpu.RestoreState(snapshot.Vcpus[i]);
+            if (vcpu.RefusedMsrs.Count > 0)
+                _log($"vCPU {i}: KVM refused saved MSRs {string.Join(", ", vcpu.RefusedMsrs.Select(m => $"0x{m:x}"))}");
+        }
+    }
+
+    /// <summary>
+    /// Builds a VM from a state file, paused: everything in the file is checked before KVM is
+    /// touched, so a bad file leaves nothing behind. Call <see cref="Start"/> to run it.
+    /// </summary>
+    public static VirtualMachine RestoreFromFile(string path, RestoreOptions options, out PersistReport report)
+    {
+        var clock = Stopwatch.StartNew();
+        using var file = SnapshotFile.Open(path);
+        CheckHost(file.State);
+        if (options.VerifyMemory) file.VerifyMemory();
+        var config = file.State.Config.ToVmConfig(options.ConsoleOutput, options.ConsoleInput, options.Log);
+        foreach (var d in config.Disks)
+        {
+            if (!File.Exists(d.Path)) throw new SnapshotException($"{path}: the saved VM's disk image {d.Path} is not on this host");
+        }
+        var map = MemoryMap.ForSize((ulong)config.MemoryMiB << 20);
+        var machine = Construct(config, map, () => KvmHypervisor.Open(), (m, _) =>
+        {
+            m.LoadMemoryImage(file, options.MapMemoryOnDemand, options.Progress);
+            m.CreateVcpusForRestore(config.Vcpus);
+        });
+        try
+        {
+            machine.ApplyState(file.State);
+        }
+        catch
+        {
+            machine.Dispose();
+            throw;
+        }
+        options.Progress?.Report(1.0);
+        report = new PersistReport(file.Length, file.PresentPages, file.Regions.Sum(r => r.Pages) - file.PresentPages, clock.Elapsed,
+            options.MapMemoryOnDemand ? "memory mapped on demand" : "memory copied");
+        return machine;
+    }
+
+    /// <summary>
+    /// Builds an empty VM for <paramref name="config"/> whose memory and state arrive later (a
+    /// migration or Remus receiver), paused and with zeroed RAM.
+    /// </summary>
+    public static VirtualMachine CreateIncoming(SavedVmConfig config, RestoreOptions options)
+    {
+        var vmConfig = config.ToVmConfig(options.ConsoleOutput, options.ConsoleInput, options.Log);
+        foreach (var d in vmConfig.Disks)
+        {
+            if (!File.Exists(d.Path)) throw new SnapshotException($"the incoming VM's disk image {d.Path} is not on this host");
+        }
+        var map = MemoryMap.ForSize((ulong)config.MemoryMiB << 20);
+        return Construct(vmConfig, map, () => KvmHypervisor.Open(), (m, _) => m.CreateVcpusForRestore(config.Vcpus));
+    }
+
+    /// <summary>Refuses state saved on a CPU whose features differ from this host's.</summary>
+    public static void CheckHost(VmSnapshot state) => CheckHost(state.Cpu);
+
+    /// <summary>Refuses a guest that saw CPU features <paramref name="saved"/> unless this host has exactly those.</summary>
+    public static void CheckHost(CpuFingerprint saved)
+    {
+        using var kvm = KvmHypervisor.Open();
+        var problem = CpuFingerprint.Of(kvm).Incompatibility(saved);
+        if (problem is not null) throw new SnapshotException($"this host cannot run the saved guest: {problem}");
+    }
+
+    private void LoadMemoryImage(SnapshotFile file, bool onDemand, IProgress<double>? progress)
+    {
+        var regions = _ram.Memory.Regions;
+        for (var i = 0; i < regions.Count; i++)
+        {
+            var region = regions[i];
+            var image = file.Regions[i];
+            if (onDemand)
+            {
+                // The file's sparse holes read as zero pages; guest writes stay private to this VM.
+                Libc.MapFilePrivateFixed(region.Host, (nuint)region.Size, file.Handle, image.FileOffset, $"memory image of {file.Path}");
+                continue;
+            }
+            var done = 0L;
+            foreach (var (first, count) in SnapshotFile.Runs(image.Present, image.Pages))
+            {
+                for (var p = first; p < first + count;)
+                {
+                    var n = (int)Math.Min(first + count - p, 1 << 16);
+                    RandomAccess.Read(file.Handle, _ram.Memory.GetSpan(region.Gpa + (ulong)p * SnapshotFile.PageSize, n * SnapshotFile.PageSize),
+                        image.FileOffset + p * SnapshotFile.PageSize);
+                    p += n;
+                    done += n;
+                    progress?.Report((double)done / Math.Max(1, file.PresentPages));
+                }
+            }
+        }
+    }
+
+    private static ISnapshotVcpu SnapshotVcpu(IVcpu vcpu) =>
+        vcpu as ISnapshotVcpu ?? throw new NotSupportedException($"the {vcpu.GetType().Name} backend cannot save vCPU state");
+
+    private void CreateVcpusForRestore(int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            var vcpu = _vm.CreateVcpu(i);
+            try
+            {
+                vcpu.SetCpuid(count);
+            }
+            catch
+            {
+                vcpu.Dispose();
+                throw;
+            }
+            _runners.Add(new VcpuRunner(vcpu, this));
+        }
+    }
+}
