@@ -13,5 +13,6 @@ internal static class CommandTable
         foreach (var c in VcpuCommands.All()) yield return c;
         foreach (var c in MemoryCommands.All()) yield return c;
         yield return DaemonCommand.Create();
+        yield return VmmCommand.Create();
     }
 }

@@ -1,0 +1,181 @@
+/* Boot glue: from the assembly entry points to guest_main(), plus CPU
+ * tables, exceptions and power-off. */
+#include "kit.h"
+
+struct hvm_start_info *start_info;
+void *boot_params;
+const char *cmdline = "";
+
+extern u8 gdt[], tss[];
+extern const u64 exc_stubs[32];
+extern char user_return[];
+extern u64 pdpt[];
+
+struct idt_gate {
+    u16 off_lo, sel;
+    u8 ist, type;
+    u16 off_mid;
+    u32 off_hi, zero;
+} PACKED;
+
+static struct idt_gate idt[0x81] ALIGNED(16);
+static u8 exc_stack[4096] ALIGNED(16) NOINIT;
+
+static void set_gate(int vec, u64 handler, int dpl)
+{
+    struct idt_gate *g = &idt[vec];
+    g->off_lo = (u16)handler;
+    g->sel = 0x18;
+    g->ist = 0;
+    g->type = (u8)(0x8e | (dpl << 5));   /* present 64-bit interrupt gate */
+    g->off_mid = (u16)(handler >> 16);
+    g->off_hi = (u32)(handler >> 32);
+    g->zero = 0;
+}
+
+static void cpu_init(void)
+{
+    u64 base = (u64)tss;
+    u8 *d = gdt + 0x30;                  /* 16-byte available 64-bit TSS descriptor */
+    memset(d, 0, 16);
+    d[0] = 103;                          /* limit */
+    d[2] = (u8)base, d[3] = (u8)(base >> 8), d[4] = (u8)(base >> 16);
+    d[5] = 0x89;
+    d[7] = (u8)(base >> 24);
+    *(u32 *)(d + 8) = (u32)(base >> 32);
+    *(u64 *)(tss + 4) = (u64)(exc_stack + sizeof exc_stack);  /* rsp0 */
+    *(u16 *)(tss + 102) = 104;           /* no I/O bitmap: IOPL alone governs ring 3 */
+    __asm__ volatile("ltr %w0" ::"r"(0x30));
+
+    for (int i = 0; i < 32; i++)
+        set_gate(i, exc_stubs[i], 0);
+    set_gate(0x80, (u64)user_return, 3);
+    struct { u16 limit; u64 base; } PACKED idtr = { sizeof idt - 1, (u64)idt };
+    __asm__ volatile("lidt %0" ::"m"(idtr));
+}
+
+void load_empty_idt(void)
+{
+    struct { u16 limit; u64 base; } PACKED idtr = { 0, 0 };
+    __asm__ volatile("lidt %0" ::"m"(idtr));
+}
+
+NORETURN void kit_start_pvh(u32 paddr)
+{
+    uart_init();
+    cpu_init();
+    start_info = (struct hvm_start_info *)(u64)paddr;
+    if (!start_info || start_info->magic != HVM_START_MAGIC)
+        fail("bad hvm_start_info at %p", (void *)start_info);
+    if (start_info->cmdline_paddr)
+        cmdline = (const char *)start_info->cmdline_paddr;
+    guest_main();
+}
+
+NORETURN void kit_start64(void *zero_page)
+{
+    uart_init();
+    cpu_init();
+    boot_params = zero_page;
+    if (zero_page) {
+        /* boot_params.hdr.cmd_line_ptr (0x228) + ext_cmd_line_ptr (0x0c8) */
+        u64 p = *(u32 *)((u8 *)zero_page + 0x228) | (u64)*(u32 *)((u8 *)zero_page + 0x0c8) << 32;
+        if (p)
+            cmdline = (const char *)p;
+    }
+    guest_main();
+}
+
+struct exc_frame {
+    u64 vec, err, rip, cs, rflags, rsp, ss;
+};
+
+NORETURN void kit_exception(struct exc_frame *f)
+{
+    u64 cr2;
+    __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
+    fail("exception %lu err=0x%lx rip=0x%lx cs=0x%lx cr2=0x%lx", f->vec, f->err, f->rip, f->cs, cr2);
+}
+
+NORETURN void halt_forever(void)
+{
+    for (;;) {
+        if (current_cpl() == 0)
+            __asm__ volatile("cli; hlt");
+        else
+            cpu_relax();
+    }
+}
+
+NORETURN void poweroff(void)
+{
+    outb(0xf4, 0);                       /* isa-debug-exit */
+    halt_forever();
+}
+
+NORETURN void pass(void)
+{
+    kprintf("%s: PASS\n", guest_name);
+    poweroff();
+}
+
+void kvprintf(const char *fmt, __builtin_va_list ap);
+
+NORETURN void fail(const char *fmt, ...)
+{
+    __builtin_va_list ap;
+    __builtin_va_start(ap, fmt);
+    char buf[256];
+    ksnprintf(buf, sizeof buf, "%s: FAIL ", guest_name);
+    kprintf("%s", buf);
+    kvprintf(fmt, ap);
+    __builtin_va_end(ap);
+    kprintf("\n");
+    poweroff();
+}
+
+static u64 tsc_khz;
+
+/* TSC rate from the hypervisor leaf (KVM/VMware 0x40000010) or leaf 0x16;
+ * otherwise assume 4 GHz so delays are never shorter than asked. */
+static u64 get_tsc_khz(void)
+{
+    u32 a, b, c, d;
+    if (tsc_khz)
+        return tsc_khz;
+    tsc_khz = 4000000;
+    cpuid(0x40000000, &a, &b, &c, &d);
+    if (a >= 0x40000010 && a < 0x40010000) {
+        cpuid(0x40000010, &a, &b, &c, &d);
+        if (a)
+            return tsc_khz = a;
+    }
+    cpuid(0, &a, &b, &c, &d);
+    if (a >= 0x16) {
+        cpuid(0x16, &a, &b, &c, &d);
+        if (a)
+            tsc_khz = (u64)a * 1000;
+    }
+    return tsc_khz;
+}
+
+void delay_us(u64 us)
+{
+    u64 end = rdtsc() + us * get_tsc_khz() / 1000;
+    while (rdtsc() < end)
+        cpu_relax();
+}
+
+bool map_ram_above_4g(u64 end)
+{
+    u32 a, b, c, d;
+    cpuid(0x80000001, &a, &b, &c, &d);
+    if (!(d & (1u << 26)))               /* no 1 GiB pages */
+        return false;
+    if (end > (512ul << 30))
+        end = 512ul << 30;
+    for (u64 gb = 4; (gb << 30) < end; gb++)
+        pdpt[gb] = (gb << 30) | 0x87;
+    __asm__ volatile("mov %%cr3, %%rax; mov %%rax, %%cr3" ::: "rax", "memory");
+    return true;
+}

@@ -1,0 +1,171 @@
+using System.Buffers.Binary;
+using System.Text;
+using Domino.Vmm.Devices.Legacy;
+using Domino.Vmm.Memory;
+
+namespace Domino.Vmm.Acpi;
+
+/// <summary>
+/// A minimal ACPI table set: RSDP (v2) → XSDT → FADT (hardware-reduced, sleep control and reset
+/// register at the VMM's port 0x600) → DSDT (just <c>_S5</c>), and a MADT with every vCPU's
+/// local APIC, the IOAPIC and the ISA interrupt overrides. Checksums make each table sum to 0.
+/// </summary>
+public static class AcpiTables
+{
+    public const ulong IoApicAddress = 0xFEC0_0000;
+    public const ulong LocalApicAddress = 0xFEE0_0000;
+    private const string OemId = "DOMINO";
+    private const string OemTableId = "DOMINOVM";
+    private const uint FadtHwReducedAcpi = 1 << 20, FadtResetRegSup = 1 << 10;
+
+    /// <summary>Writes the tables at <paramref name="rsdpAddress"/> upwards and returns the RSDP address.</summary>
+    public static ulong Write(GuestMemory memory, ulong rsdpAddress, int vcpuCount)
+    {
+        var tables = Build(rsdpAddress, vcpuCount);
+        foreach (var (address, bytes) in tables) memory.Write(address, bytes);
+        return rsdpAddress;
+    }
+
+    /// <summary>Builds every table with its final guest-physical address (RSDP first).</summary>
+    public static List<(ulong Address, byte[] Bytes)> Build(ulong rsdpAddress, int vcpuCount)
+    {
+        if (vcpuCount is < 1 or > 254) throw new ArgumentOutOfRangeException(nameof(vcpuCount), "1 to 254 vCPUs");
+        var dsdt = Dsdt();
+        var madt = Madt(vcpuCount);
+        var next = Align(rsdpAddress + 36);
+        var dsdtAt = next; next = Align(next + (ulong)dsdt.Length);
+        var fadt = Fadt(dsdtAt);
+        var fadtAt = next; next = Align(next + (ulong)fadt.Length);
+        var madtAt = next; next = Align(next + (ulong)madt.Length);
+        var xsdt = Xsdt([fadtAt, madtAt]);
+        var xsdtAt = next; next += (ulong)xsdt.Length;
+        if (next > MemoryMap.HighMemoryStart) throw new InvalidOperationException("ACPI tables overflow the legacy BIOS area");
+        return [(rsdpAddress, Rsdp(xsdtAt)), (dsdtAt, dsdt), (fadtAt, fadt), (madtAt, madt), (xsdtAt, xsdt)];
+    }
+
+    private static ulong Align(ulong a) => (a + 15) & ~15UL;
+
+    /// <summary>Sum of all bytes modulo 256; a valid table sums to 0.</summary>
+    public static byte Sum(ReadOnlySpan<byte> bytes)
+    {
+        byte s = 0;
+        foreach (var b in bytes) s += b;
+        return s;
+    }
+
+    internal static byte[] Rsdp(ulong xsdt)
+    {
+        var t = new byte[36];
+        Encoding.ASCII.GetBytes("RSD PTR ").CopyTo(t, 0);
+        Encoding.ASCII.GetBytes(OemId).CopyTo(t, 9);
+        t[15] = 2; // revision: ACPI 2.0+
+        BinaryPrimitives.WriteUInt32LittleEndian(t.AsSpan(20), 36);
+        BinaryPrimitives.WriteUInt64LittleEndian(t.AsSpan(24), xsdt);
+        t[8] = (byte)-Sum(t.AsSpan(0, 20));   // ACPI 1.0 checksum over the first 20 bytes
+        t[32] = (byte)-Sum(t);                  // extended checksum over all 36
+        return t;
+    }
+
+    private static byte[] Header(string signature, int length, byte revision)
+    {
+        var t = new byte[length];
+        Encoding.ASCII.GetBytes(signature).CopyTo(t, 0);
+        BinaryPrimitives.WriteUInt32LittleEndian(t.AsSpan(4), (uint)length);
+        t[8] = revision;
+        Encoding.ASCII.GetBytes(OemId).CopyTo(t, 10);
+        Encoding.ASCII.GetBytes(OemTableId).CopyTo(t, 16);
+        BinaryPrimitives.WriteUInt32LittleEndian(t.AsSpan(24), 1);
+        Encoding.ASCII.GetBytes("DOMI").CopyTo(t, 28);
+        BinaryPrimitives.WriteUInt32LittleEndian(t.AsSpan(32), 1);
+        return t;
+    }
+
+    private static byte[] Finish(byte[] t)
+    {
+        t[9] = 0;
+        t[9] = (byte)-Sum(t);
+        return t;
+    }
+
+    internal static byte[] Xsdt(ulong[] entries)
+    {
+        var t = Header("XSDT", 36 + 8 * entries.Length, 1);
+        for (var i = 0; i < entries.Length; i++) BinaryPrimitives.WriteUInt64LittleEndian(t.AsSpan(36 + 8 * i), entries[i]);
+        return Finish(t);
+    }
+
+    /// <summary>DSDT: <c>Name (_S5, Package () { 5, 0, 0, 0 })</c> — SLP_TYP 5 for soft-off.</summary>
+    internal static byte[] Dsdt()
+    {
+        byte[] aml =
+        [
+            0x08, (byte)'_', (byte)'S', (byte)'5', (byte)'_', // NameOp "_S5_"
+            0x12, 0x07, 0x04,                                  // PackageOp, PkgLength 7, 4 elements
+            0x0A, AcpiPmDevice.S5SleepType, 0x00, 0x00, 0x00,  // BytePrefix 5, Zero, Zero, Zero
+        ];
+        var t = Header("DSDT", 36 + aml.Length, 2);
+        aml.CopyTo(t, 36);
+        return Finish(t);
+    }
+
+    /// <summary>FADT revision 6 (276 bytes), hardware-reduced, with sleep control/status and reset registers.</summary>
+    internal static byte[] Fadt(ulong dsdt)
+    {
+        var t = Header("FACP", 276, 6);
+        var s = t.AsSpan();
+        BinaryPrimitives.WriteUInt32LittleEndian(s[40..], (uint)dsdt);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[112..], FadtHwReducedAcpi | FadtResetRegSup);
+        WriteIoGas(s[116..], AcpiPmDevice.Port);               // RESET_REG
+        s[128] = AcpiPmDevice.ResetValue;                      // RESET_VALUE
+        s[131] = 0;                                            // FADT minor version
+        BinaryPrimitives.WriteUInt64LittleEndian(s[140..], dsdt); // X_DSDT
+        WriteIoGas(s[244..], AcpiPmDevice.Port);               // SLEEP_CONTROL_REG
+        WriteIoGas(s[256..], AcpiPmDevice.Port);               // SLEEP_STATUS_REG
+        Encoding.ASCII.GetBytes("DOMINO").CopyTo(s[268..]);    // hypervisor vendor identity
+        return Finish(t);
+    }
+
+    /// <summary>Generic Address Structure: 8-bit system I/O register.</summary>
+    private static void WriteIoGas(Span<byte> g, ushort port)
+    {
+        g[0] = 1;  // SystemIO
+        g[1] = 8;  // bit width
+        g[2] = 0;  // bit offset
+        g[3] = 1;  // byte access
+        BinaryPrimitives.WriteUInt64LittleEndian(g[4..], port);
+    }
+
+    /// <summary>MADT: LAPIC per vCPU (APIC ID = vCPU index), IOAPIC id 0 at GSI 0, IRQ0→GSI2 and SCI-style overrides.</summary>
+    internal static byte[] Madt(int vcpus)
+    {
+        var entries = new List<byte[]>();
+        for (var i = 0; i < vcpus; i++)
+        {
+            var e = new byte[8];
+            e[0] = 0; e[1] = 8; e[2] = (byte)i; e[3] = (byte)i;
+            BinaryPrimitives.WriteUInt32LittleEndian(e.AsSpan(4), 1); // enabled
+            entries.Add(e);
+        }
+        var ioapic = new byte[12];
+        ioapic[0] = 1; ioapic[1] = 12; ioapic[2] = (byte)vcpus; // IOAPIC id after the LAPIC ids
+        BinaryPrimitives.WriteUInt32LittleEndian(ioapic.AsSpan(4), (uint)IoApicAddress);
+        BinaryPrimitives.WriteUInt32LittleEndian(ioapic.AsSpan(8), 0);
+        entries.Add(ioapic);
+        var iso = new byte[10];
+        iso[0] = 2; iso[1] = 10; iso[2] = 0; iso[3] = 0; // ISA IRQ 0 (PIT) -> GSI 2
+        BinaryPrimitives.WriteUInt32LittleEndian(iso.AsSpan(4), 2);
+        entries.Add(iso);
+
+        var length = 44 + entries.Sum(e => e.Length);
+        var t = Header("APIC", length, 4);
+        BinaryPrimitives.WriteUInt32LittleEndian(t.AsSpan(36), (uint)LocalApicAddress);
+        BinaryPrimitives.WriteUInt32LittleEndian(t.AsSpan(40), 1); // PCAT_COMPAT: dual 8259s present
+        var pos = 44;
+        foreach (var e in entries)
+        {
+            e.CopyTo(t, pos);
+            pos += e.Length;
+        }
+        return Finish(t);
+    }
+}

@@ -1,0 +1,236 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace Domino.Vmm.Interop;
+
+/// <summary>A file descriptor owned by the VMM; closed exactly once when released.</summary>
+public sealed class SafeFd : SafeHandleMinusOneIsInvalid
+{
+    public SafeFd() : base(ownsHandle: true) { }
+
+    internal SafeFd(int fd) : base(ownsHandle: true) => SetHandle(fd);
+
+    public int Fd => (int)handle;
+
+    protected override bool ReleaseHandle() => Interop.Libc.Close((int)handle) == 0;
+}
+
+/// <summary>An anonymous or file-backed mapping; unmapped exactly once when released.</summary>
+public sealed class SafeMmap : SafeHandle
+{
+    public SafeMmap(nint address, nuint length) : base(invalidHandleValue: -1, ownsHandle: true)
+    {
+        Length = length;
+        SetHandle(address);
+    }
+
+    public nuint Length { get; }
+
+    public nint Address => handle;
+
+    public override bool IsInvalid => handle == -1 || handle == 0;
+
+    protected override bool ReleaseHandle() => Interop.Libc.Munmap(handle, Length) == 0;
+}
+
+internal static partial class Interop
+{
+    /// <summary>glibc entry points used by the VMM. Raw imports are private; callers use the wrappers.</summary>
+    internal static partial class Libc
+    {
+        private const string Lib = "libc";
+
+        public const int O_RDWR = 0x2;
+        public const int O_CLOEXEC = 0x80000;
+
+        public const int PROT_NONE = 0x0;
+        public const int PROT_READ = 0x1;
+        public const int PROT_WRITE = 0x2;
+        public const int PROT_EXEC = 0x4;
+        public const int MAP_SHARED = 0x01;
+        public const int MAP_PRIVATE = 0x02;
+        public const int MAP_ANONYMOUS = 0x20;
+        public const int MAP_NORESERVE = 0x4000;
+        private static readonly nint MAP_FAILED = -1;
+
+        public const int EINTR = 4;
+        public const int EAGAIN = 11;
+        public const int ENOENT = 2;
+        public const int EACCES = 13;
+        public const int EPERM = 1;
+        public const int E2BIG = 7;
+
+        public const int EFD_CLOEXEC = 0x80000;
+        public const int EFD_NONBLOCK = 0x800;
+
+        /// <summary>
+        /// The real-time signal used to kick a vCPU thread out of KVM_RUN. The .NET runtime uses
+        /// SIGRTMIN (34) for thread activation; this one is well clear of it.
+        /// </summary>
+        public const int VcpuKickSignal = 34 + 8;
+
+        [LibraryImport(Lib, EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+        private static partial int open_raw(string path, int flags);
+
+        [LibraryImport(Lib, EntryPoint = "close", SetLastError = true)]
+        private static partial int close_raw(int fd);
+
+        [LibraryImport(Lib, EntryPoint = "ioctl", SetLastError = true)]
+        private static partial int ioctl_ptr(int fd, nuint request, nint arg);
+
+        [LibraryImport(Lib, EntryPoint = "mmap", SetLastError = true)]
+        private static partial nint mmap_raw(nint addr, nuint length, int prot, int flags, int fd, nint offset);
+
+        [LibraryImport(Lib, EntryPoint = "munmap", SetLastError = true)]
+        private static partial int munmap_raw(nint addr, nuint length);
+
+        [LibraryImport(Lib, EntryPoint = "mprotect", SetLastError = true)]
+        private static partial int mprotect_raw(nint addr, nuint length, int prot);
+
+        [LibraryImport(Lib, EntryPoint = "eventfd", SetLastError = true)]
+        private static partial int eventfd_raw(uint initval, int flags);
+
+        [LibraryImport(Lib, EntryPoint = "write", SetLastError = true)]
+        private static partial nint write_raw(int fd, nint buf, nuint count);
+
+        [LibraryImport(Lib, EntryPoint = "pthread_self")]
+        private static partial nuint pthread_self_raw();
+
+        [LibraryImport(Lib, EntryPoint = "pthread_kill")]
+        private static partial int pthread_kill_raw(nuint thread, int sig);
+
+        [LibraryImport(Lib, EntryPoint = "gettid")]
+        private static partial int gettid_raw();
+
+        [LibraryImport(Lib, EntryPoint = "sigaction", SetLastError = true)]
+        private static unsafe partial int sigaction_raw(int sig, sigaction_t* act, sigaction_t* oldact);
+
+        [LibraryImport(Lib, EntryPoint = "isatty")]
+        private static partial int isatty_raw(int fd);
+
+        /// <summary>glibc's struct sigaction on x86-64: handler, 1024-bit mask, flags, restorer.</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        private unsafe struct sigaction_t
+        {
+            public nint sa_handler;
+            public fixed ulong sa_mask[16];
+            public int sa_flags;
+            public nint sa_restorer;
+        }
+
+        public static int Errno => Marshal.GetLastPInvokeError();
+
+        public static SafeFd Open(string path, int flags, out int errno)
+        {
+            var fd = open_raw(path, flags | O_CLOEXEC);
+            errno = fd < 0 ? Errno : 0;
+            return new SafeFd(fd);
+        }
+
+        public static int Close(int fd) => close_raw(fd);
+
+        /// <summary>ioctl with an integer or pointer argument; returns the result or -1 with <paramref name="errno"/>.</summary>
+        public static int Ioctl(SafeFd fd, nuint request, nint arg, out int errno)
+        {
+            var added = false;
+            try
+            {
+                fd.DangerousAddRef(ref added);
+                var r = ioctl_ptr(fd.Fd, request, arg);
+                errno = r < 0 ? Errno : 0;
+                return r;
+            }
+            finally
+            {
+                if (added) fd.DangerousRelease();
+            }
+        }
+
+        public static SafeMmap Mmap(nuint length, int prot, int flags, SafeFd? fd, string what)
+        {
+            var added = false;
+            try
+            {
+                fd?.DangerousAddRef(ref added);
+                var p = mmap_raw(0, length, prot, flags, fd?.Fd ?? -1, 0);
+                if (p == MAP_FAILED)
+                    throw new KvmException($"mmap({what}, {length} bytes)", Errno);
+                return new SafeMmap(p, length);
+            }
+            finally
+            {
+                if (added) fd!.DangerousRelease();
+            }
+        }
+
+        public static int Munmap(nint addr, nuint length) => munmap_raw(addr, length);
+
+        public static void Mprotect(nint addr, nuint length, int prot)
+        {
+            if (mprotect_raw(addr, length, prot) != 0) throw new KvmException("mprotect", Errno);
+        }
+
+        public static SafeFd EventFd(bool nonBlocking)
+        {
+            var fd = eventfd_raw(0, EFD_CLOEXEC | (nonBlocking ? EFD_NONBLOCK : 0));
+            if (fd < 0) throw new KvmException("eventfd", Errno);
+            return new SafeFd(fd);
+        }
+
+        public static unsafe void EventFdSignal(SafeFd fd)
+        {
+            ulong one = 1;
+            var added = false;
+            try
+            {
+                fd.DangerousAddRef(ref added);
+                // SAFETY: writes 8 bytes from a local that lives across the call.
+                if (write_raw(fd.Fd, (nint)(&one), 8) != 8) throw new KvmException("write(eventfd)", Errno);
+            }
+            finally
+            {
+                if (added) fd.DangerousRelease();
+            }
+        }
+
+        public static nuint PthreadSelf() => pthread_self_raw();
+
+        /// <summary>Sends <paramref name="sig"/> to one thread; returns 0 or an errno (ESRCH when it has exited).</summary>
+        public static int PthreadKill(nuint thread, int sig) => pthread_kill_raw(thread, sig);
+
+        public static int GetTid() => gettid_raw();
+
+        public static bool IsATty(int fd) => isatty_raw(fd) == 1;
+
+        private static readonly Lock s_kickLock = new();
+        private static SafeMmap? s_kickHandler;
+
+        /// <summary>
+        /// Installs a do-nothing handler for <see cref="VcpuKickSignal"/> once per process. The
+        /// handler is a single native <c>ret</c> in an executable page: delivering the signal must
+        /// only interrupt KVM_RUN (which returns EINTR), never run managed code inside a signal
+        /// context. glibc's sigaction supplies the sa_restorer trampoline.
+        /// </summary>
+        public static unsafe void InstallKickHandler()
+        {
+            lock (s_kickLock)
+            {
+                if (s_kickHandler is not null) return;
+                var page = Mmap(4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, null, "vcpu kick handler");
+                // SAFETY: the page was just mapped read-write and is 4096 bytes long.
+                *(byte*)page.Address = 0xC3; // ret
+                Mprotect(page.Address, 4096, PROT_READ | PROT_EXEC);
+                sigaction_t act = default;
+                act.sa_handler = page.Address;
+                // SAFETY: act is a fully initialised local; the kernel copies it. The mask is empty.
+                if (sigaction_raw(VcpuKickSignal, &act, null) != 0)
+                {
+                    var errno = Errno;
+                    page.Dispose();
+                    throw new KvmException("sigaction(vcpu kick signal)", errno);
+                }
+                s_kickHandler = page; // kept for the life of the process: the handler must stay mapped
+            }
+        }
+    }
+}

@@ -1,0 +1,149 @@
+using System.Collections.Concurrent;
+using Domino.Vmm.Hypervisor;
+
+namespace Domino.Vmm.Vcpu;
+
+/// <summary>What the VMM does with one exit; returns false when this vCPU must stop.</summary>
+public interface IVcpuExitHandler
+{
+    bool HandleExit(KvmVcpu vcpu, VmExit exit);
+
+    /// <summary>An exception escaped exit handling or KVM_RUN on this vCPU; the VM must end as crashed.</summary>
+    void OnVcpuFault(KvmVcpu vcpu, Exception error);
+}
+
+/// <summary>
+/// One vCPU on its own thread, a state machine (Created → Running ⇄ Paused → Stopped) driven only by
+/// messages: <see cref="Resume"/>, <see cref="Pause"/> and <see cref="Stop"/> queue a request and
+/// kick the thread out of KVM_RUN (immediate_exit + signal); the thread applies it between runs.
+/// </summary>
+public sealed class VcpuRunner : IDisposable
+{
+    private readonly KvmVcpu _vcpu;
+    private readonly IVcpuExitHandler _handler;
+    private readonly ConcurrentQueue<VcpuState> _requests = new();
+    private readonly SemaphoreSlim _wake = new(0);
+    private readonly object _stateLock = new(); // a monitor: WaitForState waits on it
+    private readonly Thread _thread;
+    private VcpuState _state = VcpuState.Created;
+    private long _exits;
+
+    public VcpuRunner(KvmVcpu vcpu, IVcpuExitHandler handler)
+    {
+        _vcpu = vcpu;
+        _handler = handler;
+        _thread = new Thread(ThreadMain) { Name = $"vcpu{vcpu.Id}", IsBackground = true };
+        _thread.Start();
+    }
+
+    public int Id => _vcpu.Id;
+
+    public KvmVcpu Vcpu => _vcpu;
+
+    public long ExitCount => Interlocked.Read(ref _exits);
+
+    public VcpuState State
+    {
+        get { lock (_stateLock) return _state; }
+    }
+
+    public void Resume() => Post(VcpuState.Running);
+
+    public void Pause() => Post(VcpuState.Paused);
+
+    public void Stop() => Post(VcpuState.Stopped);
+
+    /// <summary>Blocks until the thread has reached <paramref name="state"/> (or stopped); false on timeout.</summary>
+    public bool WaitForState(VcpuState state, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        lock (_stateLock)
+        {
+            while (_state != state && _state != VcpuState.Stopped)
+            {
+                var left = deadline - DateTime.UtcNow;
+                if (left <= TimeSpan.Zero || !Monitor.Wait(_stateLock, left)) return _state == state;
+            }
+            return _state == state;
+        }
+    }
+
+    public bool Join(TimeSpan timeout) => _thread.Join(timeout);
+
+    private void Post(VcpuState target)
+    {
+        _requests.Enqueue(target);
+        _wake.Release();
+        _vcpu.Kick();
+    }
+
+    private void SetState(VcpuState to)
+    {
+        lock (_stateLock)
+        {
+            if (_state == to) return;
+            if (!VcpuTransitions.IsValid(_state, to)) throw new InvalidStateTransitionException($"vCPU {Id}", _state, to);
+            _state = to;
+            Monitor.PulseAll(_stateLock);
+        }
+    }
+
+    /// <summary>Applies queued requests; invalid ones (e.g. pausing a stopped vCPU) are ignored.</summary>
+    private void DrainRequests()
+    {
+        while (_requests.TryDequeue(out var target))
+        {
+            lock (_stateLock)
+            {
+                if (_state == target || !VcpuTransitions.IsValid(_state, target)) continue;
+            }
+            SetState(target);
+        }
+    }
+
+    private void ThreadMain()
+    {
+        try
+        {
+            _vcpu.BindToCurrentThread();
+            while (true)
+            {
+                // Clear the kick before looking at requests: a kick that lands after this point
+                // leaves immediate_exit set, so the next KVM_RUN returns at once and we look again.
+                _vcpu.ClearKick();
+                DrainRequests();
+                var state = State;
+                if (state == VcpuState.Stopped) break;
+                if (state != VcpuState.Running)
+                {
+                    _wake.Wait();
+                    continue;
+                }
+                var exit = _vcpu.Run();
+                Interlocked.Increment(ref _exits);
+                if (exit.Kind == VmExitKind.Interrupted) continue;
+                if (!_handler.HandleExit(_vcpu, exit)) break;
+            }
+        }
+        catch (Exception e)
+        {
+            try { _handler.OnVcpuFault(_vcpu, e); } catch { /* the VM is ending; nothing more to report */ }
+        }
+        finally
+        {
+            _vcpu.UnbindThread();
+            lock (_stateLock)
+            {
+                _state = VcpuState.Stopped;
+                Monitor.PulseAll(_stateLock);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        Stop();
+        _thread.Join(TimeSpan.FromSeconds(5));
+        _wake.Dispose();
+    }
+}

@@ -1,0 +1,360 @@
+using System.Text;
+using Domino.Vmm.Acpi;
+using Domino.Vmm.Boot;
+using Domino.Vmm.Devices;
+using Domino.Vmm.Devices.Legacy;
+using Domino.Vmm.Hypervisor;
+using Domino.Vmm.Memory;
+using Domino.Vmm.Vcpu;
+
+namespace Domino.Vmm;
+
+/// <summary>Lifecycle of the whole VM.</summary>
+public enum VmState
+{
+    Built,
+    Running,
+    Paused,
+    Exited,
+}
+
+/// <summary>
+/// One running guest: KVM VM, RAM, devices, one <see cref="VcpuRunner"/> per vCPU. Built paused by
+/// <see cref="Build"/>, started with <see cref="Start"/>, ended by the guest (see <see cref="Exited"/>)
+/// or by <see cref="Stop"/>.
+/// </summary>
+public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
+{
+    public const ulong VirtioMmioBase = 0xD000_0000;
+    public const ulong VirtioMmioSize = 0x1000;
+
+    /// <summary>GSIs handed to virtio-mmio devices in order: the free ISA IRQs, then the IOAPIC's upper pins.</summary>
+    public static readonly uint[] VirtioGsis = [5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23];
+
+    private readonly KvmHypervisor _kvm;
+    private readonly KvmVm _vm;
+    private readonly GuestRam _ram;
+    private readonly List<VcpuRunner> _runners = [];
+    private readonly TaskCompletionSource<GuestExit> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Action<string> _log;
+    private readonly Stream? _consoleOutput;
+    private readonly Lock _consoleLock = new();
+    private readonly Lock _stateLock = new();
+    private VmState _state = VmState.Built;
+    private Thread? _inputPump;
+    private int _disposed;
+
+    private VirtualMachine(KvmHypervisor kvm, KvmVm vm, GuestRam ram, VmConfig config)
+    {
+        _kvm = kvm;
+        _vm = vm;
+        _ram = ram;
+        _log = config.Log ?? (_ => { });
+        _consoleOutput = config.ConsoleOutput;
+        PioBus = new DeviceBus("pio", _log);
+        MmioBus = new DeviceBus("mmio", _log);
+    }
+
+    public VmState State { get { lock (_stateLock) return _state; } }
+
+    public DeviceBus PioBus { get; }
+
+    public DeviceBus MmioBus { get; }
+
+    public GuestMemory Memory => _ram.Memory;
+
+    public MemoryMap MemoryMap => _ram.Map;
+
+    public Serial Console { get; private set; } = null!;
+
+    public BootInfo Boot { get; private set; } = null!;
+
+    public int VcpuCount => _runners.Count;
+
+    /// <summary>Completes when the guest ends (or the VM is stopped) with how it ended.</summary>
+    public Task<GuestExit> Exited => _exited.Task;
+
+    /// <summary>Validates <paramref name="config"/> and builds the VM, paused. Files are checked before KVM is touched.</summary>
+    public static VirtualMachine Build(VmConfig config) => Build(VmResources.Validate(config));
+
+    public static VirtualMachine Build(VmResources resources)
+    {
+        var config = resources.Config;
+        var kvm = KvmHypervisor.Open();
+        KvmVm? vm = null;
+        GuestRam? ram = null;
+        VirtualMachine? machine = null;
+        try
+        {
+            vm = kvm.CreateVm();
+            vm.SetupArchitecturalPages();
+            vm.CreateIrqchipAndPit();
+            ram = GuestRam.Create(resources.MemoryMap, vm);
+            machine = new VirtualMachine(kvm, vm, ram, config);
+            machine.AttachLegacyDevices();
+            var cmdline = new StringBuilder(config.CommandLine.Trim());
+            if (config.Disks.Count > 0)
+                throw new VmConfigException("disks need the virtio-blk device, which this build of the VMM does not include yet");
+            for (var i = 0; i < config.VirtioDevices.Count; i++)
+                cmdline.Append(machine.AttachVirtioMmio(i, config.VirtioDevices[i]));
+            var rsdp = AcpiTables.Write(ram.Memory, BootLayout.Rsdp, config.Vcpus);
+            machine.Boot = BootSetup.Load(resources.Kernel, ram.Memory, resources.MemoryMap, cmdline.ToString().Trim(), resources.Ramdisk, rsdp);
+            machine.CreateVcpus(config.Vcpus);
+            if (config.ConsoleInput is { } input) machine.StartInputPump(input);
+            return machine;
+        }
+        catch
+        {
+            if (machine is not null) machine.Dispose();
+            else
+            {
+                ram?.Dispose();
+                vm?.Dispose();
+                kvm.Dispose();
+            }
+            throw;
+        }
+    }
+
+    private void AttachLegacyDevices()
+    {
+        Console = new Serial(new KvmInterruptLine(_vm, Serial.Com1Irq), WriteConsole);
+        PioBus.Register(Serial.Com1Base, 8, Console, "serial (COM1)");
+        var i8042 = new I8042(this);
+        PioBus.Register(I8042.DataPort, 1, i8042.Data, "i8042 data");
+        PioBus.Register(I8042.CommandPort, 1, i8042, "i8042 command");
+        PioBus.Register(DebugExit.Port, 4, new DebugExit(this), "debug-exit");
+        PioBus.Register(AcpiPmDevice.Port, 1, new AcpiPmDevice(this), "ACPI sleep/reset");
+    }
+
+    /// <summary>Puts virtio-mmio device <paramref name="index"/> at 0xD0000000 + index*4K and returns its command-line announcement.</summary>
+    private string AttachVirtioMmio(int index, VirtioMmioDeviceSpec spec)
+    {
+        if (index >= VirtioGsis.Length) throw new VmConfigException($"too many virtio devices (at most {VirtioGsis.Length})");
+        var address = VirtioMmioBase + (ulong)index * VirtioMmioSize;
+        var gsi = VirtioGsis[index];
+        var transport = spec.CreateTransport(_ram.Memory, new KvmInterruptLine(_vm, gsi));
+        MmioBus.Register(address, VirtioMmioSize, transport, $"virtio-mmio {spec.Name}");
+        // Linux's virtio_mmio.device=<size>@<base>:<irq> convention.
+        return $" virtio_mmio.device=4K@0x{address:x}:{gsi}";
+    }
+
+    private void CreateVcpus(int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            var vcpu = _vm.CreateVcpu(i);
+            try
+            {
+                vcpu.SetCpuid(count);
+                vcpu.InitializeFpu();
+                vcpu.SetupLapicLints();
+                if (i == 0)
+                {
+                    vcpu.SetSpecialRegisters(Boot.Cpu.SpecialRegisters);
+                    vcpu.SetRegisters(Boot.Cpu.Registers);
+                }
+                // Application processors stay in the reset/wait-for-SIPI state KVM gives them with an
+                // in-kernel irqchip, so the guest starts them with INIT-SIPI-SIPI.
+            }
+            catch
+            {
+                vcpu.Dispose();
+                throw;
+            }
+            _runners.Add(new VcpuRunner(vcpu, this));
+        }
+    }
+
+    private void StartInputPump(Stream input)
+    {
+        _inputPump = new Thread(() =>
+        {
+            var buffer = new byte[256];
+            try
+            {
+                while (!_exited.Task.IsCompleted)
+                {
+                    var n = input.Read(buffer, 0, buffer.Length);
+                    if (n <= 0) break;
+                    Console.EnqueueInput(buffer.AsSpan(0, n));
+                }
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException)
+            {
+                // console input gone: the guest just sees no more bytes
+            }
+        })
+        { Name = "console-input", IsBackground = true };
+        _inputPump.Start();
+    }
+
+    private void WriteConsole(byte b)
+    {
+        if (_consoleOutput is null) return;
+        lock (_consoleLock)
+        {
+            try
+            {
+                _consoleOutput.WriteByte(b);
+                if (b == (byte)'\n') _consoleOutput.Flush();
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException)
+            {
+                // console reader went away; the guest keeps running
+            }
+        }
+    }
+
+    private void FlushConsole()
+    {
+        if (_consoleOutput is null) return;
+        lock (_consoleLock)
+        {
+            try { _consoleOutput.Flush(); } catch (Exception e) when (e is IOException or ObjectDisposedException) { }
+        }
+    }
+
+    /// <summary>Starts (or resumes) every vCPU.</summary>
+    public void Start()
+    {
+        lock (_stateLock)
+        {
+            if (_state == VmState.Exited) throw new InvalidOperationException("the VM has already exited");
+            if (_state == VmState.Running) return;
+            _state = VmState.Running;
+        }
+        foreach (var r in _runners) r.Resume();
+    }
+
+    /// <summary>Pauses every vCPU and waits until all are out of KVM_RUN.</summary>
+    public void Pause()
+    {
+        lock (_stateLock)
+        {
+            if (_state != VmState.Running) throw new InvalidOperationException($"cannot pause a VM that is {_state}");
+            _state = VmState.Paused;
+        }
+        foreach (var r in _runners) r.Pause();
+        foreach (var r in _runners) r.WaitForState(VcpuState.Paused, TimeSpan.FromSeconds(10));
+    }
+
+    public void Resume()
+    {
+        lock (_stateLock)
+        {
+            if (_state != VmState.Paused) throw new InvalidOperationException($"cannot resume a VM that is {_state}");
+            _state = VmState.Running;
+        }
+        foreach (var r in _runners) r.Resume();
+    }
+
+    /// <summary>Ends the VM from the host side; the exit reason is <see cref="VmExitReason.Stopped"/> unless the guest ended first.</summary>
+    public void Stop(string why = "stopped by the host") => End(new GuestExit(VmExitReason.Stopped, why));
+
+    /// <summary>Waits for the guest to end; on timeout stops it and returns <see cref="VmExitReason.Stopped"/>.</summary>
+    public GuestExit WaitForExit(TimeSpan timeout)
+    {
+        if (!_exited.Task.Wait(timeout)) Stop($"timed out after {timeout.TotalSeconds:0.#} s");
+        return _exited.Task.Result;
+    }
+
+    public long ExitCount => _runners.Sum(r => r.ExitCount);
+
+    private void End(GuestExit exit)
+    {
+        if (!_exited.TrySetResult(exit)) return;
+        lock (_stateLock) _state = VmState.Exited;
+        FlushConsole();
+        foreach (var r in _runners) r.Stop();
+    }
+
+    void IGuestEvents.PowerOff(string how) => End(new GuestExit(VmExitReason.Poweroff, how));
+
+    void IGuestEvents.Reboot(string how) => End(new GuestExit(VmExitReason.Reboot, how));
+
+    bool IVcpuExitHandler.HandleExit(KvmVcpu vcpu, VmExit exit)
+    {
+        switch (exit.Kind)
+        {
+            case VmExitKind.IoIn:
+                for (var i = 0; i < exit.Count; i++) PioBus.Read(exit.Address, exit.Data.Slice(i * exit.Size, exit.Size));
+                break;
+            case VmExitKind.IoOut:
+                for (var i = 0; i < exit.Count; i++) PioBus.Write(exit.Address, exit.Data.Slice(i * exit.Size, exit.Size));
+                break;
+            case VmExitKind.MmioRead:
+                MmioBus.Read(exit.Address, exit.Data);
+                break;
+            case VmExitKind.MmioWrite:
+                MmioBus.Write(exit.Address, exit.Data);
+                break;
+            case VmExitKind.Shutdown:
+                End(new GuestExit(VmExitReason.Reboot, $"triple fault on vCPU {vcpu.Id} (KVM_EXIT_SHUTDOWN)", Snapshot(vcpu)));
+                return false;
+            case VmExitKind.SystemEvent:
+                End(exit.EventType switch
+                {
+                    SystemEventType.Shutdown => new GuestExit(VmExitReason.Poweroff, $"KVM system event shutdown from vCPU {vcpu.Id}"),
+                    SystemEventType.Reset => new GuestExit(VmExitReason.Reboot, $"KVM system event reset from vCPU {vcpu.Id}"),
+                    _ => new GuestExit(VmExitReason.Crash, $"KVM system event {exit.Suberror} (crash) on vCPU {vcpu.Id}", Snapshot(vcpu)),
+                });
+                return false;
+            case VmExitKind.Hlt:
+                End(new GuestExit(VmExitReason.Crash, $"vCPU {vcpu.Id} halted with no way to wake (KVM_EXIT_HLT)", Snapshot(vcpu)));
+                return false;
+            case VmExitKind.InternalError:
+            case VmExitKind.FailEntry:
+            case VmExitKind.Unknown:
+                End(new GuestExit(VmExitReason.Crash, $"{Describe(exit)} on vCPU {vcpu.Id}", Snapshot(vcpu)));
+                return false;
+        }
+        return !_exited.Task.IsCompleted;
+    }
+
+    void IVcpuExitHandler.OnVcpuFault(KvmVcpu vcpu, Exception error)
+    {
+        _log($"vCPU {vcpu.Id}: {error}");
+        End(new GuestExit(VmExitReason.Crash, $"VMM fault while handling vCPU {vcpu.Id}: {error.GetType().Name}: {error.Message}", Snapshot(vcpu)));
+    }
+
+    private static string Describe(VmExit exit) => exit.Kind switch
+    {
+        VmExitKind.InternalError => $"KVM internal error, suberror {exit.Suberror} ({InternalErrorName(exit.Suberror)})" +
+            (exit.Details is { Length: > 0 } d ? ", data " + string.Join(' ', d.Select(x => $"0x{x:x}")) : ""),
+        VmExitKind.FailEntry => $"KVM entry failure, hardware reason 0x{exit.Address:x}",
+        _ => $"unhandled KVM exit reason {exit.RawReason}",
+    };
+
+    private static string InternalErrorName(uint suberror) => suberror switch
+    {
+        1 => "emulation failure",
+        2 => "simultaneous exceptions",
+        3 => "delivery event",
+        4 => "unexpected exit reason",
+        _ => "unknown",
+    };
+
+    private static VcpuSnapshot? Snapshot(KvmVcpu vcpu)
+    {
+        try
+        {
+            return new VcpuSnapshot(vcpu.Id, vcpu.GetRegisters(), vcpu.GetSpecialRegisters());
+        }
+        catch (Exception)
+        {
+            return null;
+        }
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        End(new GuestExit(VmExitReason.Stopped, "VM disposed"));
+        foreach (var r in _runners) r.Dispose();
+        foreach (var r in _runners) r.Vcpu.Dispose();
+        _ram.Dispose();
+        _vm.Dispose();
+        _kvm.Dispose();
+    }
+}

@@ -1,0 +1,41 @@
+using System.Diagnostics;
+
+namespace Domino.Vmm.Tests;
+
+/// <summary>Runs the built `domino` CLI as a child process.</summary>
+internal static class DominoProcess
+{
+    public static string CliDll
+    {
+        get
+        {
+            // Same configuration as this test assembly: .../bin/<Configuration>/net10.0/
+            var config = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
+            return Path.Combine(GuestKit.Root, "src", "Domino.Cli", "bin", config, "net10.0", "domino.dll");
+        }
+    }
+
+    public static (int ExitCode, string Stdout, string Stderr) Run(string stdin, TimeSpan timeout, params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        psi.ArgumentList.Add(CliDll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        p.StandardInput.Write(stdin);
+        p.StandardInput.Close();
+        if (!p.WaitForExit(timeout))
+        {
+            p.Kill(entireProcessTree: true);
+            p.WaitForExit();
+            Assert.Fail($"domino {string.Join(' ', args)} did not finish within {timeout.TotalSeconds} s; stderr: {stderr.Result}");
+        }
+        return (p.ExitCode, stdout.Result, stderr.Result);
+    }
+}
