@@ -42,6 +42,15 @@ public sealed class VcpuRunner : IDisposable
 
     public long ExitCount => Interlocked.Read(ref _exits);
 
+    /// <summary>The time-partitioning gate consulted before each KVM_RUN (ARINC653), or null to run freely.</summary>
+    public IVcpuGate? Gate
+    {
+        get => Volatile.Read(ref _gate);
+        set { Volatile.Write(ref _gate, value); _vcpu.Kick(); }
+    }
+
+    private IVcpuGate? _gate;
+
     public VcpuState State
     {
         get { lock (_stateLock) return _state; }
@@ -119,6 +128,7 @@ public sealed class VcpuRunner : IDisposable
                     _wake.Wait();
                     continue;
                 }
+                if (Gate is { } gate && !gate.WaitForWindow(Id, out _)) continue; // kicked while waiting: requests first
                 var exit = _vcpu.Run();
                 Interlocked.Increment(ref _exits);
                 if (exit.Kind == VmExitKind.Interrupted) continue;
