@@ -71,6 +71,10 @@ public abstract class DomainDriver : IAsyncDisposable
     public virtual Task SetMaxMemoryAsync(GuestRef guest, long maxMb, CancellationToken ct) => throw Unsupported("mem-max");
     public virtual Task<IReadOnlyList<VcpuInfo>> GetVcpusAsync(GuestRef guest, CancellationToken ct) => throw Unsupported("vcpu-list");
     public virtual Task<double> GetCpuTimeAsync(GuestRef guest, CancellationToken ct) => Task.FromResult(0.0);
+
+    /// <summary>The host threads running the guest's vCPUs (pid and gettid), for the host scheduler to
+    /// place; empty when the driver's guests have no host threads (test) or does not know them yet.</summary>
+    public virtual IReadOnlyList<Scheduling.Host.VcpuThread> VcpuThreads(GuestRef guest) => [];
     public virtual Task<byte[]> ReadConsoleHistoryAsync(GuestRef guest, CancellationToken ct) => throw Unsupported("dmesg");
 
     /// <summary>A duplex console: reads return guest output (the recent history first when
