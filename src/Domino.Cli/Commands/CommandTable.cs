@@ -11,6 +11,7 @@ internal static class CommandTable
         foreach (var c in LifecycleCommands.All()) yield return c;
         yield return ConsoleCommand.Create();
         foreach (var c in VcpuCommands.All()) yield return c;
+        foreach (var c in SchedulingCommands.All()) yield return c;
         foreach (var c in MemoryCommands.All()) yield return c;
         yield return DaemonCommand.Create();
         yield return VmmCommand.Create();

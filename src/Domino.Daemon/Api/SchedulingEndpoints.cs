@@ -24,14 +24,15 @@ internal static class SchedulingEndpoints
         pools.MapGet("/{pool}", (string pool, SchedulingService s) => s.Pool(pool));
         pools.MapDelete("/{pool}", (string pool, SchedulingService s) =>
         {
+            var info = s.Pool(pool);
             s.DestroyPool(pool);
-            return Results.NoContent();
-        }).WithSummary("Destroy an empty pool");
+            return info;
+        }).WithSummary("Destroy an empty pool (answers with the pool as it was)");
         pools.MapPost("/{pool}/rename", (string pool, PoolRenameRequest req, SchedulingService s) => s.RenamePool(pool, req.Name));
         pools.MapPost("/{pool}/cpus/add", (string pool, PoolCpusRequest req, SchedulingService s) => s.AddCpus(pool, req.Cpus));
         pools.MapPost("/{pool}/cpus/remove", (string pool, PoolCpusRequest req, SchedulingService s) => s.RemoveCpus(pool, req.Cpus));
         pools.MapGet("/{pool}/arinc653", (string pool, SchedulingService s) => s.Arinc653(pool)).WithSummary("A pool's ARINC653 schedule");
-        pools.MapPut("/{pool}/arinc653", (string pool, Arinc653Schedule schedule, SchedulingService s) => s.SetArinc653(pool, schedule))
+        pools.MapPost("/{pool}/arinc653", (string pool, Arinc653Schedule schedule, SchedulingService s) => s.SetArinc653(pool, schedule))
             .WithSummary("Validate and install a pool's ARINC653 schedule");
 
         app.MapPost("/domains/{id}/cpupool", (string id, MigrateRequest req, DomainService d, SchedulingService s) =>

@@ -633,7 +633,7 @@ public sealed partial class SchedulingService : IDisposable
         if (pool is not null)
         {
             var p = FindPool(pool);
-            RequireScheduler(p, kind, $"-p {p.Name}", null);
+            RequireScheduler(p, kind, $"{PoolOption(p.Scheduler)} {p.Name}", null);
             return [p];
         }
         if (domain is { } uuid)
@@ -649,10 +649,14 @@ public sealed partial class SchedulingService : IDisposable
     private void RequireScheduler(PoolState pool, SchedulerKind wanted, string args, string? domain)
     {
         if (pool.Scheduler == wanted) return;
+        // The pool option differs by command (sched-rtds takes -c, as xl's does): name it for the pool's own.
+        if (args.StartsWith("-p ", StringComparison.Ordinal)) args = $"{PoolOption(pool.Scheduler)} {pool.Name}";
         var fix = $"use 'domino {pool.Scheduler.Command()} {args}'";
         if (domain is not null) fix += $" or move the domain with 'domino cpupool-migrate {domain} POOL'";
         throw new ToolstackException(ErrorKind.Conflict, $"pool '{pool.Name}' runs {pool.Scheduler.Word()}, not {wanted.Word()}: {fix}");
     }
+
+    private static string PoolOption(SchedulerKind kind) => kind == SchedulerKind.Rtds ? "-c" : "-p";
 
     private DomainSchedState DomainState(Guid uuid, string name) =>
         _state.Domains.FirstOrDefault(d => d.Uuid == uuid)

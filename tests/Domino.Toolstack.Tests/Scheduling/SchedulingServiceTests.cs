@@ -90,7 +90,7 @@ public sealed class SchedulingServiceTests : IDisposable
         await Create("ctl", pool: "rt");
         var e = Assert.Throws<ToolstackException>(() => _s.SetCredit(SchedulerKind.Credit, Uuid("ctl"), "ctl", 512, null));
         Assert.Equal("pool 'rt' runs rtds, not credit: use 'domino sched-rtds -d ctl' or move the domain with 'domino cpupool-migrate ctl POOL'", e.Message);
-        Assert.Equal("pool 'rt' runs rtds, not credit: use 'domino sched-rtds -p rt'", Assert.Throws<ToolstackException>(() => _s.Credit(SchedulerKind.Credit, "rt", null)).Message);
+        Assert.Equal("pool 'rt' runs rtds, not credit: use 'domino sched-rtds -c rt'", Assert.Throws<ToolstackException>(() => _s.Credit(SchedulerKind.Credit, "rt", null)).Message);
     }
 
     [Fact]

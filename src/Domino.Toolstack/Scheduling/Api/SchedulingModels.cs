@@ -49,6 +49,7 @@ public sealed record VcpuAffinityInfo(int Vcpu, string Hard, string Soft, string
 [JsonSerializable(typeof(CreditPoolRequest))]
 [JsonSerializable(typeof(CreditDomainInfo))]
 [JsonSerializable(typeof(List<RtdsPoolInfo>))]
+[JsonSerializable(typeof(List<RtdsVcpuInfo>))]
 [JsonSerializable(typeof(RtdsRequest))]
 [JsonSerializable(typeof(Arinc653Info))]
 [JsonSerializable(typeof(Arinc653Schedule))]
