@@ -360,7 +360,7 @@ internal static class SchedulingCommands
     private static Command Arinc653Plan()
     {
         var tasks = new Argument<string>("tasks") { Description = "A task file (NAME PERIOD WCET [DEADLINE] per line) or inline: a:5ms:1ms,b:6ms:2ms" };
-        var cpus = new Option<string?>("--cpus") { Description = "CPUs to plan for: a count (2) or a list (2-3); default one CPU, 0" };
+        var cpus = new Option<string?>("--cpus") { Description = "The CPUs to plan for, as a list: 1, 2-3 (default: cpu 0); use the pool's CPUs" };
         var command = new Command("plan", "Synthesise a schedule (major frame = hyperperiod, EDF) or explain why none exists") { tasks, cpus };
         command.SetAction(async (parse, ct) =>
         {
@@ -417,13 +417,8 @@ internal static class SchedulingCommands
         return command;
     }
 
-    private static IReadOnlyList<int>? ParseCpuList(string? text)
-    {
-        if (text is null) return null;
-        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && !text.Contains('-'))
-            return n >= 1 ? Enumerable.Range(0, n).ToList() : throw new ToolstackException(ErrorKind.Invalid, $"--cpus {text}: need at least one CPU");
-        return CpuSet.Parse(text, CpuSet.Range(0, 1024)).Cpus;
-    }
+    private static IReadOnlyList<int>? ParseCpuList(string? text) =>
+        text is null ? null : CpuSet.Parse(text, CpuSet.Range(0, 1024)).Cpus;
 
     private static string ReadText(string path) =>
         File.Exists(path) ? File.ReadAllText(path) : throw new ToolstackException(ErrorKind.Invalid, $"{path}: no such schedule file");
