@@ -188,7 +188,22 @@ public sealed class CgroupHostScheduler : IHostScheduler
         Write(_cpusetRoot, "cpuset.cpus", Read(CpusetMount, "cpuset.cpus"), "the domino cpuset");
     }
 
-    private void EnsureCpuParent() => Directory.CreateDirectory(_cpuRoot);
+    /// <summary>cpu.shares of the group holding every domain's group, against the host's own processes
+    /// (null: the kernel default, 1024, like any one host process).</summary>
+    public long? GroupShares { get; init; }
+
+    private void EnsureCpuParent()
+    {
+        Directory.CreateDirectory(_cpuRoot);
+        if (GroupShares is { } shares) Write(_cpuRoot, "cpu.shares", Inv($"{shares}"), "the domino cpu group");
+    }
+
+    /// <summary>Removes the (empty) parent groups; pools and domains must have been removed first.</summary>
+    public void RemoveGroups()
+    {
+        TryRmdir(_cpuRoot);
+        TryRmdir(_cpusetRoot);
+    }
 
     private static string Read(string dir, string file) => File.ReadAllText(Path.Combine(dir, file)).Trim();
 
