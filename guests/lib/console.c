@@ -169,8 +169,11 @@ static void console_write(const char *s)
 
 void kvprintf(const char *fmt, __builtin_va_list ap)
 {
-    char buf[512];
-    kvsnprintf(buf, sizeof buf, fmt, ap);
+    char buf[2048];                      /* a whole command line fits */
+    int n = kvsnprintf(buf, sizeof buf, fmt, ap);
+    size_t flen = strlen(fmt);
+    if (n >= (int)sizeof buf && flen && fmt[flen - 1] == '\n')
+        buf[sizeof buf - 2] = '\n';     /* truncated: still end the line */
     console_write(buf);
 }
 

@@ -104,7 +104,7 @@ zero_bss:
 
 /* u64 run_user(u64 (*fn)(u64), u64 arg, void *stack_top)
  * iretq to CPL 3 with IOPL=3 (ring-3 port I/O) and IF=0; the user side
- * returns through int $0x80, whose handler unwinds back to our caller. */
+ * returns through int $0x81, whose handler unwinds back to our caller. */
     .globl run_user
 run_user:
     push %rbx
@@ -127,9 +127,13 @@ run_user:
 user_trampoline:
     call *%r12
     mov %rax, %rdi
-    int $0x80
+    .globl user_exit_ud2
+user_exit_ud2:
+    ud2                         /* back to ring 0: see exc_6 */
 
-    .globl user_return
+/* The #UD raised at user_exit_ud2 by ring 3 ends run_user(). A trap, not a
+ * software interrupt, because some KVMs (kvm_pvm) do not deliver ring-3
+ * `int n` to the guest but do reflect exceptions. */
 user_return:
     mov %rdi, %rax
     mov user_saved_rsp(%rip), %rsp
@@ -148,6 +152,13 @@ user_return:
 /* Exception stubs: push a dummy error code where the CPU does not. */
     .macro EXC vec
 exc_\vec:
+    .if \vec == 6
+    testb $3, 8(%rsp)           /* from ring 3 ... */
+    jz 1f
+    cmpq $user_exit_ud2, (%rsp) /* ... at the exit point? */
+    je user_return
+1:
+    .endif
     .if (\vec == 8) || ((\vec >= 10) && (\vec <= 14)) || (\vec == 17) || (\vec == 21) || (\vec == 29) || (\vec == 30)
     .else
     pushq $0
@@ -161,10 +172,43 @@ exc_\vec:
     .endr
 
 exc_common:
+    push %rax
+    push %rbx
+    push %rcx
+    push %rdx
+    push %rsi
+    push %rdi
+    push %rbp
+    push %r8
+    push %r9
+    push %r10
+    push %r11
+    push %r12
+    push %r13
+    push %r14
+    push %r15
     mov %rsp, %rdi              /* struct exc_frame * */
+    mov %rsp, %rbp
     and $-16, %rsp
-    call kit_exception
-    jmp halt_forever
+    call kit_exception          /* returns only if the fault was handled */
+    mov %rbp, %rsp
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rbp
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rbx
+    pop %rax
+    add $16, %rsp               /* vector, error code */
+    iretq
 
     .section .rodata
     .balign 8

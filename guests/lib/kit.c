@@ -8,7 +8,6 @@ const char *cmdline = "";
 
 extern u8 gdt[], tss[];
 extern const u64 exc_stubs[32];
-extern char user_return[];
 extern u64 pdpt[];
 
 struct idt_gate {
@@ -18,7 +17,7 @@ struct idt_gate {
     u32 off_hi, zero;
 } PACKED;
 
-static struct idt_gate idt[0x81] ALIGNED(16);
+static struct idt_gate idt[32] ALIGNED(16);
 static u8 exc_stack[4096] ALIGNED(16) NOINIT;
 
 static void set_gate(int vec, u64 handler, int dpl)
@@ -49,7 +48,11 @@ static void cpu_init(void)
 
     for (int i = 0; i < 32; i++)
         set_gate(i, exc_stubs[i], 0);
-    set_gate(0x80, (u64)user_return, 3);
+    cpu_init_ap();
+}
+
+void cpu_init_ap(void)
+{
     struct { u16 limit; u64 base; } PACKED idtr = { sizeof idt - 1, (u64)idt };
     __asm__ volatile("lidt %0" ::"m"(idtr));
 }
@@ -87,14 +90,70 @@ NORETURN void kit_start64(void *zero_page)
 }
 
 struct exc_frame {
+    u64 r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
     u64 vec, err, rip, cs, rflags, rsp, ss;
 };
 
-NORETURN void kit_exception(struct exc_frame *f)
+u64 user_io_traps;
+
+/* Performs a ring-3 in/out that trapped with #GP. Needed where the KVM does
+ * not honour the guest's IOPL at CPL 3 (kvm_pvm runs ring 3 on the host's
+ * flags); costly, so hot I/O loops stay in ring 0 there. */
+static bool emulate_user_io(struct exc_frame *f)
 {
+    const u8 *ip = (const u8 *)f->rip;
+    int size = 4, len = 1;
+    if (*ip == 0x66)
+        size = 2, ip++, len++;
+    u8 op = *ip;
+    u16 port;
+    if (op >= 0xe4 && op <= 0xe7)
+        port = ip[1], len++;
+    else if (op >= 0xec && op <= 0xef)
+        port = (u16)f->rdx;
+    else
+        return false;
+    if (!(op & 1))
+        size = 1;
+    if (op & 2) {                        /* out */
+        if (size == 1) outb(port, (u8)f->rax);
+        else if (size == 2) outw(port, (u16)f->rax);
+        else outl(port, (u32)f->rax);
+    } else if (size == 1) {
+        f->rax = (f->rax & ~0xfful) | inb(port);
+    } else if (size == 2) {
+        f->rax = (f->rax & ~0xfffful) | inw(port);
+    } else {
+        f->rax = inl(port);
+    }
+    f->rip += (u64)len;
+    user_io_traps++;
+    return true;
+}
+
+void kit_exception(struct exc_frame *f)
+{
+    if (f->vec == 13 && (f->cs & 3) == 3 && f->err == 0 && emulate_user_io(f))
+        return;
     u64 cr2;
     __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
     fail("exception %lu err=0x%lx rip=0x%lx cs=0x%lx cr2=0x%lx", f->vec, f->err, f->rip, f->cs, cr2);
+}
+
+static u8 probe_stack[1024] ALIGNED(16) NOINIT;
+
+static u64 probe_io(u64 unused)
+{
+    (void)unused;
+    outb(0x80, 0);
+    return 0;
+}
+
+bool ring3_io_is_native(void)
+{
+    u64 before = user_io_traps;
+    run_user(probe_io, 0, probe_stack + sizeof probe_stack);
+    return user_io_traps == before;
 }
 
 NORETURN void halt_forever(void)
@@ -118,8 +177,6 @@ NORETURN void pass(void)
     kprintf("%s: PASS\n", guest_name);
     poweroff();
 }
-
-void kvprintf(const char *fmt, __builtin_va_list ap);
 
 NORETURN void fail(const char *fmt, ...)
 {
@@ -166,16 +223,28 @@ void delay_us(u64 us)
         cpu_relax();
 }
 
-bool map_ram_above_4g(u64 end)
+/* Page directories for 4-32 GiB when the CPU lacks 1 GiB pages. */
+#define HIGH_PDS 28
+static u64 high_pd[HIGH_PDS][512] ALIGNED(4096) NOINIT;
+
+u64 map_ram_above_4g(u64 end)
 {
     u32 a, b, c, d;
     cpuid(0x80000001, &a, &b, &c, &d);
-    if (!(d & (1u << 26)))               /* no 1 GiB pages */
-        return false;
-    if (end > (512ul << 30))
-        end = 512ul << 30;
-    for (u64 gb = 4; (gb << 30) < end; gb++)
-        pdpt[gb] = (gb << 30) | 0x87;
+    bool gb_pages = d & (1u << 26);
+    u64 limit = gb_pages ? 512ul << 30 : (4ul + HIGH_PDS) << 30;
+    if (end > limit)
+        end = limit;
+    for (u64 gb = 4; (gb << 30) < end; gb++) {
+        if (gb_pages) {
+            pdpt[gb] = (gb << 30) | 0x87;            /* P | RW | US | PS */
+        } else {
+            u64 *pd = high_pd[gb - 4];
+            for (u64 i = 0; i < 512; i++)
+                pd[i] = (gb << 30) + (i << 21) + 0x87;
+            pdpt[gb] = (u64)pd | 0x7;
+        }
+    }
     __asm__ volatile("mov %%cr3, %%rax; mov %%rax, %%cr3" ::: "rax", "memory");
-    return true;
+    return end;
 }

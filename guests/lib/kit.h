@@ -51,6 +51,7 @@ void uart_putc(char c);
 int uart_getc_nonblock(void);            /* -1 when no byte waiting */
 char uart_getc(void);
 void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void kvprintf(const char *fmt, __builtin_va_list ap);
 /* Formats into buf (always NUL-terminated), returns the length. */
 int ksnprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -100,8 +101,13 @@ const char *parse_u64(const char *s, u64 *out);
 /* ---- CPU: ring 3, paging ---- */
 /* Runs fn(arg) at CPL 3 with IOPL=3 on the given stack; returns its result. */
 u64 run_user(u64 (*fn)(u64), u64 arg, void *stack_top);
+/* False where ring-3 in/out traps (#GP) and is emulated by the kit (kvm_pvm). */
+bool ring3_io_is_native(void);
 void load_empty_idt(void);
-bool map_ram_above_4g(u64 end);          /* identity-maps [4 GiB, end) with 1 GiB pages */
+void cpu_init_ap(void);                  /* an AP in long mode: load the shared IDT */
+/* Identity-maps [4 GiB, end): 1 GiB pages if the CPU has them (up to 512 GiB),
+ * else 2 MiB pages up to 32 GiB. Returns the end of what is now mapped. */
+u64 map_ram_above_4g(u64 end);
 
 /* ---- ACPI ---- */
 struct acpi_sdt {
@@ -115,5 +121,8 @@ void *acpi_find_rsdp(void);
 struct acpi_sdt *acpi_find_table(const char *sig);
 /* Fills apic_ids with enabled Local APIC IDs from the MADT; returns count or -1 if no MADT. */
 int acpi_madt_cpus(u32 *apic_ids, int max, u64 *lapic_base);
+
+/* Writes the FADT reset register; false if there is none usable. */
+bool acpi_reset(void);
 
 #endif

@@ -3,6 +3,9 @@ using Domino.Vmm.Acpi;
 using Domino.Vmm.Boot;
 using Domino.Vmm.Devices;
 using Domino.Vmm.Devices.Legacy;
+using Domino.Vmm.Devices.Virtio;
+using Domino.Vmm.Devices.Virtio.Block;
+using Domino.Vmm.Devices.Virtio.Console;
 using Domino.Vmm.Hypervisor;
 using Domino.Vmm.Memory;
 using Domino.Vmm.Vcpu;
@@ -35,6 +38,7 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
     private readonly KvmVm _vm;
     private readonly GuestRam _ram;
     private readonly List<VcpuRunner> _runners = [];
+    private readonly List<IDisposable> _backends = [];
     private readonly TaskCompletionSource<GuestExit> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Action<string> _log;
     private readonly Stream? _consoleOutput;
@@ -67,6 +71,9 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
 
     public Serial Console { get; private set; } = null!;
 
+    /// <summary>The virtio console, when <see cref="VmConfig.VirtioConsole"/> asked for one.</summary>
+    public VirtioConsole? VirtioConsole { get; private set; }
+
     public BootInfo Boot { get; private set; } = null!;
 
     public int VcpuCount => _runners.Count;
@@ -80,7 +87,17 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
     public static VirtualMachine Build(VmResources resources)
     {
         var config = resources.Config;
-        var kvm = KvmHypervisor.Open();
+        var backends = OpenDisks(config.Disks);
+        KvmHypervisor kvm;
+        try
+        {
+            kvm = KvmHypervisor.Open();
+        }
+        catch
+        {
+            foreach (var b in backends) b.Dispose();
+            throw;
+        }
         KvmVm? vm = null;
         GuestRam? ram = null;
         VirtualMachine? machine = null;
@@ -91,12 +108,22 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
             vm.CreateIrqchipAndPit();
             ram = GuestRam.Create(resources.MemoryMap, vm);
             machine = new VirtualMachine(kvm, vm, ram, config);
+            machine._backends.AddRange(backends);
+            backends.Clear();
             machine.AttachLegacyDevices();
             var cmdline = new StringBuilder(config.CommandLine.Trim());
-            if (config.Disks.Count > 0)
-                throw new VmConfigException("disks need the virtio-blk device, which this build of the VMM does not include yet");
-            for (var i = 0; i < config.VirtioDevices.Count; i++)
-                cmdline.Append(machine.AttachVirtioMmio(i, config.VirtioDevices[i]));
+            var virtio = new List<VirtioMmioDeviceSpec>();
+            foreach (var block in machine._backends.OfType<VirtioBlock>())
+                virtio.Add(new VirtioMmioDeviceSpec("block", (mem, irq) => new VirtioMmioTransport(block, mem, irq)));
+            if (config.VirtioConsole)
+            {
+                machine.VirtioConsole = new VirtioConsole(machine.WriteConsole);
+                var console = machine.VirtioConsole;
+                virtio.Add(new VirtioMmioDeviceSpec("console", (mem, irq) => new VirtioMmioTransport(console, mem, irq)));
+            }
+            virtio.AddRange(config.VirtioDevices);
+            for (var i = 0; i < virtio.Count; i++)
+                cmdline.Append(machine.AttachVirtioMmio(i, virtio[i]));
             var rsdp = AcpiTables.Write(ram.Memory, BootLayout.Rsdp, config.Vcpus);
             machine.Boot = BootSetup.Load(resources.Kernel, ram.Memory, resources.MemoryMap, cmdline.ToString().Trim(), resources.Ramdisk, rsdp);
             machine.CreateVcpus(config.Vcpus);
@@ -105,6 +132,7 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
         }
         catch
         {
+            foreach (var b in backends) b.Dispose();
             if (machine is not null) machine.Dispose();
             else
             {
@@ -113,6 +141,22 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
                 kvm.Dispose();
             }
             throw;
+        }
+    }
+
+    /// <summary>Opens every disk image before KVM is touched, so a bad path is a configuration error.</summary>
+    private static List<IDisposable> OpenDisks(IReadOnlyList<DiskConfig> disks)
+    {
+        var opened = new List<IDisposable>();
+        try
+        {
+            foreach (var d in disks) opened.Add(new VirtioBlock(d.Path, d.ReadOnly));
+            return opened;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            foreach (var o in opened) o.Dispose();
+            throw new VmConfigException($"cannot open disk image: {e.Message}");
         }
     }
 
@@ -125,6 +169,7 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
         PioBus.Register(I8042.CommandPort, 1, i8042, "i8042 command");
         PioBus.Register(DebugExit.Port, 4, new DebugExit(this), "debug-exit");
         PioBus.Register(AcpiPmDevice.Port, 1, new AcpiPmDevice(this), "ACPI sleep/reset");
+        PioBus.Register(PostCodePort.Port, 1, new PostCodePort(), "POST code");
     }
 
     /// <summary>Puts virtio-mmio device <paramref name="index"/> at 0xD0000000 + index*4K and returns its command-line announcement.</summary>
@@ -134,6 +179,7 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
         var address = VirtioMmioBase + (ulong)index * VirtioMmioSize;
         var gsi = VirtioGsis[index];
         var transport = spec.CreateTransport(_ram.Memory, new KvmInterruptLine(_vm, gsi));
+        if (transport is VirtioMmioTransport t) t.OnGuestError += m => _log($"virtio-mmio {spec.Name} at 0x{address:x}: guest error: {m}");
         MmioBus.Register(address, VirtioMmioSize, transport, $"virtio-mmio {spec.Name}");
         // Linux's virtio_mmio.device=<size>@<base>:<irq> convention.
         return $" virtio_mmio.device=4K@0x{address:x}:{gsi}";
@@ -177,7 +223,8 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
                 {
                     var n = input.Read(buffer, 0, buffer.Length);
                     if (n <= 0) break;
-                    Console.EnqueueInput(buffer.AsSpan(0, n));
+                    if (VirtioConsole is { } vc) vc.QueueInput(buffer.AsSpan(0, n));
+                    else Console.EnqueueInput(buffer.AsSpan(0, n));
                 }
             }
             catch (Exception e) when (e is IOException or ObjectDisposedException)
@@ -189,15 +236,17 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
         _inputPump.Start();
     }
 
-    private void WriteConsole(byte b)
+    private void WriteConsole(byte b) => WriteConsole([b]);
+
+    private void WriteConsole(ReadOnlySpan<byte> bytes)
     {
         if (_consoleOutput is null) return;
         lock (_consoleLock)
         {
             try
             {
-                _consoleOutput.WriteByte(b);
-                if (b == (byte)'\n') _consoleOutput.Flush();
+                _consoleOutput.Write(bytes);
+                if (bytes.Contains((byte)'\n')) _consoleOutput.Flush();
             }
             catch (Exception e) when (e is IOException or ObjectDisposedException)
             {
@@ -353,6 +402,7 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
         End(new GuestExit(VmExitReason.Stopped, "VM disposed"));
         foreach (var r in _runners) r.Dispose();
         foreach (var r in _runners) r.Vcpu.Dispose();
+        foreach (var b in _backends) b.Dispose();
         _ram.Dispose();
         _vm.Dispose();
         _kvm.Dispose();

@@ -24,6 +24,9 @@ public sealed class VmConfig
     public IReadOnlyList<DiskConfig> Disks { get; init; } = [];
     public IReadOnlyList<VirtioMmioDeviceSpec> VirtioDevices { get; init; } = [];
 
+    /// <summary>Adds a virtio console (hvc0) after the disks; console input then goes to it instead of COM1.</summary>
+    public bool VirtioConsole { get; init; }
+
     /// <summary>Bytes fed to the guest's COM1; read on a background thread until end of stream.</summary>
     public Stream? ConsoleInput { get; init; }
 

@@ -57,4 +57,58 @@ public class CliProcessTests
         Assert.Contains("rip ", stderr);
         Assert.Equal("", stdout);
     }
+
+    [SkippableFact]
+    public void Reboot_exits_3()
+    {
+        KvmGate.RequireKvm();
+        var (code, stdout, stderr) = DominoProcess.Run("", Timeout, "vmm", "--kernel", GuestKit.Guest("reboot"));
+        Assert.Contains("reboot: resetting", stdout);
+        Assert.Contains("guest rebooted: i8042 reset", stderr);
+        Assert.Equal(3, code);
+    }
+
+    [SkippableFact]
+    public void Triple_fault_exits_3_with_registers_on_stderr()
+    {
+        KvmGate.RequireKvm();
+        var (code, stdout, stderr) = DominoProcess.Run("", Timeout, "vmm", "--kernel", GuestKit.Guest("crash"));
+        Assert.Contains("crash: triple fault", stdout);
+        Assert.Contains("triple fault on vCPU 0", stderr);
+        Assert.Matches(@"rip [0-9a-f]{16}", stderr);
+        Assert.Matches(@"efer [0-9a-f]+", stderr);
+        Assert.Equal(3, code);
+    }
+
+    [SkippableFact]
+    public void Stdin_is_the_guest_console_input()
+    {
+        KvmGate.RequireKvm();
+        var (code, stdout, _) = DominoProcess.Run("ping\nquit\n", Timeout, "vmm", "--kernel", GuestKit.Guest("echo"));
+        Assert.Contains("ping\nquit\n", stdout);
+        Assert.EndsWith("echo: PASS\n", stdout);
+        Assert.Equal(0, code);
+    }
+
+    [SkippableFact]
+    public void Vcpus_and_a_read_only_disk_reach_the_guest()
+    {
+        KvmGate.RequireKvm();
+        var disk = TestKernels.ToTempFile(new byte[1 << 20], "ro.img");
+        var (code, stdout, _) = DominoProcess.Run("", Timeout, "vmm", "--kernel", GuestKit.Guest("smp"), "--vcpus", "2", "--memory", "64");
+        Assert.Contains("smp: 2 of 2 cpus up", stdout);
+        Assert.Equal(0, code);
+        (code, stdout, _) = DominoProcess.Run("", Timeout, "vmm", "--kernel", GuestKit.Guest("blk"), "--disk", disk + ",ro");
+        Assert.Contains("blk: write refused (read-only)", stdout);
+        Assert.Equal(0, code);
+    }
+
+    [Fact]
+    public void Bad_disk_spec_is_a_usage_error()
+    {
+        var kernel = TestKernels.ToTempFile(TestKernels.PvhElf32(TestKernels.HelloCode("x")), "k.elf");
+        var (code, _, stderr) = DominoProcess.Run("", Timeout, "vmm", "--kernel", kernel, "--disk", "/tmp/x.img,rw,extra");
+        Assert.Equal(1, code);
+        Assert.Contains("expected FILE[,ro]", stderr);
+    }
 }

@@ -137,3 +137,15 @@ public class DeviceTests
         Assert.StartsWith("reboot: ACPI reset", events.Log[3]);
     }
 }
+
+public class SerialFifoResetTests
+{
+    [Fact]
+    public void Fifo_reset_keeps_host_input_that_arrived_before_the_driver_initialised()
+    {
+        var uart = new Serial(new RecordingInterruptLine(4), _ => { });
+        uart.EnqueueInput("quit\n"u8);
+        uart.Write(2, [0x07]); // FCR: enable + reset both FIFOs
+        Assert.Equal(5, uart.PendingInput);
+    }
+}

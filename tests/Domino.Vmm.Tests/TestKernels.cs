@@ -24,6 +24,35 @@ internal static class TestKernels
         return [.. code];
     }
 
+    /// <summary>
+    /// SMP bring-up in miniature: the BSP copies a real-mode trampoline to 0x8000, software-enables
+    /// its LAPIC, broadcasts INIT-SIPI-SIPI (vector 8) to all other CPUs, waits until
+    /// <paramref name="vcpus"/>-1 of them have done `lock inc word [0x7000]`, prints the CPU count
+    /// as a digit and a newline, and powers off.
+    /// </summary>
+    public static byte[] SmpCode(int vcpus)
+    {
+        const uint tramp = (uint)LoadAddress + 87;
+        var code = new List<byte> { 0xBE };
+        code.AddRange(BitConverter.GetBytes(tramp));                                     // mov esi, trampoline
+        code.AddRange([0xBF, 0x00, 0x80, 0x00, 0x00]);                                   // mov edi, 0x8000
+        code.AddRange([0xB9, 9, 0, 0, 0]);                                               // mov ecx, 9
+        code.AddRange([0xF3, 0xA4]);                                                     // rep movsb
+        code.AddRange([0xC7, 0x05, 0xF0, 0x00, 0xE0, 0xFE, 0xFF, 0x01, 0x00, 0x00]);     // SVR = 0x1FF
+        code.AddRange([0xC7, 0x05, 0x00, 0x03, 0xE0, 0xFE, 0x00, 0x45, 0x0C, 0x00]);     // ICR: INIT, all but self
+        code.AddRange([0xC7, 0x05, 0x00, 0x03, 0xE0, 0xFE, 0x08, 0x46, 0x0C, 0x00]);     // ICR: SIPI 0x8000
+        code.AddRange([0xC7, 0x05, 0x00, 0x03, 0xE0, 0xFE, 0x08, 0x46, 0x0C, 0x00]);     // ICR: SIPI again
+        code.AddRange([0x66, 0x83, 0x3D, 0x00, 0x70, 0x00, 0x00, (byte)(vcpus - 1)]);   // cmp word [0x7000], N-1
+        code.AddRange([0x75, 0xF6]);                                                     // jne cmp
+        code.AddRange([0x66, 0xBA, 0xF8, 0x03]);                                         // mov dx, 0x3f8
+        code.AddRange([0xA0, 0x00, 0x70, 0x00, 0x00]);                                   // mov al, [0x7000]
+        code.AddRange([0x04, 0x31, 0xEE, 0xB0, 0x0A, 0xEE]);                             // add al,'1'; out; '\n'; out
+        code.AddRange([0xB0, 0x00, 0xE6, 0xF4, 0xF4]);                                   // power off
+        if (code.Count != 87) throw new InvalidOperationException($"SMP code is {code.Count} bytes, expected 87");
+        code.AddRange([0xF0, 0xFF, 0x06, 0x00, 0x70, 0xFA, 0xF4, 0xEB, 0xFC]);           // AP (real mode): lock inc word [0x7000]; cli; hlt; jmp
+        return [.. code];
+    }
+
     /// <summary>A 32-bit ELF whose only way in is the Xen PVH note.</summary>
     public static byte[] PvhElf32(byte[] code, bool withNote = true, int noteDescSize = 4) =>
         Elf(is64: false, code, withNote, noteDescSize);

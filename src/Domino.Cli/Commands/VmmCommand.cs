@@ -23,9 +23,10 @@ internal static class VmmCommand
         var memory = new Option<int>("--memory") { Description = "Guest memory in MiB", DefaultValueFactory = _ => 256 };
         var vcpus = new Option<int>("--vcpus") { Description = "Number of vCPUs", DefaultValueFactory = _ => 1 };
         var disks = new Option<string[]>("--disk") { Description = "Disk image FILE[,ro] (repeatable)", AllowMultipleArgumentsPerToken = false };
+        var virtioConsole = new Option<bool>("--virtio-console") { Description = "Add a virtio console (hvc0); console input goes to it" };
         var command = new Command("vmm", "Run one guest in the foreground on Domino's VMM (console on stdin/stdout)")
         {
-            kernel, ramdisk, cmdline, memory, vcpus, disks,
+            kernel, ramdisk, cmdline, memory, vcpus, disks, virtioConsole,
         };
         command.SetAction(parse => Run(
             parse.GetValue(kernel)!.FullName,
@@ -33,17 +34,21 @@ internal static class VmmCommand
             parse.GetValue(cmdline) ?? "",
             parse.GetValue(memory),
             parse.GetValue(vcpus),
-            parse.GetValue(disks) ?? []));
+            parse.GetValue(disks) ?? [],
+            parse.GetValue(virtioConsole)));
         return command;
     }
 
-    private static int Run(string kernel, string? ramdisk, string cmdline, int memoryMiB, int vcpus, string[] diskSpecs)
+    private static int Run(string kernel, string? ramdisk, string cmdline, int memoryMiB, int vcpus, string[] diskSpecs, bool virtioConsole)
     {
         var stderr = Console.Error;
         try
         {
             var disks = diskSpecs.Select(ParseDisk).ToList();
             var stdout = Console.OpenStandardOutput();
+            // Raw-ish console when stdin is a terminal (keys reach the guest as typed, the guest echoes);
+            // otherwise stdin is streamed as it is. Restored on exit.
+            using var terminal = HostTerminal.EnterRawMode();
             var config = new VmConfig
             {
                 KernelPath = kernel,
@@ -52,11 +57,13 @@ internal static class VmmCommand
                 MemoryMiB = memoryMiB,
                 Vcpus = vcpus,
                 Disks = disks,
-                ConsoleInput = Console.OpenStandardInput(),
+                VirtioConsole = virtioConsole,
+                ConsoleInput = terminal?.Input ?? Console.OpenStandardInput(),
                 ConsoleOutput = stdout,
                 Log = Environment.GetEnvironmentVariable("DOMINO_VMM_LOG") == "1" ? m => stderr.WriteLine($"domino vmm: {m}") : null,
             };
             using var vm = VirtualMachine.Build(config);
+            // Raw-ish console when stdin is a terminal (keys go to the guest as typed); restored on exit.
             using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx =>
             {
                 ctx.Cancel = true;

@@ -9,7 +9,7 @@ namespace Domino.Vmm.Hypervisor;
 /// One KVM vCPU. <see cref="Run"/> is called only from the vCPU's own thread; <see cref="Kick"/>
 /// may be called from any thread to make a running or about-to-run KVM_RUN return promptly.
 /// </summary>
-public sealed unsafe class KvmVcpu : IDisposable
+public sealed class KvmVcpu : IDisposable
 {
     private readonly SafeFd _fd;
     private readonly SafeMmap _run;
@@ -28,9 +28,9 @@ public sealed unsafe class KvmVcpu : IDisposable
 
     public int Id { get; }
 
-    // SAFETY (for every use): _run maps at least sizeof(kvm_run)+union bytes (KVM_GET_VCPU_MMAP_SIZE
-    // is a page or more) and stays mapped until Dispose, which only runs after the vCPU thread ended.
-    private kvm_run* RunPage => (kvm_run*)_run.Address;
+    // SAFETY: _run maps KVM_GET_VCPU_MMAP_SIZE bytes (a page or more, so the head and the 256-byte
+    // union fit) and stays mapped until Dispose, which runs only after the vCPU thread has ended.
+    private unsafe kvm_run* RunPage => (kvm_run*)_run.Address;
 
     /// <summary>Binds the calling thread as this vCPU's runner so that <see cref="Kick"/> can signal it.</summary>
     public void BindToCurrentThread()
@@ -52,8 +52,8 @@ public sealed unsafe class KvmVcpu : IDisposable
     {
         lock (_kickLock)
         {
-            // SAFETY: see RunPage; a one-byte store the kernel reads on KVM_RUN entry.
-            Volatile.Write(ref RunPage->immediate_exit, 1);
+            // SAFETY: RunPage is valid while the vCPU exists; a one-byte store the kernel reads on KVM_RUN entry.
+            unsafe { Volatile.Write(ref RunPage->immediate_exit, 1); }
             if (_thread != 0) Libc.PthreadKill(_thread, Libc.VcpuKickSignal);
         }
     }
@@ -61,8 +61,8 @@ public sealed unsafe class KvmVcpu : IDisposable
     /// <summary>Clears a pending kick; the vCPU thread calls this before it resumes running.</summary>
     public void ClearKick()
     {
-        // SAFETY: see RunPage.
-        Volatile.Write(ref RunPage->immediate_exit, 0);
+        // SAFETY: RunPage is valid while the vCPU exists; a one-byte store.
+        unsafe { Volatile.Write(ref RunPage->immediate_exit, 0); }
     }
 
     /// <summary>Runs the guest until the next exit the VMM must see.</summary>
@@ -74,7 +74,13 @@ public sealed unsafe class KvmVcpu : IDisposable
             if (errno is Libc.EINTR or Libc.EAGAIN) return new VmExit { Kind = VmExitKind.Interrupted, RawReason = Kvm.KVM_EXIT_INTR };
             throw new KvmException($"KVM_RUN(vCPU {Id})", errno);
         }
-        // SAFETY: see RunPage.
+        return DecodeExit();
+    }
+
+    // SAFETY: reads the run page KVM just filled (valid per RunPage); every data span handed out is
+    // bounds-checked against the mapping or is the fixed 8-byte MMIO buffer, and lives only until the next run.
+    private unsafe VmExit DecodeExit()
+    {
         var run = RunPage;
         var union = (byte*)run + kvm_run.UnionOffset;
         switch (run->exit_reason)
@@ -238,10 +244,13 @@ public sealed unsafe class KvmVcpu : IDisposable
         Kvm.Ioctl(_fd, Kvm.KVM_GET_LAPIC, ref lapic, "KVM_GET_LAPIC");
         const int Lint0 = 0x350, Lint1 = 0x360;
         const uint ExtInt = 7, Nmi = 4;
-        // SAFETY: both offsets + 4 are within the 1024-byte register page.
-        var regs = new Span<byte>(lapic.regs, 1024);
-        SetDeliveryMode(regs.Slice(Lint0, 4), ExtInt);
-        SetDeliveryMode(regs.Slice(Lint1, 4), Nmi);
+        // SAFETY: the span covers exactly the local struct's 1024-byte register page; both offsets + 4 are inside it.
+        unsafe
+        {
+            var regs = new Span<byte>(lapic.regs, 1024);
+            SetDeliveryMode(regs.Slice(Lint0, 4), ExtInt);
+            SetDeliveryMode(regs.Slice(Lint1, 4), Nmi);
+        }
         Kvm.Ioctl(_fd, Kvm.KVM_SET_LAPIC, ref lapic, "KVM_SET_LAPIC");
 
         static void SetDeliveryMode(Span<byte> reg, uint mode)

@@ -108,10 +108,11 @@ internal static partial class Interop
         }
 
         /// <summary>ioctl passing a pointer to <paramref name="value"/>; throws <see cref="KvmException"/> naming the request.</summary>
+        // SAFETY: pins value for the call only; see the fixed block.
         public static unsafe int Ioctl<T>(SafeFd fd, nuint request, ref T value, string name) where T : unmanaged
         {
             // SAFETY: value is a blittable struct whose size is encoded in the request number, so the
-            // kernel reads/writes exactly sizeof(T) bytes of it; the fixed pin lasts for the call.
+            // kernel reads/writes exactly sizeof(T) bytes of it; the pin lasts for the call.
             fixed (T* p = &value)
             {
                 var r = Libc.Ioctl(fd, request, (nint)p, out var errno);
@@ -121,6 +122,7 @@ internal static partial class Interop
         }
 
         /// <summary>ioctl passing a pointer to a variable-length buffer (kvm_cpuid2, kvm_msrs).</summary>
+        // SAFETY: pins the buffer for the call only; see the fixed block.
         public static unsafe int IoctlBuffer(SafeFd fd, nuint request, Span<byte> buffer, string name, out int errno)
         {
             // SAFETY: the buffer holds the fixed header plus the number of entries the header

@@ -102,14 +102,48 @@ internal static partial class Interop
         [LibraryImport(Lib, EntryPoint = "gettid")]
         private static partial int gettid_raw();
 
+        // SAFETY: both pointers are to fully initialised sigaction_t locals or null (see InstallKickHandler).
         [LibraryImport(Lib, EntryPoint = "sigaction", SetLastError = true)]
         private static unsafe partial int sigaction_raw(int sig, sigaction_t* act, sigaction_t* oldact);
 
         [LibraryImport(Lib, EntryPoint = "isatty")]
         private static partial int isatty_raw(int fd);
 
+        [LibraryImport(Lib, EntryPoint = "tcgetattr", SetLastError = true)]
+        private static partial int tcgetattr_raw(int fd, out termios termios);
+
+        [LibraryImport(Lib, EntryPoint = "tcsetattr", SetLastError = true)]
+        private static partial int tcsetattr_raw(int fd, int optionalActions, in termios termios);
+
+        public const int TCSANOW = 0;
+        public const uint ICANON = 0x2, ECHO = 0x8, IEXTEN = 0x8000;
+        public const uint ICRNL = 0x100, IXON = 0x400;
+        public const int VMIN = 6, VTIME = 5;
+
+#pragma warning disable CS8981 // keeps the C struct's name
+        /// <summary>glibc's struct termios on x86-64 (60 bytes).</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        // SAFETY: unsafe only for the fixed-size control character array.
+        public unsafe struct termios
+        {
+            public uint c_iflag;
+            public uint c_oflag;
+            public uint c_cflag;
+            public uint c_lflag;
+            public byte c_line;
+            public fixed byte c_cc[32];
+            public uint c_ispeed;
+            public uint c_ospeed;
+        }
+#pragma warning restore CS8981
+
+        public static bool TryGetTermios(int fd, out termios t) => tcgetattr_raw(fd, out t) == 0;
+
+        public static bool TrySetTermios(int fd, in termios t) => tcsetattr_raw(fd, TCSANOW, t) == 0;
+
         /// <summary>glibc's struct sigaction on x86-64: handler, 1024-bit mask, flags, restorer.</summary>
         [StructLayout(LayoutKind.Sequential)]
+        // SAFETY: unsafe only for the fixed-size signal mask array.
         private unsafe struct sigaction_t
         {
             public nint sa_handler;
@@ -177,6 +211,7 @@ internal static partial class Interop
             return new SafeFd(fd);
         }
 
+        // SAFETY: passes the address of a local that outlives the write call; see the block below.
         public static unsafe void EventFdSignal(SafeFd fd)
         {
             ulong one = 1;
@@ -211,6 +246,7 @@ internal static partial class Interop
         /// only interrupt KVM_RUN (which returns EINTR), never run managed code inside a signal
         /// context. glibc's sigaction supplies the sa_restorer trampoline.
         /// </summary>
+        // SAFETY: writes one byte into a page it just mapped and passes a local struct to sigaction; see below.
         public static unsafe void InstallKickHandler()
         {
             lock (s_kickLock)

@@ -23,6 +23,7 @@ internal struct kvm_irq_level
 }
 
 [StructLayout(LayoutKind.Sequential)]
+// SAFETY: unsafe only for the kernel layout\'s fixed-size arrays; the struct holds no pointers.
 internal unsafe struct kvm_irqfd
 {
     public uint fd;
@@ -33,6 +34,7 @@ internal unsafe struct kvm_irqfd
 }
 
 [StructLayout(LayoutKind.Sequential)]
+// SAFETY: unsafe only for the kernel layout\'s fixed-size arrays; the struct holds no pointers.
 internal unsafe struct kvm_pit_config
 {
     public uint flags;
@@ -62,6 +64,7 @@ internal struct kvm_segment
 }
 
 [StructLayout(LayoutKind.Sequential)]
+// SAFETY: unsafe only for the kernel layout\'s fixed-size arrays; the struct holds no pointers.
 internal unsafe struct kvm_dtable
 {
     public ulong @base;
@@ -70,6 +73,7 @@ internal unsafe struct kvm_dtable
 }
 
 [StructLayout(LayoutKind.Sequential)]
+// SAFETY: unsafe only for the kernel layout\'s fixed-size arrays; the struct holds no pointers.
 internal unsafe struct kvm_sregs
 {
     public kvm_segment cs, ds, es, fs, gs, ss;
@@ -82,6 +86,7 @@ internal unsafe struct kvm_sregs
 }
 
 [StructLayout(LayoutKind.Sequential)]
+// SAFETY: unsafe only for the kernel layout\'s fixed-size arrays; the struct holds no pointers.
 internal unsafe struct kvm_fpu
 {
     public fixed byte fpr[128];
@@ -98,6 +103,7 @@ internal unsafe struct kvm_fpu
 }
 
 [StructLayout(LayoutKind.Sequential)]
+// SAFETY: unsafe only for the kernel layout\'s fixed-size arrays; the struct holds no pointers.
 internal unsafe struct kvm_lapic_state
 {
     public fixed byte regs[1024]; // KVM_APIC_REG_SIZE
@@ -118,6 +124,7 @@ internal struct kvm_cpuid2
 }
 
 [StructLayout(LayoutKind.Sequential)]
+// SAFETY: unsafe only for the kernel layout\'s fixed-size arrays; the struct holds no pointers.
 internal unsafe struct kvm_cpuid_entry2
 {
     public uint function;
@@ -148,6 +155,7 @@ internal struct kvm_msr_entry
 /// <see cref="UnionOffset"/>; its variants are the structs below, read at that offset.
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
+// SAFETY: unsafe only for the kernel layout\'s fixed-size arrays; the struct holds no pointers.
 internal unsafe struct kvm_run
 {
     public const int UnionOffset = 32;
@@ -174,6 +182,7 @@ internal struct kvm_run_io
 }
 
 [StructLayout(LayoutKind.Sequential)]
+// SAFETY: unsafe only for the kernel layout\'s fixed-size arrays; the struct holds no pointers.
 internal unsafe struct kvm_run_mmio
 {
     public ulong phys_addr;
@@ -190,6 +199,7 @@ internal struct kvm_run_fail_entry
 }
 
 [StructLayout(LayoutKind.Sequential)]
+// SAFETY: unsafe only for the kernel layout\'s fixed-size arrays; the struct holds no pointers.
 internal unsafe struct kvm_run_internal
 {
     public uint suberror;
@@ -198,6 +208,7 @@ internal unsafe struct kvm_run_internal
 }
 
 [StructLayout(LayoutKind.Sequential)]
+// SAFETY: unsafe only for the kernel layout\'s fixed-size arrays; the struct holds no pointers.
 internal unsafe struct kvm_run_system_event
 {
     public uint type;

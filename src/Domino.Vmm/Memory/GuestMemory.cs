@@ -48,6 +48,7 @@ public sealed class GuestMemory
     public bool IsValid(ulong gpa, ulong length) => FindRegion(gpa, length) >= 0;
 
     /// <summary>A span over guest RAM; throws <see cref="GuestMemoryException"/> when out of bounds.</summary>
+    // SAFETY: builds a span only after the bounds check below; see the comment at the pointer use.
     public unsafe Span<byte> GetSpan(ulong gpa, int length)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);

@@ -115,8 +115,10 @@ public sealed class Serial : IBusDevice
                     if (!wasThre && (_ier & IER_THRE) != 0) _thrEmptyPending = true; // enabling THRE with an empty THR interrupts
                     break;
                 case IIR_FCR:
+                    // Host input counts as still on the line until the guest reads it, so a receive
+                    // FIFO reset (bit 1) drops nothing: input typed before the guest set up its UART
+                    // must not vanish when the driver initialises it.
                     _fcr = value;
-                    if ((value & 0x02) != 0) _rx.Clear(); // clear receive FIFO
                     break;
                 case LCR:
                     _lcr = value;
