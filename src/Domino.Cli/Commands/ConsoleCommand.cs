@@ -28,9 +28,11 @@ internal static class ConsoleCommand
     }
 
     /// <summary>Copies console output to stdout and stdin to the guest until the console closes or ^] is typed.</summary>
-    public static async Task<int> AttachAsync(DaemonClient client, string domain, bool replay, CancellationToken ct)
+    /// <param name="attached">Runs once the console is attached (create -c unpauses the guest here, so no output is missed).</param>
+    public static async Task<int> AttachAsync(DaemonClient client, string domain, bool replay, CancellationToken ct, Func<Task>? attached = null)
     {
         using var ws = await client.OpenConsoleAsync(domain, replay, ct).ConfigureAwait(false);
+        if (attached is not null) await attached().ConfigureAwait(false);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         using var terminal = Terminal.RawIfInteractive();
         using var stdout = Console.OpenStandardOutput();

@@ -79,4 +79,8 @@ public sealed record HostInfo
 [JsonSerializable(typeof(HostInfo))]
 [JsonSerializable(typeof(List<VcpuInfo>))]
 [JsonSerializable(typeof(TestGuestMarker))]
+[JsonSerializable(typeof(Drivers.Vmm.VmmLaunch))]
+[JsonSerializable(typeof(Drivers.Vmm.VmmRequest))]
+[JsonSerializable(typeof(Drivers.Vmm.VmmResponse))]
+[JsonSerializable(typeof(Drivers.Vmm.VmmExitRecord))]
 public sealed partial class ToolstackJson : JsonSerializerContext;

@@ -13,7 +13,7 @@ public static class DriverFactory
     public static DomainDriver Create(string name, StateStore store) => name switch
     {
         "test" => new TestDriver(store.Root),
-        "vmm" => throw new ToolstackException(ErrorKind.Unsupported, "the vmm driver is not built yet (use --driver test)"),
+        "vmm" => new Vmm.VmmDriver(store, Environment.ProcessPath ?? throw new ToolstackException(ErrorKind.Failed, "cannot find the domino executable to run VMM processes")),
         _ => throw new ToolstackException(ErrorKind.Invalid, $"unknown driver '{name}' (expected {string.Join(", ", Names)})"),
     };
 }

@@ -13,8 +13,11 @@ public sealed record VcpuRegisters
          Rip, Cs, Rflags, Rsp, Ss, FsBase, GsBase, Ds, Es, Fs, Gs];
 }
 
-/// <summary>One range of guest-physical memory to dump.</summary>
-public sealed record MemoryRegion(ulong GuestPhysical, ReadOnlyMemory<byte> Bytes);
+/// <summary>One range of guest-physical memory to dump; <paramref name="WriteTo"/> copies its bytes out.</summary>
+public sealed record MemoryRegion(ulong GuestPhysical, ulong Size, Action<Stream> WriteTo)
+{
+    public static MemoryRegion FromBytes(ulong guestPhysical, byte[] bytes) => new(guestPhysical, (ulong)bytes.Length, s => s.Write(bytes));
+}
 
 /// <summary>
 /// Writes an ELF64 core file (ET_CORE, EM_X86_64) the way crash(8) and gdb read guest dumps: one
@@ -49,7 +52,7 @@ public static class ElfCore
         var offset = dataOffset;
         for (var i = 0; i < memory.Count; i++)
         {
-            var size = (ulong)memory[i].Bytes.Length;
+            var size = memory[i].Size;
             WritePhdr(h[(EhdrSize + (i + 1) * PhdrSize)..], type: 1, flags: 7, offset, memory[i].GuestPhysical, size, size, align: 4096);
             offset += size;
         }
@@ -70,7 +73,7 @@ public static class ElfCore
         }
 
         output.Write(header);
-        foreach (var region in memory) output.Write(region.Bytes.Span);
+        foreach (var region in memory) region.WriteTo(output);
     }
 
     private static void WritePhdr(Span<byte> p, uint type, uint flags, ulong offset, ulong paddr, ulong filesz, ulong memsz, ulong align)

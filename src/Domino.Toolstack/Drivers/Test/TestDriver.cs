@@ -202,7 +202,7 @@ public sealed class TestDriver : DomainDriver
         history.AsSpan(0, Math.Min(history.Length, memory.Length - 0x1000)).CopyTo(memory.AsSpan(0x1000));
         var vcpus = Enumerable.Range(0, g.Vcpus).Select(v => new VcpuRegisters { Rip = 0x100000u + (ulong)v, Rsp = 0x8000, Cs = 0x10, Ss = 0x18, Rflags = 0x2 }).ToList();
         await using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write);
-        ElfCore.Write(file, vcpus, [new MemoryRegion(0, memory)]);
+        ElfCore.Write(file, vcpus, [MemoryRegion.FromBytes(0, memory)]);
     }
 
     public override Task SoftResetAsync(GuestRef guest, CancellationToken ct)

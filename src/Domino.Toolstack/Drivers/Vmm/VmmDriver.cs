@@ -1,0 +1,249 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text.Json;
+using Domino.Toolstack.Domains;
+using Domino.Toolstack.Interop;
+using Domino.Toolstack.Store;
+
+namespace Domino.Toolstack.Drivers.Vmm;
+
+/// <summary>
+/// Runs each domain in its own VMM process (<see cref="VmmHost"/>) so one guest's VMM dying takes
+/// nothing else with it. Direct kernel boot (PVH ELF, 64-bit ELF, bzImage); HVM waits for a qemu driver.
+/// The daemon keeps a "watch" connection per guest and hears at once when the guest ends or its VMM dies.
+/// </summary>
+public sealed class VmmDriver(StateStore store, string hostExecutable) : DomainDriver
+{
+    private static readonly TimeSpan StartLimit = TimeSpan.FromSeconds(20);
+    private readonly ConcurrentDictionary<Guid, CancellationTokenSource> _watches = new();
+    private readonly ConcurrentDictionary<Guid, Process> _children = new();
+
+    public override string Name => "vmm";
+
+    internal static string LaunchFile(StateStore store, Guid uuid) => Path.Combine(store.VmmDir, $"{uuid}.launch.json");
+    internal static string ErrorFile(StateStore store, Guid uuid) => Path.Combine(store.VmmDir, $"{uuid}.error");
+
+    public override async Task<GuestStarted> StartAsync(GuestRef guest, bool paused, string configJson, CancellationToken ct)
+    {
+        if (guest.Spec.Type == GuestType.Hvm) throw Unsupported("hvm guests");
+        if (guest.Spec.Kernel is null)
+            throw new ToolstackException(ErrorKind.Invalid, $"domain '{guest.Name}' has no kernel= (the vmm driver boots a kernel directly)");
+        if (!File.Exists(guest.Spec.Kernel))
+            throw new ToolstackException(ErrorKind.Invalid, $"domain '{guest.Name}': kernel {guest.Spec.Kernel} not found");
+
+        foreach (var f in new[] { store.VmmExitFile(guest.Uuid), ErrorFile(store, guest.Uuid), store.VmmPidFile(guest.Uuid) }) TryDelete(f);
+        AtomicFile.Write(LaunchFile(store, guest.Uuid), JsonSerializer.SerializeToUtf8Bytes(
+            new VmmLaunch { Uuid = guest.Uuid, DomId = guest.DomId, Name = guest.Name, Spec = guest.Spec, Paused = paused }, VmmWire.Json.VmmLaunch));
+
+        var psi = new ProcessStartInfo(hostExecutable) { UseShellExecute = false };
+        foreach (var a in new[] { "vmm-host", "--state-dir", store.Root, "--uuid", guest.Uuid.ToString() }) psi.ArgumentList.Add(a);
+        var process = Process.Start(psi) ?? throw new ToolstackException(ErrorKind.Failed, $"cannot start the VMM process for domain '{guest.Name}'");
+        _children[guest.Uuid] = process; // kept so the runtime reaps it when it exits
+
+        var deadline = DateTime.UtcNow + StartLimit;
+        while (true)
+        {
+            ct.ThrowIfCancellationRequested();
+            if (process.HasExited)
+            {
+                var why = File.Exists(ErrorFile(store, guest.Uuid)) ? await File.ReadAllTextAsync(ErrorFile(store, guest.Uuid), ct).ConfigureAwait(false) : $"VMM process exited with status {process.ExitCode}";
+                throw new ToolstackException(ErrorKind.Failed, $"cannot start domain '{guest.Name}': {why}");
+            }
+            if (File.Exists(store.VmmSocket(guest.Uuid)))
+            {
+                try
+                {
+                    await RequestAsync(guest.Uuid, "status", ct).ConfigureAwait(false);
+                    break;
+                }
+                catch (Exception e) when (e is SocketException or IOException) { }
+            }
+            if (DateTime.UtcNow > deadline)
+            {
+                Libc.Signal(process.Id, Libc.SIGKILL);
+                throw new ToolstackException(ErrorKind.Failed, $"the VMM process for domain '{guest.Name}' did not come up within {StartLimit.TotalSeconds:0} s (see {store.VmmLog(guest.Uuid)})");
+            }
+            await Task.Delay(2, ct).ConfigureAwait(false);
+        }
+        Watch(guest, process.Id);
+        return new GuestStarted(process.Id, Libc.ProcessStartTicks(process.Id));
+    }
+
+    public override async Task DestroyAsync(GuestRef guest, CancellationToken ct)
+    {
+        // Launch file first, pid file second: see VmmHost for why this order leaves no orphan.
+        TryDelete(LaunchFile(store, guest.Uuid));
+        if (_watches.TryRemove(guest.Uuid, out var watch)) await watch.CancelAsync().ConfigureAwait(false);
+        var pid = ReadPid(guest.Uuid);
+        if (pid is { } p && Libc.IsSameProcess(p.Pid, p.StartTicks))
+        {
+            try { await RequestAsync(guest.Uuid, "destroy", ct, TimeSpan.FromSeconds(2)).ConfigureAwait(false); }
+            catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ToolstackException) { }
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(3);
+            while (Libc.IsSameProcess(p.Pid, p.StartTicks) && DateTime.UtcNow < deadline) await Task.Delay(5, ct).ConfigureAwait(false);
+            if (Libc.IsSameProcess(p.Pid, p.StartTicks)) Libc.Signal(p.Pid, Libc.SIGKILL);
+        }
+        if (_children.TryRemove(guest.Uuid, out var child))
+        {
+            using (child) await child.WaitForExitAsync(ct).ConfigureAwait(false);
+        }
+        foreach (var f in new[] { store.VmmPidFile(guest.Uuid), store.VmmExitFile(guest.Uuid), store.VmmSocket(guest.Uuid), ErrorFile(store, guest.Uuid) }) TryDelete(f);
+    }
+
+    public override async Task<AttachResult> AttachAsync(GuestRef guest, DomainRecord record, CancellationToken ct)
+    {
+        var pid = ReadPid(guest.Uuid);
+        if (pid is { } p && Libc.IsSameProcess(p.Pid, p.StartTicks))
+        {
+            try
+            {
+                var status = await RequestAsync(guest.Uuid, "status", ct).ConfigureAwait(false);
+                if (status.State == "exited" && VmmWire.ToGuestExit(status.ExitReason) is { } exit)
+                    return new AttachResult(AttachOutcome.Exited, exit, status.ExitDetail ?? "");
+                Watch(guest, p.Pid);
+                return new AttachResult(AttachOutcome.Alive, Paused: status.State is "paused" or "created");
+            }
+            catch (Exception e) when (e is SocketException or IOException)
+            {
+                return new AttachResult(AttachOutcome.Vanished, Detail: $"VMM process {p.Pid} does not answer on its control socket");
+            }
+        }
+        if (File.Exists(store.VmmExitFile(guest.Uuid)))
+        {
+            var rec = JsonSerializer.Deserialize(await File.ReadAllBytesAsync(store.VmmExitFile(guest.Uuid), ct).ConfigureAwait(false), VmmWire.Json.VmmExitRecord);
+            if (VmmWire.ToGuestExit(rec?.Reason) is { } exit) return new AttachResult(AttachOutcome.Exited, exit, rec!.Detail);
+        }
+        return new AttachResult(AttachOutcome.Vanished, Detail: pid is null ? "no VMM pid file" : $"VMM process {pid.Value.Pid} is gone");
+    }
+
+    public override Task PauseAsync(GuestRef guest, CancellationToken ct) => Checked(guest, "pause", ct);
+    public override Task UnpauseAsync(GuestRef guest, CancellationToken ct) => Checked(guest, "resume", ct);
+
+    public override Task RequestShutdownAsync(GuestRef guest, bool reboot, CancellationToken ct) =>
+        throw new ToolstackException(ErrorKind.Unsupported,
+            $"{(reboot ? "reboot" : "shutdown")} is not supported by the vmm driver (the VMM has no power button or PV control channel to ask the guest; use destroy)");
+
+    public override async Task<IReadOnlyList<VcpuInfo>> GetVcpusAsync(GuestRef guest, CancellationToken ct)
+    {
+        var status = await RequestAsync(guest.Uuid, "status", ct).ConfigureAwait(false);
+        var state = status.State == "running" ? "-b-" : "--p";
+        return [.. Enumerable.Range(0, guest.Spec.Vcpus).Select(v => new VcpuInfo
+        {
+            Vcpu = v, State = state, Time = v == 0 ? status.CpuTime : 0, Hard = guest.Spec.Cpus ?? "all", Soft = guest.Spec.CpusSoft ?? "all",
+        })];
+    }
+
+    public override async Task<double> GetCpuTimeAsync(GuestRef guest, CancellationToken ct)
+    {
+        try { return (await RequestAsync(guest.Uuid, "stats", ct, TimeSpan.FromSeconds(1)).ConfigureAwait(false)).CpuTime; }
+        catch (Exception e) when (e is SocketException or IOException or OperationCanceledException) { return 0; }
+    }
+
+    public override async Task<byte[]> ReadConsoleHistoryAsync(GuestRef guest, CancellationToken ct)
+    {
+        var r = await RequestAsync(guest.Uuid, "history", ct).ConfigureAwait(false);
+        return Convert.FromBase64String(r.History ?? "");
+    }
+
+    public override async Task<Stream> OpenConsoleAsync(GuestRef guest, bool replay, CancellationToken ct)
+    {
+        var stream = await ConnectAsync(guest.Uuid, ct).ConfigureAwait(false);
+        await stream.WriteAsync(VmmWire.Line(new VmmRequest("console", replay), VmmWire.Json.VmmRequest), ct).ConfigureAwait(false);
+        if (await VmmWire.ReadLineAsync(stream, ct).ConfigureAwait(false) is null)
+        {
+            await stream.DisposeAsync().ConfigureAwait(false);
+            throw new ToolstackException(ErrorKind.Failed, $"the VMM of domain '{guest.Name}' closed its console");
+        }
+        return stream;
+    }
+
+    public override async Task WriteCoreDumpAsync(GuestRef guest, string path, CancellationToken ct)
+    {
+        var r = await RequestAsync(guest.Uuid, "dump", ct, TimeSpan.FromMinutes(5), path).ConfigureAwait(false);
+        if (!r.Ok) throw new ToolstackException(ErrorKind.Failed, $"core dump of domain '{guest.Name}' failed: {r.Error}");
+    }
+
+    private async Task Checked(GuestRef guest, string op, CancellationToken ct)
+    {
+        var r = await RequestAsync(guest.Uuid, op, ct).ConfigureAwait(false);
+        if (!r.Ok) throw new ToolstackException(ErrorKind.Failed, $"{op} of domain '{guest.Name}' failed in its VMM: {r.Error}");
+    }
+
+    /// <summary>Holds a watch connection; reports the guest's end, or its VMM's death, to the toolstack.</summary>
+    private void Watch(GuestRef guest, int pid)
+    {
+        var cts = new CancellationTokenSource();
+        if (_watches.TryGetValue(guest.Uuid, out var old)) old.Cancel();
+        _watches[guest.Uuid] = cts;
+        _ = Task.Run(async () =>
+        {
+            VmmResponse? answer = null;
+            try
+            {
+                await using var stream = await ConnectAsync(guest.Uuid, cts.Token).ConfigureAwait(false);
+                await stream.WriteAsync(VmmWire.Line(new VmmRequest("watch"), VmmWire.Json.VmmRequest), cts.Token).ConfigureAwait(false);
+                var line = await VmmWire.ReadLineAsync(stream, cts.Token).ConfigureAwait(false);
+                if (line is not null) answer = JsonSerializer.Deserialize(line, VmmWire.Json.VmmResponse);
+            }
+            catch (OperationCanceledException) { return; }
+            catch (Exception e) when (e is SocketException or IOException or JsonException) { }
+            if (cts.IsCancellationRequested) return;
+            _watches.TryRemove(new KeyValuePair<Guid, CancellationTokenSource>(guest.Uuid, cts));
+            if (answer is not null && VmmWire.ToGuestExit(answer.ExitReason) is { } exit)
+                Events.GuestExited(guest, exit, answer.ExitDetail ?? "");
+            else if (answer?.ExitReason != "stopped")
+                Events.GuestExited(guest, GuestExit.Crash, $"VMM process {pid} died");
+        });
+    }
+
+    private async Task<VmmResponse> RequestAsync(Guid uuid, string op, CancellationToken ct, TimeSpan? limit = null, string? path = null)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(limit ?? TimeSpan.FromSeconds(10));
+        await using var stream = await ConnectAsync(uuid, timeout.Token).ConfigureAwait(false);
+        await stream.WriteAsync(VmmWire.Line(new VmmRequest(op, Path: path), VmmWire.Json.VmmRequest), timeout.Token).ConfigureAwait(false);
+        var line = await VmmWire.ReadLineAsync(stream, timeout.Token).ConfigureAwait(false)
+            ?? throw new IOException($"VMM control socket closed without answering '{op}'");
+        return JsonSerializer.Deserialize(line, VmmWire.Json.VmmResponse)!;
+    }
+
+    private async Task<NetworkStream> ConnectAsync(Guid uuid, CancellationToken ct)
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(store.VmmSocket(uuid)), ct).ConfigureAwait(false);
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    private (int Pid, long? StartTicks)? ReadPid(Guid uuid)
+    {
+        try
+        {
+            var parts = File.ReadAllText(store.VmmPidFile(uuid)).Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (parts.Length == 0 || !int.TryParse(parts[0], CultureInfo.InvariantCulture, out var pid)) return null;
+            long? ticks = parts.Length > 1 && long.TryParse(parts[1], CultureInfo.InvariantCulture, out var t) ? t : null;
+            return (pid, ticks);
+        }
+        catch (IOException) { return null; }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try { File.Delete(path); } catch (IOException) { }
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        foreach (var w in _watches.Values) await w.CancelAsync().ConfigureAwait(false);
+        await base.DisposeAsync().ConfigureAwait(false);
+    }
+}

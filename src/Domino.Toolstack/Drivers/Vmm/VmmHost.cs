@@ -1,0 +1,300 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text.Json;
+using Domino.Toolstack.Interop;
+using Domino.Toolstack.Store;
+using Domino.Vmm;
+using VmGuestExit = Domino.Vmm.GuestExit;
+
+namespace Domino.Toolstack.Drivers.Vmm;
+
+/// <summary>
+/// The per-domain VMM process (<c>domino vmm-host</c>): runs one guest for the daemon and answers on a
+/// private control socket. It leaves the daemon's session at once, so it outlives a daemon crash or restart.
+/// Rules: it records its pid before building the guest and runs the guest only if the daemon's launch
+/// file still exists (a daemon that rolled the create back deletes that file first, then kills by pid
+/// file: so either it sees the pid or the host sees no launch file). When the guest ends it records how
+/// (<c>UUID.exit</c>) and keeps the guest's memory until a daemon says destroy (or dump): so the daemon,
+/// present or restarted later, always applies on_* itself. It never exits on its own while it holds a guest.
+/// </summary>
+public static class VmmHost
+{
+    public static int Run(string stateDir, Guid uuid)
+    {
+        Libc.NewSession();
+        var store = new StateStore(stateDir);
+        var log = new StreamWriter(new FileStream(store.VmmLog(uuid), FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
+        Console.SetError(log);
+        void Log(string m) => log.WriteLine($"{DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ} vmm[{Environment.ProcessId}] {m}");
+
+        var launchPath = VmmDriver.LaunchFile(store, uuid);
+        AtomicFile.Write(store.VmmPidFile(uuid), $"{Environment.ProcessId} {Libc.ProcessStartTicks(Environment.ProcessId)}\n");
+        if (!File.Exists(launchPath))
+        {
+            Log("launch file is gone (create rolled back); exiting");
+            TryDelete(store.VmmPidFile(uuid));
+            return 0;
+        }
+        var launch = JsonSerializer.Deserialize(File.ReadAllBytes(launchPath), VmmWire.Json.VmmLaunch)!;
+        var ring = new ConsoleRing();
+        var input = new ConsoleInputPipe();
+        VirtualMachine vm;
+        try
+        {
+            vm = VirtualMachine.Build(new VmConfig
+            {
+                KernelPath = launch.Spec.Kernel!,
+                RamdiskPath = launch.Spec.Ramdisk,
+                CommandLine = launch.Spec.Cmdline ?? "",
+                MemoryMiB = checked((int)launch.Spec.MemoryMb),
+                Vcpus = launch.Spec.Vcpus,
+                Disks = [.. launch.Spec.Disks.Select(d => new DiskConfig(d, ReadOnly: false))],
+                ConsoleInput = input,
+                ConsoleOutput = new RingWriterStream(ring),
+                Log = m => Log(m),
+            });
+        }
+        catch (Exception e)
+        {
+            Log($"cannot build domain '{launch.Name}': {e.Message}");
+            AtomicFile.Write(VmmDriver.ErrorFile(store, uuid), e.Message);
+            TryDelete(store.VmmPidFile(uuid));
+            return 1;
+        }
+
+        var host = new Host(vm, ring, input, store, uuid, Log);
+        return host.Serve(launch.Paused);
+    }
+
+    private static void TryDelete(string path)
+    {
+        try { File.Delete(path); } catch (IOException) { }
+    }
+
+    private sealed class Host(VirtualMachine vm, ConsoleRing ring, ConsoleInputPipe input, StateStore store, Guid uuid, Action<string> log)
+    {
+        private readonly TaskCompletionSource _destroyed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly Lock _sync = new();
+        private bool _started;
+
+        public int Serve(bool paused)
+        {
+            var socketPath = store.VmmSocket(uuid);
+            TryDelete(socketPath);
+            using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            listener.Bind(new UnixDomainSocketEndPoint(socketPath));
+            File.SetUnixFileMode(socketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            listener.Listen(16);
+
+            vm.Exited.ContinueWith(t =>
+            {
+                var exit = t.Result;
+                ring.Close();
+                if (exit.Reason == VmExitReason.Stopped) return;
+                log($"guest ended: {exit}");
+                AtomicFile.Write(store.VmmExitFile(uuid), JsonSerializer.Serialize(new VmmExitRecord(Word(exit.Reason), exit.Detail), VmmWire.Json.VmmExitRecord));
+            }, TaskScheduler.Default);
+
+            if (!paused) StartOrResume();
+            log($"serving {socketPath} ({(paused ? "paused" : "running")})");
+            _ = AcceptLoop(listener);
+
+            using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx =>
+            {
+                ctx.Cancel = true;
+                _destroyed.TrySetResult();
+            });
+            _destroyed.Task.GetAwaiter().GetResult();
+            log("destroyed");
+            vm.Stop("destroyed by the toolstack");
+            vm.Dispose();
+            TryDelete(socketPath);
+            return 0;
+        }
+
+        private void StartOrResume()
+        {
+            lock (_sync)
+            {
+                if (!_started) { vm.Start(); _started = true; }
+                else vm.Resume();
+            }
+        }
+
+        private async Task AcceptLoop(Socket listener)
+        {
+            while (true)
+            {
+                Socket client;
+                try { client = await listener.AcceptAsync().ConfigureAwait(false); }
+                catch (Exception e) when (e is SocketException or ObjectDisposedException) { return; }
+                _ = Task.Run(() => HandleAsync(client));
+            }
+        }
+
+        private async Task HandleAsync(Socket client)
+        {
+            await using var stream = new NetworkStream(client, ownsSocket: true);
+            try
+            {
+                var line = await VmmWire.ReadLineAsync(stream, CancellationToken.None).ConfigureAwait(false);
+                if (line is null) return;
+                var request = JsonSerializer.Deserialize(line, VmmWire.Json.VmmRequest)!;
+                switch (request.Op)
+                {
+                    case "watch":
+                        var exit = await vm.Exited.ConfigureAwait(false);
+                        await Reply(stream, Status(exit)).ConfigureAwait(false);
+                        return;
+                    case "console":
+                        await ConsoleAsync(stream, request.Replay).ConfigureAwait(false);
+                        return;
+                    default:
+                        await Reply(stream, Execute(request)).ConfigureAwait(false);
+                        return;
+                }
+            }
+            catch (Exception e) when (e is IOException or SocketException or JsonException or ObjectDisposedException)
+            {
+                // The client went away or spoke nonsense; the guest is unaffected.
+            }
+        }
+
+        private VmmResponse Execute(VmmRequest request)
+        {
+            try
+            {
+                switch (request.Op)
+                {
+                    case "status": break;
+                    case "pause": vm.Pause(); break;
+                    case "resume": StartOrResume(); break;
+                    case "destroy": _destroyed.TrySetResult(); break;
+                    case "history": return Status() with { History = Convert.ToBase64String(ring.History()) };
+                    case "stats": break;
+                    case "dump": CoreDump.Write(vm, request.Path!); break;
+                    default: return new VmmResponse { Ok = false, Error = $"unknown request '{request.Op}'" };
+                }
+                return Status();
+            }
+            catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException)
+            {
+                return Status() with { Ok = false, Error = e.Message };
+            }
+        }
+
+        private VmmResponse Status(VmGuestExit? exit = null)
+        {
+            exit ??= vm.Exited.IsCompleted ? vm.Exited.Result : null;
+            var (cpu, rss) = SelfStats();
+            return new VmmResponse
+            {
+                State = exit is not null ? "exited" : vm.State switch
+                {
+                    VmState.Running => "running",
+                    VmState.Paused => "paused",
+                    _ => _started ? "exited" : "created",
+                },
+                ExitReason = exit is null ? null : Word(exit.Reason),
+                ExitDetail = exit?.Detail,
+                CpuTime = cpu,
+                RssKb = rss,
+            };
+        }
+
+        private async Task ConsoleAsync(NetworkStream stream, bool replay)
+        {
+            await Reply(stream, Status()).ConfigureAwait(false);
+            var reader = ring.Attach(replay, out var detach);
+            try
+            {
+                var fromClient = Task.Run(async () =>
+                {
+                    var buffer = new byte[1024];
+                    int n;
+                    while ((n = await stream.ReadAsync(buffer).ConfigureAwait(false)) > 0) input.Feed(buffer.AsSpan(0, n).ToArray());
+                });
+                await foreach (var chunk in reader.ReadAllAsync().ConfigureAwait(false))
+                    await stream.WriteAsync(chunk).ConfigureAwait(false);
+            }
+            finally { detach(); }
+        }
+
+        private static async Task Reply(Stream s, VmmResponse r) => await s.WriteAsync(VmmWire.Line(r, VmmWire.Json.VmmResponse)).ConfigureAwait(false);
+    }
+
+    internal static string Word(VmExitReason reason) => reason switch
+    {
+        VmExitReason.Poweroff => "poweroff",
+        VmExitReason.Reboot => "reboot",
+        VmExitReason.Crash => "crash",
+        _ => "stopped",
+    };
+
+    /// <summary>This process's CPU time (all vCPU threads are ours) and resident memory.</summary>
+    private static (double CpuSeconds, long RssKb) SelfStats()
+    {
+        try
+        {
+            var stat = File.ReadAllText("/proc/self/stat");
+            var f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            var ticks = long.Parse(f[11], CultureInfo.InvariantCulture) + long.Parse(f[12], CultureInfo.InvariantCulture);
+            long rss = 0;
+            foreach (var line in File.ReadLines("/proc/self/status"))
+                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                    rss = long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+            return (Math.Round(ticks / 100.0, 1), rss);
+        }
+        catch (IOException) { return (0, 0); }
+    }
+
+    /// <summary>The guest's COM1 input: bytes the console clients send, read by the VMM on its own thread.</summary>
+    private sealed class ConsoleInputPipe : Stream
+    {
+        private readonly BlockingCollection<byte[]> _chunks = [];
+        private byte[] _current = [];
+        private int _offset;
+
+        public void Feed(byte[] bytes) => _chunks.Add(bytes);
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            while (_offset >= _current.Length)
+            {
+                _current = _chunks.Take();
+                _offset = 0;
+            }
+            var n = Math.Min(count, _current.Length - _offset);
+            Array.Copy(_current, _offset, buffer, offset, n);
+            _offset += n;
+            return n;
+        }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    /// <summary>The guest's COM1 output, kept in the console ring.</summary>
+    private sealed class RingWriterStream(ConsoleRing ring) : Stream
+    {
+        public override void Write(byte[] buffer, int offset, int count) => ring.Write(buffer.AsSpan(offset, count));
+        public override void Write(ReadOnlySpan<byte> buffer) => ring.Write(buffer);
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+    }
+}

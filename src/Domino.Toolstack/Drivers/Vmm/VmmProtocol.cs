@@ -1,0 +1,77 @@
+using System.Text;
+using System.Text.Json;
+using Domino.Toolstack.Api;
+using Domino.Toolstack.Domains;
+
+namespace Domino.Toolstack.Drivers.Vmm;
+
+/// <summary>What the daemon hands a VMM process: <c>vmm/UUID.launch.json</c>, written before the process starts.</summary>
+public sealed record VmmLaunch
+{
+    public Guid Uuid { get; init; }
+    [System.Text.Json.Serialization.JsonPropertyName("domid")] public int DomId { get; init; }
+    public required string Name { get; init; }
+    public required DomainSpec Spec { get; init; }
+    public bool Paused { get; init; }
+}
+
+/// <summary>
+/// One request on a VMM process's control socket, one JSON line. Ops: status, pause, resume, destroy,
+/// history, stats, dump (path), watch (answered when the guest ends), console (then raw bytes both ways).
+/// </summary>
+public sealed record VmmRequest(string Op, bool Replay = true, string? Path = null);
+
+/// <summary>The answer, one JSON line.</summary>
+public sealed record VmmResponse
+{
+    public bool Ok { get; init; } = true;
+    public string? Error { get; init; }
+    /// <summary>created (built, never run), running, paused or exited.</summary>
+    public string State { get; init; } = "";
+    /// <summary>When exited: poweroff, reboot, crash or stopped.</summary>
+    public string? ExitReason { get; init; }
+    public string? ExitDetail { get; init; }
+    public double CpuTime { get; init; }
+    public long RssKb { get; init; }
+    public string? History { get; init; }
+}
+
+/// <summary>How the guest ended, as the VMM process records it in <c>vmm/UUID.exit</c> for a daemon that was away.</summary>
+public sealed record VmmExitRecord(string Reason, string Detail);
+
+internal static class VmmWire
+{
+    public static byte[] Line<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
+    {
+        var json = JsonSerializer.SerializeToUtf8Bytes(value, type);
+        var line = new byte[json.Length + 1];
+        json.CopyTo(line, 0);
+        line[^1] = (byte)'\n';
+        return line;
+    }
+
+    /// <summary>Reads one line byte by byte, so nothing after it (console bytes) is consumed.</summary>
+    public static async Task<string?> ReadLineAsync(Stream s, CancellationToken ct)
+    {
+        var sb = new StringBuilder();
+        var one = new byte[1];
+        while (true)
+        {
+            var n = await s.ReadAsync(one, ct).ConfigureAwait(false);
+            if (n == 0) return sb.Length > 0 ? sb.ToString() : null;
+            if (one[0] == (byte)'\n') return sb.ToString();
+            sb.Append((char)one[0]);
+            if (sb.Length > 1 << 20) throw new IOException("control line too long");
+        }
+    }
+
+    public static GuestExit? ToGuestExit(string? reason) => reason switch
+    {
+        "poweroff" => GuestExit.Poweroff,
+        "reboot" => GuestExit.Reboot,
+        "crash" => GuestExit.Crash,
+        _ => null,
+    };
+
+    public static ToolstackJson Json => ToolstackJson.Default;
+}

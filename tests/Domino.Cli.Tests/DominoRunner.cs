@@ -1,0 +1,126 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Domino.Cli.Tests;
+
+/// <summary>The real <c>domino</c> binary run against one daemon in a temporary state dir and socket.</summary>
+public sealed class DominoRunner : IDisposable
+{
+    public DominoRunner(string driver = "test")
+    {
+        // Short path: Unix socket paths are limited to 107 bytes.
+        StateDir = Path.Combine("/tmp", "dmn-" + Guid.NewGuid().ToString("N")[..10]);
+        Directory.CreateDirectory(StateDir);
+        Driver = driver;
+    }
+
+    public string StateDir { get; }
+    public string Driver { get; }
+    public string Socket => Path.Combine(StateDir, "domino.sock");
+    public static string Binary => Path.Combine(AppContext.BaseDirectory, "domino");
+
+    public Process? Daemon { get; private set; }
+
+    public void Environment(ProcessStartInfo psi)
+    {
+        psi.Environment["DOMINO_STATE_DIR"] = StateDir;
+        psi.Environment.Remove("DOMINO_SOCKET");
+        psi.Environment["DOMINO_DRIVER"] = Driver;
+    }
+
+    /// <summary>Starts <c>domino daemon</c> as a child and waits until its socket answers.</summary>
+    public void StartDaemon()
+    {
+        var psi = new ProcessStartInfo(Binary) { ArgumentList = { "daemon" }, RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        Environment(psi);
+        var log = new StringBuilder();
+        Daemon = Process.Start(psi)!;
+        Daemon.ErrorDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
+        Daemon.OutputDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
+        Daemon.BeginErrorReadLine();
+        Daemon.BeginOutputReadLine();
+        DaemonLog = log;
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (Daemon.HasExited) throw new InvalidOperationException($"daemon exited with {Daemon.ExitCode}: {log}");
+            if (File.Exists(Socket))
+            {
+                using var s = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+                try { s.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(Socket)); return; }
+                catch (System.Net.Sockets.SocketException) { }
+            }
+            Thread.Sleep(20);
+        }
+        throw new TimeoutException($"daemon did not answer on {Socket}: {log}");
+    }
+
+    public StringBuilder? DaemonLog { get; private set; }
+
+    public void KillDaemon()
+    {
+        if (Daemon is { HasExited: false }) Daemon.Kill();
+        Daemon?.WaitForExit();
+        Daemon = null;
+    }
+
+    public void StopDaemon()
+    {
+        if (Daemon is { HasExited: false })
+        {
+            Toolstack.Interop.Libc.Signal(Daemon.Id, Toolstack.Interop.Libc.SIGTERM);
+            if (!Daemon.WaitForExit(10_000)) Daemon.Kill();
+        }
+        Daemon = null;
+    }
+
+    public sealed record Result(int ExitCode, string Stdout, string Stderr)
+    {
+        public override string ToString() => $"exit {ExitCode}\nstdout:\n{Stdout}\nstderr:\n{Stderr}";
+    }
+
+    public Result Run(params string[] args) => RunAsync(args).GetAwaiter().GetResult();
+
+    public async Task<Result> RunAsync(string[] args, TimeSpan? timeout = null, string? stdin = null)
+    {
+        var psi = new ProcessStartInfo(Binary) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        Environment(psi);
+        using var p = Process.Start(psi)!;
+        if (stdin is not null) await p.StandardInput.WriteAsync(stdin);
+        p.StandardInput.Close();
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(30));
+        try { await p.WaitForExitAsync(cts.Token); }
+        catch (OperationCanceledException)
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"domino {string.Join(' ', args)} did not finish: {await stdout} {await stderr}");
+        }
+        return new Result(p.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>Writes an xl.cfg into the state dir and returns its path.</summary>
+    public string Config(string name, params string[] lines)
+    {
+        var path = Path.Combine(StateDir, $"{name}.cfg");
+        File.WriteAllLines(path, [$"name = \"{name}\"", "type = \"pvh\"", "kernel = \"/boot/test-kernel\"", "memory = 64", .. lines]);
+        return path;
+    }
+
+    public void Dispose()
+    {
+        KillDaemon();
+        // A daemon started by a client (auto-start) is not our child: stop it by its recorded pid.
+        var pidFile = Path.Combine(StateDir, "daemon.pid");
+        if (File.Exists(pidFile) && int.TryParse(File.ReadAllText(pidFile).Trim(), out var pid) && pid != System.Environment.ProcessId)
+        {
+            if (Toolstack.Interop.Libc.ProcessExists(pid)) Toolstack.Interop.Libc.Signal(pid, Toolstack.Interop.Libc.SIGKILL);
+        }
+        foreach (var pf in Directory.Exists(Path.Combine(StateDir, "vmm")) ? Directory.GetFiles(Path.Combine(StateDir, "vmm"), "*.pid") : [])
+            if (int.TryParse(File.ReadAllText(pf).Trim(), out var vmmPid) && Toolstack.Interop.Libc.ProcessExists(vmmPid))
+                Toolstack.Interop.Libc.Signal(vmmPid, Toolstack.Interop.Libc.SIGKILL);
+        try { Directory.Delete(StateDir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+}
