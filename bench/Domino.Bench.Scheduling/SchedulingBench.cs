@@ -172,7 +172,7 @@ internal sealed class SchedulingBench(double seconds, int cpu)
             epoch = (HostThread.MonotonicNs() / 1_000_000 + 100) * 1_000_000;
             foreach (var (t, uuid) in tasks.Zip(run.Domains))
             {
-                var gate = new Arinc653Gate(run.Service.GateTableFor(uuid, epoch)!, kickSignal: null, fifoPriority: fifo);
+                var gate = new Arinc653Gate(run.Service.GateTableFor(uuid, epoch)!, kickAtWindowEnd: false, fifoPriority: fifo);
                 gate.WindowStarted = (_, planned, actual) =>
                 {
                     if (!Volatile.Read(ref recording)) return;

@@ -57,8 +57,8 @@ public sealed partial class SchedulingService : IDisposable
     /// <summary>Where a domain's vCPU threads are (the driver's answer); empty for guests without host threads.</summary>
     public Func<Guid, IReadOnlyList<VcpuThread>> Threads { get; set; } = _ => [];
 
-    /// <summary>Raised after a pool's ARINC653 schedule changes, with the pool and the schedule.</summary>
-    public event Action<PoolState, Arinc653Schedule>? Arinc653Changed;
+    /// <summary>Raised when the windows a domain's VMM must enforce change (null: none, the domain runs freely).</summary>
+    public event Action<Guid, GateTable?>? GateTableChanged;
 
     // ---- domains: admission, start, release ------------------------------------------------------
 
@@ -90,6 +90,7 @@ public sealed partial class SchedulingService : IDisposable
                 _state.Domains.Remove(d);
                 throw;
             }
+            PublishGate(d);
             Save();
         }
     }
@@ -99,6 +100,7 @@ public sealed partial class SchedulingService : IDisposable
         lock (_sync)
         {
             if (_state.Domains.RemoveAll(d => d.Uuid == uuid) == 0) return;
+            GateTableChanged?.Invoke(uuid, null);
             foreach (var key in _widened.Keys.Where(k => k.Item1 == uuid).ToList()) _widened.Remove(key);
             try { Host.RemoveDomain(uuid); }
             catch (Exception e) when (e is ToolstackException or IOException) { Log($"scheduling: releasing {uuid}: {e.Message}"); }
@@ -329,6 +331,7 @@ public sealed partial class SchedulingService : IDisposable
                 throw new ToolstackException(ErrorKind.Conflict, $"domain '{d.Name}' has windows in pool '{source.Name}''s arinc653 schedule: set a schedule without it first ('domino sched-arinc653 set -p {source.Name} ...')");
             d.PoolId = target.Id;
             ApplyOrRollback(d, () => d.PoolId = source.Id);
+            PublishGate(d);
             Save();
             return InfoOf(target);
         }
@@ -442,8 +445,10 @@ public sealed partial class SchedulingService : IDisposable
             if (errors.Count > 0)
                 throw Invalid($"arinc653 schedule for pool '{pool.Name}' refused: {string.Join("; ", errors)}");
             pool.Arinc653 = schedule;
+            // Every VMM of the pool counts major frames from one CLOCK_MONOTONIC instant, a moment from now.
+            pool.Arinc653EpochNs = (HostThread.MonotonicNs() / 1_000_000 + 20) * 1_000_000;
             Save();
-            Arinc653Changed?.Invoke(pool, schedule);
+            foreach (var d in DomainsIn(pool)) PublishGate(d);
             return new Arinc653Info(pool.Name, schedule);
         }
     }
@@ -452,18 +457,26 @@ public sealed partial class SchedulingService : IDisposable
     /// The gate table one domain's VMM enforces: its own windows from its pool's schedule, on a
     /// timeline shared by every VMM (CLOCK_MONOTONIC from <paramref name="epochNs"/>).
     /// </summary>
-    public GateTable? GateTableFor(Guid uuid, long epochNs)
+    public GateTable? GateTableFor(Guid uuid, long? epochNs = null)
     {
         lock (_sync)
         {
             var d = _state.Domains.FirstOrDefault(x => x.Uuid == uuid);
-            if (d is null) return null;
-            var pool = PoolById(d.PoolId);
-            if (pool.Scheduler != SchedulerKind.Arinc653 || pool.Arinc653 is not { IsEmpty: false } s) return null;
-            return new GateTable(s.MajorFrameNs, epochNs,
-                [.. s.Windows().Where(w => w.Domain == d.Name).Select(w => new GateWindow(w.Vcpu, w.Cpu, w.OffsetNs, w.LengthNs))]);
+            return d is null ? null : GateTableLocked(d, epochNs);
         }
     }
+
+    private GateTable? GateTableLocked(DomainSchedState d, long? epochNs = null)
+    {
+        var pool = PoolById(d.PoolId);
+        if (pool.Scheduler != SchedulerKind.Arinc653) return null;
+        // An arinc653 pool without a schedule runs nothing: an empty table keeps every vCPU waiting.
+        var s = pool.Arinc653 is { IsEmpty: false } set ? set : null;
+        return new GateTable(s?.MajorFrameNs ?? 1_000_000_000, epochNs ?? pool.Arinc653EpochNs,
+            s is null ? [] : [.. s.Windows().Where(w => w.Domain == d.Name).Select(w => new GateWindow(w.Vcpu, w.Cpu, w.OffsetNs, w.LengthNs))]);
+    }
+
+    private void PublishGate(DomainSchedState d) => GateTableChanged?.Invoke(d.Uuid, GateTableLocked(d));
 
     private sealed class PoolContext(SchedulingService owner, PoolState pool) : IArinc653Context
     {

@@ -15,6 +15,8 @@ public sealed class PoolState
     public int TsliceMs { get; set; } = CreditParams.DefaultTsliceMs;
     public int RatelimitUs { get; set; } = CreditParams.DefaultRatelimitUs;
     public Arinc653Schedule? Arinc653 { get; set; }
+    /// <summary>CLOCK_MONOTONIC time the schedule's major frames count from (set with the schedule).</summary>
+    public long Arinc653EpochNs { get; set; }
 }
 
 /// <summary>One vCPU's affinity and RTDS reservation.</summary>

@@ -33,14 +33,14 @@ public sealed class Arinc653Gate : IVcpuGate
         public bool Fifo;
     }
 
-    /// <param name="kickSignal">The signal that kicks the thread out of KVM_RUN at a window's end
-    /// (null: the thread watches the returned window end itself, as the benchmark's host threads do).</param>
+    /// <param name="kickAtWindowEnd">Send the vCPU kick signal at each window's end so KVM_RUN returns
+    /// (false: the thread watches the returned window end itself, as the benchmark's host threads do).</param>
     /// <param name="fifoPriority">SCHED_FIFO priority for gated threads; 0 leaves their policy alone.</param>
-    public Arinc653Gate(GateTable table, int? kickSignal, int fifoPriority = 50)
+    public Arinc653Gate(GateTable table, bool kickAtWindowEnd, int fifoPriority = 50)
     {
         Validate(table);
         _table = table;
-        _kickSignal = kickSignal;
+        _kickSignal = kickAtWindowEnd ? Interop.Interop.Libc.VcpuKickSignal : null;
         _fifoPriority = fifoPriority;
     }
 

@@ -42,6 +42,11 @@ public sealed class VcpuRunner : IDisposable
 
     public long ExitCount => Interlocked.Read(ref _exits);
 
+    /// <summary>The kernel thread id of this vCPU's thread (0 until the thread has started), for host scheduling.</summary>
+    public int Tid => Volatile.Read(ref _tid);
+
+    private int _tid;
+
     /// <summary>The time-partitioning gate consulted before each KVM_RUN (ARINC653), or null to run freely.</summary>
     public IVcpuGate? Gate
     {
@@ -114,6 +119,7 @@ public sealed class VcpuRunner : IDisposable
     {
         try
         {
+            Volatile.Write(ref _tid, Interop.Interop.Libc.GetTid());
             _vcpu.BindToCurrentThread();
             while (true)
             {
