@@ -172,10 +172,15 @@ internal static partial class Interop
             return timer;
         }
 
-        /// <summary>Arms a timer to fire once at absolute CLOCK_MONOTONIC time <paramref name="atNs"/> (0 disarms it).</summary>
-        public static void ArmTimer(nint timer, long atNs)
+        /// <summary>Arms a timer to fire at absolute CLOCK_MONOTONIC time <paramref name="atNs"/> and then every
+        /// <paramref name="intervalNs"/> (0: once); <paramref name="atNs"/> 0 disarms it.</summary>
+        public static void ArmTimer(nint timer, long atNs, long intervalNs = 0)
         {
-            var spec = new itimerspec { it_value = new timespec { tv_sec = atNs / 1_000_000_000L, tv_nsec = atNs % 1_000_000_000L } };
+            var spec = new itimerspec
+            {
+                it_value = new timespec { tv_sec = atNs / 1_000_000_000L, tv_nsec = atNs % 1_000_000_000L },
+                it_interval = new timespec { tv_sec = intervalNs / 1_000_000_000L, tv_nsec = intervalNs % 1_000_000_000L },
+            };
             // SAFETY: spec is a fully initialised local; old is not requested.
             _ = timer_settime_raw(timer, atNs == 0 ? 0 : TIMER_ABSTIME, &spec, null);
         }

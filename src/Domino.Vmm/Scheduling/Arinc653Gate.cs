@@ -63,9 +63,14 @@ public sealed class Arinc653Gate : IVcpuGate
                 throw new ArgumentException($"window for vcpu {w.Vcpu} at {w.OffsetNs} ns (+{w.LengthNs}) lies outside the major frame");
     }
 
+    /// <summary>After a window ends the kick repeats this often until the thread is back at the gate: a
+    /// kick that lands just before KVM_RUN is entered is consumed by the signal handler and would be lost.</summary>
+    public const long KickRepeatNs = 200_000;
+
     public bool WaitForWindow(int vcpu, out long windowEndNs)
     {
         var state = t_state ??= new ThreadState();
+        if (state.Timer != 0) Sched.ArmTimer(state.Timer, 0); // back at the gate: stop kicking
         var table = Table;
         var now = Sched.Now();
         var (start, end, cpu) = NextWindow(table, vcpu, now);
@@ -88,12 +93,19 @@ public sealed class Arinc653Gate : IVcpuGate
                 windowEndNs = 0;
                 return false;
             }
-            WindowStarted?.Invoke(vcpu, start, Sched.Now());
+            var woke = Sched.Now();
+            WindowStarted?.Invoke(vcpu, start, woke);
+            if (woke >= end)
+            {
+                // Woken after the whole window had passed (an overloaded host): skip it rather than overrun.
+                windowEndNs = 0;
+                return false;
+            }
         }
         if (_kickSignal is { } signal)
         {
             if (state.Timer == 0) state.Timer = Sched.CreateThreadTimer(Sched.GetTid(), signal);
-            Sched.ArmTimer(state.Timer, end);
+            Sched.ArmTimer(state.Timer, end, KickRepeatNs);
         }
         windowEndNs = end;
         return true;
