@@ -40,7 +40,7 @@ public sealed class DominoRunner : IDisposable
         Daemon.BeginErrorReadLine();
         Daemon.BeginOutputReadLine();
         DaemonLog = log;
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90); // generous: a loaded 2-core machine starts ASP.NET slowly
         while (DateTime.UtcNow < deadline)
         {
             if (Daemon.HasExited) throw new InvalidOperationException($"daemon exited with {Daemon.ExitCode}: {log}");
@@ -52,6 +52,7 @@ public sealed class DominoRunner : IDisposable
             }
             Thread.Sleep(20);
         }
+        KillDaemon(); // the test's constructor fails, so Dispose will not run
         throw new TimeoutException($"daemon did not answer on {Socket}: {log}");
     }
 
@@ -60,7 +61,7 @@ public sealed class DominoRunner : IDisposable
     public void KillDaemon()
     {
         if (Daemon is { HasExited: false }) Daemon.Kill();
-        Daemon?.WaitForExit();
+        Daemon?.WaitForExit(10_000);
         Daemon = null;
     }
 
@@ -119,7 +120,7 @@ public sealed class DominoRunner : IDisposable
             if (Toolstack.Interop.Libc.ProcessExists(pid)) Toolstack.Interop.Libc.Signal(pid, Toolstack.Interop.Libc.SIGKILL);
         }
         foreach (var pf in Directory.Exists(Path.Combine(StateDir, "vmm")) ? Directory.GetFiles(Path.Combine(StateDir, "vmm"), "*.pid") : [])
-            if (int.TryParse(File.ReadAllText(pf).Trim(), out var vmmPid) && Toolstack.Interop.Libc.ProcessExists(vmmPid))
+            if (int.TryParse(File.ReadAllText(pf).Split(' ')[0].Trim(), out var vmmPid) && Toolstack.Interop.Libc.ProcessExists(vmmPid))
                 Toolstack.Interop.Libc.Signal(vmmPid, Toolstack.Interop.Libc.SIGKILL);
         try { Directory.Delete(StateDir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }

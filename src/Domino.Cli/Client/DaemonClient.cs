@@ -16,7 +16,7 @@ namespace Domino.Cli.Client;
 /// </summary>
 internal sealed class DaemonClient : IDisposable
 {
-    private static readonly TimeSpan StartLimit = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan StartLimit = TimeSpan.FromSeconds(60);
     private readonly SocketsHttpHandler _handler;
     private readonly HttpClient _http;
 

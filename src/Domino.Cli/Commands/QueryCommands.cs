@@ -63,11 +63,11 @@ internal static class QueryCommands
     private static bool Matches(DomainInfo d, string id) =>
         d.Name == id || d.DomId.ToString(CultureInfo.InvariantCulture) == id || d.Uuid.ToString() == id;
 
-    /// <summary>xl list's table: <c>%-40s %5d %5lu %5d     %s %8.1f</c>.</summary>
+    /// <summary>xl list's table: header <c>%-40s %5s %5s %5s\tState\tTime(s)</c>, rows <c>%-40s %5d %5lu %5d     %s  %8.1f</c>.</summary>
     public static string FormatList(IEnumerable<DomainInfo> domains, bool verbose)
     {
         var sb = new StringBuilder();
-        sb.Append(Inv($"{"Name",-40} {"ID",5} {"Mem",5} {"VCPUs",5}\t{"State",-10}\tTime(s)"));
+        sb.Append(Inv($"{"Name",-40} {"ID",5} {"Mem",5} {"VCPUs",5}\tState\tTime(s)"));
         if (verbose) sb.Append(Inv($"\t{"UUID",-36}\tReason"));
         sb.Append('\n');
         foreach (var d in domains)

@@ -25,6 +25,25 @@ public static partial class Libc
     [LibraryImport("libc")]
     private static partial int close(int fd);
 
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int dup2(int oldfd, int newfd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, int mode);
+
+    /// <summary>
+    /// Points stdin at /dev/null and stdout/stderr at <paramref name="logPath"/>, so a process does not
+    /// hold on to the pipes or terminal of whoever started it (and never gets EPIPE when that one dies).
+    /// </summary>
+    public static void DetachStdio(string logPath)
+    {
+        const int O_RDONLY = 0, O_WRONLY = 1, O_CREAT = 0x40, O_APPEND = 0x400;
+        var devNull = open("/dev/null", O_RDONLY);
+        if (devNull >= 0) { _ = dup2(devNull, 0); _ = close(devNull); }
+        var log = open(logPath, O_WRONLY | O_CREAT | O_APPEND, 0b110_000_000); // 0600
+        if (log >= 0) { _ = dup2(log, 1); _ = dup2(log, 2); _ = close(log); }
+    }
+
     public const int SIGKILL = 9;
     public const int SIGTERM = 15;
 

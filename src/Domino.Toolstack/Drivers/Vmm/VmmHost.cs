@@ -24,7 +24,8 @@ public static class VmmHost
     {
         Libc.NewSession();
         var store = new StateStore(stateDir);
-        var log = new StreamWriter(new FileStream(store.VmmLog(uuid), FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
+        Libc.DetachStdio(store.VmmLog(uuid)); // let go of the daemon's stdio: it may be a pipe that dies with it
+        var log = new StreamWriter(Console.OpenStandardError()) { AutoFlush = true };
         Console.SetError(log);
         void Log(string m) => log.WriteLine($"{DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ} vmm[{Environment.ProcessId}] {m}");
 
@@ -76,6 +77,7 @@ public static class VmmHost
     {
         private readonly TaskCompletionSource _destroyed = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly Lock _sync = new();
+        private readonly List<Task> _consoles = [];
         private bool _started;
 
         public int Serve(bool paused)
@@ -89,8 +91,8 @@ public static class VmmHost
 
             vm.Exited.ContinueWith(t =>
             {
+                // The ring stays open until destroy: the VMM may still flush the guest's last output after this.
                 var exit = t.Result;
-                ring.Close();
                 if (exit.Reason == VmExitReason.Stopped) return;
                 log($"guest ended: {exit}");
                 AtomicFile.Write(store.VmmExitFile(uuid), JsonSerializer.Serialize(new VmmExitRecord(Word(exit.Reason), exit.Detail), VmmWire.Json.VmmExitRecord));
@@ -110,6 +112,11 @@ public static class VmmHost
             _destroyed.Task.GetAwaiter().GetResult();
             log("destroyed");
             vm.Stop("destroyed by the toolstack");
+            // Attached consoles get the guest's last words before the process goes.
+            ring.Close();
+            Task[] consoles;
+            lock (_consoles) consoles = [.. _consoles];
+            Task.WaitAll(consoles, TimeSpan.FromSeconds(2));
             vm.Dispose();
             VmmScheduling.Forget(store, uuid);
             TryDelete(socketPath);
@@ -151,7 +158,10 @@ public static class VmmHost
                         await Reply(stream, Status(exit)).ConfigureAwait(false);
                         return;
                     case "console":
-                        await ConsoleAsync(stream, request.Replay).ConfigureAwait(false);
+                        var console = ConsoleAsync(stream, request.Replay);
+                        lock (_consoles) _consoles.Add(console);
+                        try { await console.ConfigureAwait(false); }
+                        finally { lock (_consoles) _consoles.Remove(console); }
                         return;
                     default:
                         await Reply(stream, Execute(request)).ConfigureAwait(false);
@@ -218,8 +228,14 @@ public static class VmmHost
                     int n;
                     while ((n = await stream.ReadAsync(buffer).ConfigureAwait(false)) > 0) input.Feed(buffer.AsSpan(0, n).ToArray());
                 });
-                await foreach (var chunk in reader.ReadAllAsync().ConfigureAwait(false))
-                    await stream.WriteAsync(chunk).ConfigureAwait(false);
+                // The UART hands over a byte at a time: send whatever has piled up in one write.
+                var batch = new MemoryStream();
+                while (await reader.WaitToReadAsync().ConfigureAwait(false))
+                {
+                    batch.SetLength(0);
+                    while (batch.Length < 64 * 1024 && reader.TryRead(out var chunk)) batch.Write(chunk);
+                    await stream.WriteAsync(batch.GetBuffer().AsMemory(0, (int)batch.Length)).ConfigureAwait(false);
+                }
             }
             finally { detach(); }
         }

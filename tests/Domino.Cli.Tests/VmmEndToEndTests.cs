@@ -1,0 +1,109 @@
+using Domino.Toolstack.Interop;
+using Xunit;
+
+namespace Domino.Cli.Tests;
+
+/// <summary>Guest-kit guests on the vmm driver: real VMs, each in its own VMM process.</summary>
+public sealed class VmmEndToEndTests : IDisposable
+{
+    private readonly DominoRunner _d = new("vmm");
+
+    public void Dispose() => _d.Dispose();
+
+    private string Cfg(string name, string guest, params string[] lines) =>
+        _d.Config(name, [$"kernel = \"{Kvm.Guest(guest)}\"", .. lines]);
+
+    [SkippableFact]
+    public void Hello_prints_on_the_console_and_is_destroyed_when_it_powers_off()
+    {
+        Kvm.Require();
+        _d.StartDaemon();
+        var r = _d.Run("create", "-q", "-c", Cfg("hello", "hello"));
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("hello: PASS", r.Stdout, StringComparison.Ordinal);
+        TestDriverEndToEndTests.WaitFor(() => !_d.Run("list").Stdout.Contains("hello", StringComparison.Ordinal));
+        Assert.Empty(Directory.GetFiles(Path.Combine(_d.StateDir, "vmm"), "*.pid"));
+    }
+
+    [SkippableFact]
+    public void A_running_guest_lists_pauses_replays_its_console_and_is_destroyed()
+    {
+        Kvm.Require();
+        _d.StartDaemon();
+        Assert.Equal(0, _d.Run("create", "-q", Cfg("count", "counter")).ExitCode);
+        Assert.Matches(@"(?m)^count\s+1\s+64\s+1\s+r-----", _d.Run("list").Stdout);
+        TestDriverEndToEndTests.WaitFor(() => _d.Run("dmesg", "count").Stdout.Contains("counter:", StringComparison.Ordinal));
+        Assert.Equal(0, _d.Run("pause", "count").ExitCode);
+        Assert.Contains("--p---", _d.Run("list", "count").Stdout, StringComparison.Ordinal);
+        Assert.Equal(0, _d.Run("unpause", "count").ExitCode);
+        var pid = int.Parse(File.ReadAllText(Directory.GetFiles(Path.Combine(_d.StateDir, "vmm"), "*.pid").Single()).Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(Libc.ProcessExists(pid));
+        var maxmem = _d.Run("mem-max", "count", "128m");
+        Assert.Equal("domino: mem-max is not supported by the vmm driver", maxmem.Stderr.Trim());
+        Assert.Equal(0, _d.Run("destroy", "count").ExitCode);
+        TestDriverEndToEndTests.WaitFor(() => !Libc.ProcessExists(pid));
+        Assert.Single(_d.Run("list").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [SkippableFact]
+    public void A_guest_that_reboots_at_boot_is_restarted_a_bounded_number_of_times()
+    {
+        Kvm.Require();
+        _d.StartDaemon();
+        Assert.Equal(0, _d.Run("create", "-q", Cfg("rb", "reboot", "on_reboot = \"restart\"")).ExitCode);
+        TestDriverEndToEndTests.WaitFor(() => _d.Run("list", "-v", "rb").Stdout.Contains("restart limit", StringComparison.Ordinal), 60);
+        Assert.Contains("---s--", _d.Run("list", "rb").Stdout, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public void Coredump_destroy_writes_an_elf_core_of_guest_memory()
+    {
+        Kvm.Require();
+        _d.StartDaemon();
+        Assert.Equal(0, _d.Run("create", "-q", Cfg("cr", "crash", "on_reboot = \"coredump-destroy\"")).ExitCode);
+        TestDriverEndToEndTests.WaitFor(() => !_d.Run("list").Stdout.Contains("cr ", StringComparison.Ordinal), 30);
+        var core = Assert.Single(Directory.GetFiles(Path.Combine(_d.StateDir, "dumps"), "cr-*.core"));
+        var bytes = File.ReadAllBytes(core);
+        Assert.Equal("\x7f" + "ELF", System.Text.Encoding.ASCII.GetString(bytes, 0, 4));
+        Assert.True(bytes.Length >= 64L << 20, $"core is {bytes.Length} bytes, less than the guest's 64 MiB");
+    }
+
+    [SkippableFact]
+    public void One_VMM_dying_takes_only_its_own_domain_with_it()
+    {
+        Kvm.Require();
+        _d.StartDaemon();
+        var a = _d.Run("create", "-q", Cfg("a", "counter", "on_crash = \"preserve\""));
+        Assert.True(a.ExitCode == 0, a.ToString());
+        Assert.Equal(0, _d.Run("create", "-q", Cfg("b", "counter")).ExitCode);
+        var uuidA = System.Text.Json.JsonDocument.Parse(TestDriverEndToEndTests.Http(_d.Socket, "GET /domains/a HTTP/1.1").Split("\r\n\r\n")[1].Split("\r\n") is var parts && parts.Length > 1 ? parts[1] : parts[0]).RootElement.GetProperty("uuid").GetString();
+        var pidA = int.Parse(File.ReadAllText(Path.Combine(_d.StateDir, "vmm", $"{uuidA}.pid")).Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        Libc.Signal(pidA, Libc.SIGKILL);
+        TestDriverEndToEndTests.WaitFor(() => _d.Run("list", "a").Stdout.Contains("----c-", StringComparison.Ordinal));
+        Assert.Contains("crashed: crash", _d.Run("list", "-v", "a").Stdout, StringComparison.Ordinal);
+        lock (_d.DaemonLog!) Assert.Contains($"VMM process {pidA} died", _d.DaemonLog.ToString(), StringComparison.Ordinal);
+        Assert.Matches(@"(?m)^b\s+2\s+.*r-----", _d.Run("list").Stdout);
+    }
+
+    [SkippableFact]
+    public void VMM_processes_survive_a_daemon_sigkill_and_are_re_attached()
+    {
+        Kvm.Require();
+        _d.StartDaemon();
+        Assert.Equal(0, _d.Run("create", "-q", Cfg("a", "counter")).ExitCode);
+        Assert.Equal(0, _d.Run("create", "-q", Cfg("b", "counter", "on_crash = \"preserve\"")).ExitCode);
+        var pids = Directory.GetFiles(Path.Combine(_d.StateDir, "vmm"), "*.pid")
+            .ToDictionary(f => f, f => int.Parse(File.ReadAllText(f).Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture));
+        _d.KillDaemon();
+        Assert.All(pids.Values, p => Assert.True(Libc.ProcessExists(p), $"VMM {p} died with the daemon"));
+        var list0 = _d.StateDir; // b's VMM dies while no daemon is there
+        var uuidB = Directory.GetDirectories(Path.Combine(list0, "domains")).Select(Path.GetFileName)
+            .Single(u => File.ReadAllText(Path.Combine(list0, "domains", u!, "record.json")).Contains("\"name\":\"b\"", StringComparison.Ordinal));
+        Libc.Signal(pids[Path.Combine(_d.StateDir, "vmm", $"{uuidB}.pid")], Libc.SIGKILL);
+        _d.StartDaemon();
+        var list = _d.Run("list").Stdout;
+        Assert.Matches(@"(?m)^a\s+1\s+.*r-----", list);
+        Assert.Matches(@"(?m)^b\s+2\s+.*----c-", list);
+        TestDriverEndToEndTests.WaitFor(() => _d.Run("dmesg", "a").Stdout.Contains("counter:", StringComparison.Ordinal));
+    }
+}
