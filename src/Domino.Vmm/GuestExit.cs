@@ -19,6 +19,9 @@ public enum VmExitReason
 /// <summary>The register state of one vCPU at the moment it stopped.</summary>
 public sealed record VcpuSnapshot(int VcpuId, X86Registers Registers, X86SpecialRegisters SpecialRegisters)
 {
+    /// <summary>Up to 16 instruction bytes at rip, when they could be found in guest RAM.</summary>
+    public byte[]? CodeAtRip { get; init; }
+
     /// <summary>A human-readable dump: instruction and stack pointers, control registers, segments, general registers.</summary>
     public string Format()
     {
@@ -35,6 +38,7 @@ public sealed record VcpuSnapshot(int VcpuId, X86Registers Registers, X86Special
         b.AppendLine($"  rsi {r.Rsi:x16}  rdi {r.Rdi:x16}  rbp {r.Rbp:x16}  r8  {r.R8:x16}");
         b.AppendLine($"  r9  {r.R9:x16}  r10 {r.R10:x16}  r11 {r.R11:x16}  r12 {r.R12:x16}");
         b.Append($"  r13 {r.R13:x16}  r14 {r.R14:x16}  r15 {r.R15:x16}");
+        if (CodeAtRip is { Length: > 0 } code) b.Append("\n  code at rip: " + string.Join(' ', code.Select(x => x.ToString("x2"))));
         return b.ToString();
     }
 }

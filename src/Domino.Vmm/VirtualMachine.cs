@@ -34,8 +34,8 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
     /// <summary>GSIs handed to virtio-mmio devices in order: the free ISA IRQs, then the IOAPIC's upper pins.</summary>
     public static readonly uint[] VirtioGsis = [5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23];
 
-    private readonly KvmHypervisor _kvm;
-    private readonly KvmVm _vm;
+    private readonly IHypervisor _hypervisor;
+    private readonly IVm _vm;
     private readonly GuestRam _ram;
     private readonly List<VcpuRunner> _runners = [];
     private readonly List<IDisposable> _backends = [];
@@ -48,9 +48,9 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
     private Thread? _inputPump;
     private int _disposed;
 
-    private VirtualMachine(KvmHypervisor kvm, KvmVm vm, GuestRam ram, VmConfig config)
+    private VirtualMachine(IHypervisor hypervisor, IVm vm, GuestRam ram, VmConfig config)
     {
-        _kvm = kvm;
+        _hypervisor = hypervisor;
         _vm = vm;
         _ram = ram;
         _log = config.Log ?? (_ => { });
@@ -84,21 +84,24 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
     /// <summary>Validates <paramref name="config"/> and builds the VM, paused. Files are checked before KVM is touched.</summary>
     public static VirtualMachine Build(VmConfig config) => Build(VmResources.Validate(config));
 
-    public static VirtualMachine Build(VmResources resources)
+    public static VirtualMachine Build(VmResources resources) => Build(resources, () => KvmHypervisor.Open());
+
+    /// <summary>Builds on a given backend; <paramref name="openHypervisor"/> runs after the files are checked.</summary>
+    public static VirtualMachine Build(VmResources resources, Func<IHypervisor> openHypervisor)
     {
         var config = resources.Config;
         var backends = OpenDisks(config.Disks);
-        KvmHypervisor kvm;
+        IHypervisor kvm;
         try
         {
-            kvm = KvmHypervisor.Open();
+            kvm = openHypervisor();
         }
         catch
         {
             foreach (var b in backends) b.Dispose();
             throw;
         }
-        KvmVm? vm = null;
+        IVm? vm = null;
         GuestRam? ram = null;
         VirtualMachine? machine = null;
         try
@@ -200,8 +203,11 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
                     vcpu.SetSpecialRegisters(Boot.Cpu.SpecialRegisters);
                     vcpu.SetRegisters(Boot.Cpu.Registers);
                 }
-                // Application processors stay in the reset/wait-for-SIPI state KVM gives them with an
-                // in-kernel irqchip, so the guest starts them with INIT-SIPI-SIPI.
+                else
+                {
+                    // Application processors wait for INIT-SIPI-SIPI from the guest (the MADT lists them).
+                    vcpu.WaitForStartupIpi();
+                }
             }
             catch
             {
@@ -336,7 +342,7 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
 
     void IGuestEvents.Reboot(string how) => End(new GuestExit(VmExitReason.Reboot, how));
 
-    bool IVcpuExitHandler.HandleExit(KvmVcpu vcpu, VmExit exit)
+    bool IVcpuExitHandler.HandleExit(IVcpu vcpu, VmExit exit)
     {
         switch (exit.Kind)
         {
@@ -375,7 +381,7 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
         return !_exited.Task.IsCompleted;
     }
 
-    void IVcpuExitHandler.OnVcpuFault(KvmVcpu vcpu, Exception error)
+    void IVcpuExitHandler.OnVcpuFault(IVcpu vcpu, Exception error)
     {
         _log($"vCPU {vcpu.Id}: {error}");
         End(new GuestExit(VmExitReason.Crash, $"VMM fault while handling vCPU {vcpu.Id}: {error.GetType().Name}: {error.Message}", Snapshot(vcpu)));
@@ -398,11 +404,13 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
         _ => "unknown",
     };
 
-    private static VcpuSnapshot? Snapshot(KvmVcpu vcpu)
+    private VcpuSnapshot? Snapshot(IVcpu vcpu)
     {
         try
         {
-            return new VcpuSnapshot(vcpu.Id, vcpu.GetRegisters(), vcpu.GetSpecialRegisters());
+            var r = vcpu.GetRegisters();
+            var s = vcpu.GetSpecialRegisters();
+            return new VcpuSnapshot(vcpu.Id, r, s) { CodeAtRip = GuestPageWalker.ReadCode(_ram.Memory, r, s) };
         }
         catch (Exception)
         {
@@ -419,6 +427,6 @@ public sealed class VirtualMachine : IDisposable, IVcpuExitHandler, IGuestEvents
         foreach (var b in _backends) b.Dispose();
         _ram.Dispose();
         _vm.Dispose();
-        _kvm.Dispose();
+        _hypervisor.Dispose();
     }
 }

@@ -1,6 +1,7 @@
 namespace Domino.Vmm.Tests;
 
 /// <summary>Boots the hand-assembled kernels through each entry protocol.</summary>
+[Collection(KvmGuestsCollection.Name)]
 public class BootSmokeTests
 {
     private static GuestExit Boot(byte[] image, string name, out string console, int vcpus = 1)
@@ -45,6 +46,7 @@ public class BootSmokeTests
 }
 
 /// <summary>How the VMM lays out and announces virtio-mmio devices.</summary>
+[Collection(KvmGuestsCollection.Name)]
 public class VirtioWiringTests
 {
     [SkippableFact]

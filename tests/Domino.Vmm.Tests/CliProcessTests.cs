@@ -1,6 +1,7 @@
 namespace Domino.Vmm.Tests;
 
 /// <summary>`domino vmm` as a user runs it: console on stdout, how the guest ended in the exit status.</summary>
+[Collection(KvmGuestsCollection.Name)]
 public class CliProcessTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);

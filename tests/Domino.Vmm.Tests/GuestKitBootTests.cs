@@ -5,6 +5,7 @@ using Domino.Vmm.Memory;
 namespace Domino.Vmm.Tests;
 
 /// <summary>Boots each guest of the guest kit in-process and checks its console and how it ended.</summary>
+[Collection(KvmGuestsCollection.Name)]
 public partial class GuestKitBootTests
 {
     [SkippableFact]
@@ -119,6 +120,8 @@ public partial class GuestKitBootTests
         Assert.Contains("rip ", regs);
         Assert.Contains("cr0 ", regs);
         Assert.Equal(0x500UL, exit.Vcpu.SpecialRegisters.Efer & 0x500); // died in long mode
+        Assert.Equal([0x0F, 0x0B], exit.Vcpu.CodeAtRip![..2]);             // on its ud2, found through its page tables
+        Assert.Contains("code at rip: 0f 0b", regs);
     }
 
     [SkippableFact]

@@ -7,6 +7,7 @@ namespace Domino.Vmm.Tests;
 /// internal error (see HOST-NOTES); on hardware it boots on. Neither outcome is relied upon:
 /// the tests wait for specific early lines and then stop the VM.
 /// </summary>
+[Collection(KvmGuestsCollection.Name)]
 public class LinuxBootTests
 {
     private const int MemoryMiB = 512;

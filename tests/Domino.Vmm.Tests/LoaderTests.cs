@@ -217,6 +217,21 @@ public class LoaderTests
     }
 
     [Fact]
+    public void Page_walker_follows_the_identity_map_and_refuses_holes()
+    {
+        using var ram = GuestRam.Create(MemoryMap.ForSize(16 << 20), null);
+        BootSetup.WriteIdentityPageTables(ram.Memory);
+        var s = BootSetup.LongModeCpuState(0x100000).SpecialRegisters;
+        Assert.Equal(0x1234_5678UL, GuestPageWalker.Translate(ram.Memory, s, 0x1234_5678));
+        Assert.Null(GuestPageWalker.Translate(ram.Memory, s, 0x1_0000_0000)); // beyond the 4 GiB map
+        ram.Memory.Write(0x100000, (ushort)0x0B0F);
+        var r = new Hypervisor.X86Registers { Rip = 0x100000 };
+        Assert.Equal([0x0F, 0x0B], GuestPageWalker.ReadCode(ram.Memory, r, s, 2));
+        var flat = BootSetup.PvhCpuState(0x100000).SpecialRegisters;
+        Assert.Equal(0x100000UL, GuestPageWalker.Translate(ram.Memory, flat, 0x100000)); // paging off
+    }
+
+    [Fact]
     public void Start_info_structs_match_the_xen_abi()
     {
         Assert.Equal(56, Marshal.SizeOf<hvm_start_info>());

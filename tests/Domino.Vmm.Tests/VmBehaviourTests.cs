@@ -3,6 +3,7 @@ using Domino.Vmm.Devices;
 namespace Domino.Vmm.Tests;
 
 /// <summary>Lifecycle, console input, unclaimed accesses and device faults, with hand-assembled kernels.</summary>
+[Collection(KvmGuestsCollection.Name)]
 public class VmBehaviourTests
 {
     private static readonly byte[] PowerOff = [0xB0, 0x00, 0xE6, 0xF4, 0xF4];

@@ -2,8 +2,8 @@ using Domino.Vmm.Hypervisor;
 
 namespace Domino.Vmm.Devices;
 
-/// <summary>A GSI of the in-kernel IOAPIC/PIC, driven with KVM_IRQ_LINE.</summary>
-public sealed class KvmInterruptLine(KvmVm vm, uint gsi) : IInterruptLine
+/// <summary>A GSI of the in-kernel IOAPIC/PIC (KVM_IRQ_LINE on KVM).</summary>
+public sealed class KvmInterruptLine(IVm vm, uint gsi) : IInterruptLine
 {
     public uint Gsi { get; } = gsi;
 

@@ -7,7 +7,7 @@ namespace Domino.Vmm.Hypervisor;
 public sealed class HypervisorUnavailableException(string message) : Exception(message);
 
 /// <summary>The host's KVM: an open /dev/kvm checked for the API version and the capabilities the VMM needs.</summary>
-public sealed class KvmHypervisor : IDisposable
+public sealed class KvmHypervisor : IHypervisor
 {
     public const string DevicePath = "/dev/kvm";
 
@@ -81,6 +81,8 @@ public sealed class KvmHypervisor : IDisposable
     }
 
     public bool HasCapability(int capability) => Libc.Ioctl(_kvm, Kvm.KVM_CHECK_EXTENSION, capability, out _) > 0;
+
+    IVm IHypervisor.CreateVm() => CreateVm();
 
     public KvmVm CreateVm()
     {

@@ -9,7 +9,7 @@ namespace Domino.Vmm.Hypervisor;
 /// One KVM vCPU. <see cref="Run"/> is called only from the vCPU's own thread; <see cref="Kick"/>
 /// may be called from any thread to make a running or about-to-run KVM_RUN return promptly.
 /// </summary>
-public sealed class KvmVcpu : IDisposable
+public sealed class KvmVcpu : IVcpu
 {
     private readonly SafeFd _fd;
     private readonly SafeMmap _run;
@@ -260,6 +260,38 @@ public sealed class KvmVcpu : IDisposable
             BitConverter.TryWriteBytes(reg, v);
         }
     }
+
+    /// <summary>Reads one model-specific register (KVM_GET_MSRS with a single entry).</summary>
+    public ulong GetMsr(uint index)
+    {
+        var buffer = MsrBuffer(index, 0);
+        var n = Kvm.IoctlBuffer(_fd, Kvm.KVM_GET_MSRS, buffer, "KVM_GET_MSRS", out var errno);
+        if (n < 0) throw new KvmException($"KVM_GET_MSRS(0x{index:x})", errno);
+        if (n != 1) throw new KvmException($"KVM_GET_MSRS: MSR 0x{index:x} is not supported by this KVM");
+        return BitConverter.ToUInt64(buffer, 16);
+    }
+
+    /// <summary>Writes one model-specific register (KVM_SET_MSRS with a single entry).</summary>
+    public void SetMsr(uint index, ulong value)
+    {
+        var buffer = MsrBuffer(index, value);
+        var n = Kvm.IoctlBuffer(_fd, Kvm.KVM_SET_MSRS, buffer, "KVM_SET_MSRS", out var errno);
+        if (n < 0) throw new KvmException($"KVM_SET_MSRS(0x{index:x})", errno);
+        if (n != 1) throw new KvmException($"KVM_SET_MSRS: MSR 0x{index:x} was refused by this KVM");
+    }
+
+    /// <summary>kvm_msrs { nmsrs = 1 } followed by one kvm_msr_entry.</summary>
+    private static byte[] MsrBuffer(uint index, ulong value)
+    {
+        var buffer = new byte[8 + Unsafe.SizeOf<kvm_msr_entry>()];
+        BitConverter.TryWriteBytes(buffer.AsSpan(0, 4), 1u);
+        BitConverter.TryWriteBytes(buffer.AsSpan(8, 4), index);
+        BitConverter.TryWriteBytes(buffer.AsSpan(16, 8), value);
+        return buffer;
+    }
+
+    /// <summary>KVM_MP_STATE_UNINITIALIZED: the in-kernel LAPIC keeps the vCPU out of the guest until INIT and SIPI arrive.</summary>
+    public void WaitForStartupIpi() => SetMpState(Kvm.KVM_MP_STATE_UNINITIALIZED);
 
     public uint GetMpState()
     {

@@ -4,7 +4,7 @@ using static Domino.Vmm.Interop.Interop;
 namespace Domino.Vmm.Hypervisor;
 
 /// <summary>One KVM virtual machine: memory slots, the in-kernel irqchip and PIT, interrupt lines, vCPUs.</summary>
-public sealed class KvmVm : IDisposable
+public sealed class KvmVm : IVm
 {
     /// <summary>Where KVM's VMX real-mode helpers live: three pages just below the 4 GiB MMIO top, never RAM.</summary>
     public const ulong TssAddress = 0xFFFB_D000;
@@ -62,6 +62,8 @@ public sealed class KvmVm : IDisposable
         var irq = new kvm_irq_level { irq = gsi, level = level ? 1u : 0u };
         lock (_irqLock) Kvm.Ioctl(_vm, Kvm.KVM_IRQ_LINE, ref irq, $"KVM_IRQ_LINE(gsi {gsi})");
     }
+
+    IVcpu IVm.CreateVcpu(int id) => CreateVcpu(id);
 
     public KvmVcpu CreateVcpu(int id)
     {

@@ -22,7 +22,7 @@ public sealed class GuestRam : IDisposable
     public GuestMemory Memory { get; private set; } = null!;
 
     /// <summary>Allocates RAM for <paramref name="map"/> and registers it with <paramref name="vm"/> (slot 0 below 4 GiB, slot 1 above).</summary>
-    public static GuestRam Create(MemoryMap map, KvmVm? vm)
+    public static GuestRam Create(MemoryMap map, IVm? vm)
     {
         var ram = new GuestRam(map);
         try

@@ -6,10 +6,10 @@ namespace Domino.Vmm.Vcpu;
 /// <summary>What the VMM does with one exit; returns false when this vCPU must stop.</summary>
 public interface IVcpuExitHandler
 {
-    bool HandleExit(KvmVcpu vcpu, VmExit exit);
+    bool HandleExit(IVcpu vcpu, VmExit exit);
 
     /// <summary>An exception escaped exit handling or KVM_RUN on this vCPU; the VM must end as crashed.</summary>
-    void OnVcpuFault(KvmVcpu vcpu, Exception error);
+    void OnVcpuFault(IVcpu vcpu, Exception error);
 }
 
 /// <summary>
@@ -19,7 +19,7 @@ public interface IVcpuExitHandler
 /// </summary>
 public sealed class VcpuRunner : IDisposable
 {
-    private readonly KvmVcpu _vcpu;
+    private readonly IVcpu _vcpu;
     private readonly IVcpuExitHandler _handler;
     private readonly ConcurrentQueue<VcpuState> _requests = new();
     private readonly SemaphoreSlim _wake = new(0);
@@ -28,7 +28,7 @@ public sealed class VcpuRunner : IDisposable
     private VcpuState _state = VcpuState.Created;
     private long _exits;
 
-    public VcpuRunner(KvmVcpu vcpu, IVcpuExitHandler handler)
+    public VcpuRunner(IVcpu vcpu, IVcpuExitHandler handler)
     {
         _vcpu = vcpu;
         _handler = handler;
@@ -38,7 +38,7 @@ public sealed class VcpuRunner : IDisposable
 
     public int Id => _vcpu.Id;
 
-    public KvmVcpu Vcpu => _vcpu;
+    public IVcpu Vcpu => _vcpu;
 
     public long ExitCount => Interlocked.Read(ref _exits);
 
