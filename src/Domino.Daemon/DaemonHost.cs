@@ -4,6 +4,9 @@ using Domino.Toolstack.Domains;
 using Domino.Toolstack.Drivers;
 using Domino.Toolstack.Events;
 using Domino.Toolstack.Interop;
+using Domino.Toolstack.Scheduling;
+using Domino.Toolstack.Scheduling.Api;
+using Domino.Toolstack.Scheduling.Host;
 using Domino.Toolstack.Store;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections.Features;
@@ -49,6 +52,15 @@ public static class DaemonHost
         await service.RecoverAsync(ct).ConfigureAwait(false);
         log.Write($"recovered {service.Domains().Count} domain(s)");
 
+        // The test driver's guests have no host threads: keep pools in memory-backed host state there.
+        IHostScheduler hostScheduler = driver.Name != "test" && CgroupHostScheduler.Available() ? new CgroupHostScheduler() : new InMemoryHostScheduler();
+        using var scheduling = new SchedulingService(store.Root, hostScheduler, log: log.Write);
+        if (driver is Toolstack.Drivers.Vmm.VmmDriver)
+            scheduling.GateTableChanged += (uuid, table) => Toolstack.Drivers.Vmm.VmmScheduling.WriteGate(store, uuid, table);
+        service.AttachScheduling(scheduling);
+        if (hostScheduler is CgroupHostScheduler) scheduling.StartBalancer(TimeSpan.FromMilliseconds(500));
+        log.Write($"scheduling: {scheduling.Pools().Count} pool(s), host enforcement {hostScheduler.Name}");
+
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning);
@@ -57,6 +69,7 @@ public static class DaemonHost
             // The same shape as the state store and the CLI read: snake_case, enums as their xl words.
             o.SerializerOptions.TypeInfoResolverChain.Insert(0, Toolstack.Api.ToolstackJson.Default);
             o.SerializerOptions.TypeInfoResolverChain.Insert(1, Toolstack.Api.MigrationJson.Default);
+            o.SerializerOptions.TypeInfoResolverChain.Insert(2, SchedulingJson.Default);
             o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower;
             o.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull;
             o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter());
@@ -68,6 +81,7 @@ public static class DaemonHost
             return Task.CompletedTask;
         }));
         builder.Services.AddSingleton(service);
+        builder.Services.AddSingleton(scheduling);
         builder.Services.AddSingleton(new DaemonInfo(driver.Name, store.Root, DateTimeOffset.UtcNow));
 
         foreach (var socket in new[] { paths.Socket, paths.ReadOnlySocket })
@@ -106,6 +120,7 @@ public static class DaemonHost
         app.MapOpenApi("/openapi.json");
         DomainEndpoints.Map(app);
         MigrationEndpoints.Map(app);
+        SchedulingEndpoints.Map(app);
 
         await app.StartAsync(ct).ConfigureAwait(false);
         Libc.SetUmask(oldMask);

@@ -335,6 +335,20 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
 
     public long ExitCount => _runners.Sum(r => r.ExitCount);
 
+    /// <summary>Each vCPU's host thread id, by vCPU number (waits briefly for threads still starting).</summary>
+    public IReadOnlyList<int> VcpuThreadIds()
+    {
+        var deadline = Environment.TickCount64 + 1000;
+        while (_runners.Any(r => r.Tid == 0) && Environment.TickCount64 < deadline) Thread.Sleep(1);
+        return [.. _runners.Select(r => r.Tid)];
+    }
+
+    /// <summary>Puts every vCPU behind a time-partitioning gate (ARINC653), or frees them (null).</summary>
+    public void SetGate(Vcpu.IVcpuGate? gate)
+    {
+        foreach (var r in _runners) r.Gate = gate;
+    }
+
     private void End(GuestExit exit)
     {
         if (!_exited.TrySetResult(exit)) return;

@@ -118,7 +118,13 @@ public sealed class DomainServiceTests : IDisposable
         var info = await _ts.Service.ShutdownAsync("web", None);
         Assert.Equal("shutting-down", info.State);
         await WaitUntil(() => _ts.Find("web") is null);
-        var kinds = _ts.TakeEvents().Select(e => e.Kind).ToList();
+        // The domain leaves the table a moment before Destroyed is emitted: collect until it arrives.
+        var kinds = new List<DomainEventKind>();
+        await WaitUntil(() =>
+        {
+            kinds.AddRange(_ts.TakeEvents().Select(e => e.Kind));
+            return kinds.Contains(DomainEventKind.Destroyed);
+        });
         Assert.Equal([DomainEventKind.Created, DomainEventKind.ShuttingDown, DomainEventKind.Shutdown, DomainEventKind.Destroyed], kinds);
     }
 

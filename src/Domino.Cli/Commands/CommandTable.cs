@@ -13,6 +13,7 @@ internal static class CommandTable
         foreach (var c in LifecycleCommands.All()) yield return c;
         yield return ConsoleCommand.Create();
         foreach (var c in VcpuCommands.All()) yield return c;
+        foreach (var c in SchedulingCommands.All()) yield return c;
         foreach (var c in MemoryCommands.All()) yield return c;
         foreach (var c in MigrationCommands.All()) yield return c;
         yield return ConfigCommands.Create();

@@ -44,7 +44,7 @@ internal static class DomainEndpoints
         domains.MapPost("/{id}/rename", (string id, RenameRequest req, DomainService s, CancellationToken ct) => s.RenameAsync(id, req.Name, ct));
         domains.MapPost("/{id}/vcpus", (string id, VcpuSetRequest req, DomainService s, CancellationToken ct) => s.SetVcpusAsync(id, req.Count, ct));
         domains.MapPost("/{id}/vcpu-pin", (string id, VcpuPinRequest req, DomainService s, CancellationToken ct) => s.PinVcpuAsync(id, req.Vcpu, req.Hard, req.Soft, ct));
-        domains.MapGet("/{id}/vcpus", (string id, DomainService s, CancellationToken ct) => s.VcpusAsync(s.Lookup(id), ct));
+        domains.MapGet("/{id}/vcpus", (string id, DomainService s, CancellationToken ct) => s.VcpusWithAffinityAsync(s.Lookup(id), ct));
         domains.MapPost("/{id}/memory", (string id, MemoryRequest req, DomainService s, CancellationToken ct) => s.SetMemoryAsync(id, req.Mb, ct));
         domains.MapPost("/{id}/max-memory", (string id, MemoryRequest req, DomainService s, CancellationToken ct) => s.SetMaxMemoryAsync(id, req.Mb, ct));
         domains.MapPost("/{id}/config", (string id, ConfigUpdateRequest req, DomainService s, CancellationToken ct) => s.UpdateConfigAsync(id, req.Spec, req.Config, ct));

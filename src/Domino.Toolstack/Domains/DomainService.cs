@@ -115,6 +115,7 @@ public sealed partial class DomainService : IDriverEvents
         if (DomainSpec.ValidateName(spec.Name) is { } nameError) throw new ToolstackException(ErrorKind.Invalid, nameError);
         if (spec.MemoryMb <= 0) throw new ToolstackException(ErrorKind.Invalid, $"domain '{spec.Name}': memory must be positive (got {spec.MemoryMb})");
         if (spec.Vcpus <= 0) throw new ToolstackException(ErrorKind.Invalid, $"domain '{spec.Name}': vcpus must be positive (got {spec.Vcpus})");
+        Scheduling?.Admit(spec, configJson);
 
         // Reserve the name (and uuid) before anything is created: a duplicate is refused with nothing to undo.
         Domain d;
@@ -159,6 +160,7 @@ public sealed partial class DomainService : IDriverEvents
             d.CurrentMemoryMb = d.Spec.MemoryMb;
             d.OnlineVcpus = d.Spec.Vcpus;
         }
+        Scheduling?.Started(d.Uuid, d.DomId, d.Spec, d.ConfigJson);
         d.SetState(paused ? DomainState.Paused : DomainState.Running, paused ? "created-paused" : "booted");
         Persist(d, started.VmmStartTicks);
     }
@@ -221,7 +223,8 @@ public sealed partial class DomainService : IDriverEvents
         {
             if (vcpu >= d.Spec.EffectiveMaxVcpus)
                 throw new ToolstackException(ErrorKind.Invalid, $"domain '{d.Name}' has no vcpu {vcpu} (it has {d.Spec.EffectiveMaxVcpus})");
-            await Driver.PinVcpuAsync(Ref(d), vcpu, hard, soft, ct).ConfigureAwait(false);
+            if (Scheduling is { } scheduling) scheduling.Pin(d.Uuid, d.Name, vcpu, hard, soft);
+            else await Driver.PinVcpuAsync(Ref(d), vcpu, hard, soft, ct).ConfigureAwait(false);
         }, ct);
 
     public Task<DomainInfo> SetMemoryAsync(string id, long mb, CancellationToken ct) =>
@@ -299,11 +302,13 @@ public sealed partial class DomainService : IDriverEvents
             _byName.Remove(d.Name);
         }
         Store.Delete(d.Uuid);
+        Scheduling?.Released(d.Uuid);
         Emit(d, DomainEventKind.Destroyed, detail);
     }
 
     private void RenameLocked(Domain d, string newName)
     {
+        var oldName = d.Name;
         lock (_table)
         {
             if (_byName.TryGetValue(newName, out var other) && other != d) throw ToolstackException.DuplicateName(newName);
@@ -315,6 +320,7 @@ public sealed partial class DomainService : IDriverEvents
             }
             _byName[newName] = d;
         }
+        Scheduling?.Renamed(d.Uuid, oldName, newName);
         Persist(d);
     }
 
@@ -336,6 +342,7 @@ public sealed partial class DomainService : IDriverEvents
             if (_byName.TryGetValue(d.Name, out var x) && x == d) _byName.Remove(d.Name);
         }
         Store.Delete(d.Uuid);
+        Scheduling?.Released(d.Uuid);
     }
 
     internal static GuestRef Ref(Domain d)

@@ -89,6 +89,10 @@ public abstract partial class DomainDriver : IAsyncDisposable
     public virtual DriverDetail? Describe(GuestRef guest) => null;
 
     public virtual Task<double> GetCpuTimeAsync(GuestRef guest, CancellationToken ct) => Task.FromResult(0.0);
+
+    /// <summary>The host threads running the guest's vCPUs (pid and gettid), for the host scheduler to
+    /// place; empty when the driver's guests have no host threads (test) or does not know them yet.</summary>
+    public virtual IReadOnlyList<Scheduling.Host.VcpuThread> VcpuThreads(GuestRef guest) => [];
     public virtual Task<byte[]> ReadConsoleHistoryAsync(GuestRef guest, CancellationToken ct) => throw Unsupported("dmesg");
 
     /// <summary>A duplex console: reads return guest output (the recent history first when

@@ -43,6 +43,20 @@ public sealed class VcpuRunner : IDisposable
 
     public long ExitCount => Interlocked.Read(ref _exits);
 
+    /// <summary>The kernel thread id of this vCPU's thread (0 until the thread has started), for host scheduling.</summary>
+    public int Tid => Volatile.Read(ref _tid);
+
+    private int _tid;
+
+    /// <summary>The time-partitioning gate consulted before each KVM_RUN (ARINC653), or null to run freely.</summary>
+    public IVcpuGate? Gate
+    {
+        get => Volatile.Read(ref _gate);
+        set { Volatile.Write(ref _gate, value); _vcpu.Kick(); }
+    }
+
+    private IVcpuGate? _gate;
+
     public VcpuState State
     {
         get { lock (_stateLock) return _state; }
@@ -112,6 +126,7 @@ public sealed class VcpuRunner : IDisposable
     {
         try
         {
+            Volatile.Write(ref _tid, Interop.Interop.Libc.GetTid());
             _vcpu.BindToCurrentThread();
             while (true)
             {
@@ -126,6 +141,7 @@ public sealed class VcpuRunner : IDisposable
                     _wake.Wait();
                     continue;
                 }
+                if (Gate is { } gate && !gate.WaitForWindow(Id, out _)) continue; // kicked while waiting: requests first
                 var exit = _vcpu.Run();
                 Interlocked.Increment(ref _exits);
                 _exitInFlight = exit.Kind is VmExitKind.IoIn or VmExitKind.IoOut or VmExitKind.MmioRead or VmExitKind.MmioWrite;

@@ -22,6 +22,8 @@ public sealed partial class VmmDriver(StateStore store, string hostExecutable) :
 
     public override string Name => "vmm";
 
+    public override IReadOnlyList<Scheduling.Host.VcpuThread> VcpuThreads(GuestRef guest) => VmmScheduling.ReadThreads(store, guest.Uuid);
+
     internal static string LaunchFile(StateStore store, Guid uuid) => Path.Combine(store.VmmDir, $"{uuid}.launch.json");
     internal static string ErrorFile(StateStore store, Guid uuid) => Path.Combine(store.VmmDir, $"{uuid}.error");
 

@@ -98,6 +98,8 @@ public static class VmmHost
                 AtomicFile.Write(store.VmmExitFile(uuid), JsonSerializer.Serialize(new VmmExitRecord(Word(exit.Reason), exit.Detail), VmmWire.Json.VmmExitRecord));
             }, TaskScheduler.Default);
 
+            using var scheduling = new CancellationTokenSource();
+            VmmScheduling.Serve(vm, store, uuid, m => log(m), scheduling.Token);
             if (!paused) StartOrResume();
             log($"serving {socketPath} ({(paused ? "paused" : "running")})");
             _ = AcceptLoop(listener);
@@ -116,6 +118,7 @@ public static class VmmHost
             lock (_consoles) consoles = [.. _consoles];
             Task.WaitAll(consoles, TimeSpan.FromSeconds(2));
             vm.Dispose();
+            VmmScheduling.Forget(store, uuid);
             TryDelete(socketPath);
             return 0;
         }

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Scheduling on real VMM vCPU threads: three compute guests (guests/build/compute.elf, a ring-3 loop)
+# in an arinc653 pool on the last CPU under the planned 5/6/10 ms schedule, then two in a credit pool
+# with weights 512 and 256. Prints each vCPU thread's CPU share and the VMMs' window-start jitter.
+# Needs root, /dev/kvm and cgroup v1. Usage: bench/sched-vmm.sh [SECONDS]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+secs=${1:-10}
+export DOMINO_STATE_DIR=$(mktemp -d /tmp/domino-sched-vmm.XXXXXX) DOMINO_DRIVER=vmm
+d() { "$root/domino" "$@"; }
+cpu=$(( $(nproc) - 1 ))
+make -s -C "$root/guests"
+cleanup() {
+  for g in a b c h l; do d destroy "$g" >/dev/null 2>&1 || true; done
+  kill "$(cat "$DOMINO_STATE_DIR/daemon.pid")" 2>/dev/null || true
+  sleep 0.5; rm -rf "$DOMINO_STATE_DIR"
+}
+trap cleanup EXIT
+cfg() { # name pool [extra line]
+  printf 'name = "%s"\ntype = "pvh"\nkernel = "%s"\ncmdline = "iters=1000000000000"\nmemory = 16\nvcpus = 1\npool = "%s"\n%s\n' \
+    "$1" "$root/guests/build/compute.elf" "$2" "${3:-}" > "$DOMINO_STATE_DIR/$1.cfg"
+  echo "$DOMINO_STATE_DIR/$1.cfg"
+}
+share() { # prints "name share" for each named domain's vCPU 0 thread over $secs seconds
+  local names=("$@") tids=() a=() i
+  for n in "${names[@]}"; do
+    u=$(grep -l "\"name\":\"$n\"" "$DOMINO_STATE_DIR"/vmm/*.launch.json | head -1); u=$(basename "$u" .launch.json)
+    tids+=("$(cut -d' ' -f2 "$DOMINO_STATE_DIR/vmm/$u.vcpus")")
+  done
+  for i in "${!tids[@]}"; do a[$i]=$(cut -d' ' -f1 "/proc/${tids[$i]}/schedstat"); done
+  t0=$(date +%s%N); sleep "$secs"; t1=$(date +%s%N)
+  for i in "${!tids[@]}"; do
+    b=$(cut -d' ' -f1 "/proc/${tids[$i]}/schedstat")
+    python3 -c "print('| ${names[$i]} | %.4f |' % (($b - ${a[$i]}) / ($t1 - $t0)))"
+  done
+}
+echo "# $(date -u '+%F %H:%M') UTC, load average $(cut -d' ' -f1-3 /proc/loadavg), cpu $cpu, ${secs} s windows"
+d cpupool-cpu-remove Pool-0 "$cpu"
+d cpupool-create name=\"a653\" sched=\"arinc653\" cpus=\"$cpu\"
+for g in a b c; do d create -q "$(cfg $g a653)"; done
+d sched-arinc653 plan --cpus "$cpu" a:5ms:1ms,b:6ms:2ms,c:10ms:3ms > "$DOMINO_STATE_DIR/plan.txt"
+d sched-arinc653 set -p a653 -f "$DOMINO_STATE_DIR/plan.txt"
+sleep 1
+echo "## arinc653 (window shares: a 0.2, b 0.333, c 0.3)"
+echo "| domain | CPU share |"; echo "|---|---|"
+share a b c
+sleep 10
+echo "## arinc653 window-start jitter reported by each VMM"
+for f in "$DOMINO_STATE_DIR"/logs/vmm-*.log; do grep "window-start jitter" "$f" | tail -1; done
+for g in a b c; do d destroy "$g"; done
+d cpupool-destroy a653
+d cpupool-create name=\"cr\" sched=\"credit\" cpus=\"$cpu\"
+d create -q "$(cfg h cr 'cpu_weight = 512')"
+d create -q "$(cfg l cr 'cpu_weight = 256')"
+sleep 1
+echo "## credit: weights 512 (h) and 256 (l) on one CPU"
+echo "| domain | CPU share |"; echo "|---|---|"
+share h l

@@ -1,0 +1,242 @@
+using System.Globalization;
+using Domino.Toolstack.Domains;
+using Domino.Toolstack.Scheduling.Credit;
+using Domino.Vmm.Scheduling;
+
+namespace Domino.Toolstack.Scheduling.Host;
+
+/// <summary>
+/// Host enforcement with cgroup v1 and sched_setattr:
+/// <list type="bullet">
+/// <item>each pool is a cpuset <c>CPUSET/domino/pool&lt;id&gt;</c> holding its domains' vCPU threads;</item>
+/// <item>each credit/credit2 domain is a cpu group <c>CPU/domino/&lt;uuid&gt;</c>: weight → cpu.shares,
+/// cap → cpu.cfs_quota_us over a 100 ms cpu.cfs_period_us;</item>
+/// <item>hard (and balanced soft) affinity is the thread's sched_setaffinity mask, inside the pool's cpuset;</item>
+/// <item>rtds vCPU threads are SCHED_DEADLINE (runtime = budget, deadline = period = period; extratime
+/// → SCHED_FLAG_RECLAIM) in the root cpu group, where real-time bandwidth is available;</item>
+/// <item>arinc653 vCPU threads stay in the root cpu group; the VMM's gate makes them SCHED_FIFO.</item>
+/// </list>
+/// </summary>
+public sealed class CgroupHostScheduler : IHostScheduler
+{
+    private readonly string _cpusetRoot;
+    private readonly string _cpuRoot;
+    private readonly Lock _sync = new();
+    private Dictionary<int, (long Busy, long Total)> _lastStat = [];
+
+    /// <param name="cpusetMount">The cgroup v1 cpuset mount (default /sys/fs/cgroup/cpuset).</param>
+    /// <param name="cpuMount">The cgroup v1 cpu mount (default /sys/fs/cgroup/cpu).</param>
+    public CgroupHostScheduler(string cpusetMount = "/sys/fs/cgroup/cpuset", string cpuMount = "/sys/fs/cgroup/cpu", string group = "domino")
+    {
+        CpusetMount = cpusetMount;
+        CpuMount = cpuMount;
+        _cpusetRoot = Path.Combine(cpusetMount, group);
+        _cpuRoot = Path.Combine(cpuMount, group);
+    }
+
+    public string Name => "cgroup-v1";
+    public string CpusetMount { get; }
+    public string CpuMount { get; }
+
+    /// <summary>True when both controllers are mounted as cgroup v1 and writable by us.</summary>
+    public static bool Available(string cpusetMount = "/sys/fs/cgroup/cpuset", string cpuMount = "/sys/fs/cgroup/cpu") =>
+        File.Exists(Path.Combine(cpusetMount, "cpuset.cpus")) && File.Exists(Path.Combine(cpuMount, "cpu.shares"))
+        && Environment.UserName == "root";
+
+    public string PoolDir(int poolId) => Path.Combine(_cpusetRoot, Inv($"pool{poolId}"));
+    public string DomainDir(Guid uuid) => Path.Combine(_cpuRoot, uuid.ToString());
+
+    public void ApplyPool(HostPool pool)
+    {
+        lock (_sync)
+        {
+            EnsureCpusetParent();
+            var dir = PoolDir(pool.Id);
+            Directory.CreateDirectory(dir);
+            // A cpuset needs mems before it can hold tasks; take the parent's.
+            Write(dir, "cpuset.mems", Read(_cpusetRoot, "cpuset.mems"), $"pool '{pool.Name}'");
+            Write(dir, "cpuset.cpus", pool.Cpus.ToString(), $"pool '{pool.Name}'");
+        }
+    }
+
+    public void RemovePool(int poolId)
+    {
+        lock (_sync)
+        {
+            var dir = PoolDir(poolId);
+            if (!Directory.Exists(dir)) return;
+            MoveTasks(dir, CpusetMount);
+            TryRmdir(dir);
+        }
+    }
+
+    public void ApplyDomain(HostDomain domain)
+    {
+        lock (_sync)
+        {
+            var policy = IHostScheduler.PolicyFor(domain.Pool.Scheduler);
+            string? group = null;
+            if (domain.CpuGroup is { } values)
+            {
+                EnsureCpuParent();
+                group = DomainDir(domain.Uuid);
+                Directory.CreateDirectory(group);
+                var what = $"domain '{domain.Name}'";
+                Write(group, "cpu.shares", Inv($"{values.Shares}"), what);
+                Write(group, "cpu.cfs_period_us", Inv($"{CreditParams.CfsPeriodUs}"), what);
+                Write(group, "cpu.cfs_quota_us", Inv($"{values.QuotaUs}"), what);
+            }
+            foreach (var v in domain.Vcpus)
+            {
+                if (v.Thread is not { } t) continue;
+                var who = $"domain '{domain.Name}' vcpu {v.Vcpu} (thread {t.Tid})";
+                // Leave any real-time policy first: a SCHED_DEADLINE thread cannot be re-pinned or moved into a CFS group.
+                if (policy != ThreadPolicy.Deadline) Check(HostThread.SetFair(t.Tid), who, "return to SCHED_OTHER");
+                Write(PoolDir(domain.Pool.Id), "tasks", Inv($"{t.Tid}"), who);
+                Write(group ?? CpuMount, "tasks", Inv($"{t.Tid}"), who);
+                if (policy == ThreadPolicy.Deadline)
+                {
+                    // SCHED_DEADLINE admission: the thread's mask must span its root domain, so pin before the policy.
+                    Check(HostThread.SetFair(t.Tid), who, "return to SCHED_OTHER");
+                    Check(HostThread.SetAffinity(t.Tid, [.. domain.Pool.Cpus.Cpus]), who, "pin to the pool");
+                    var r = v.Rtds!;
+                    var err = HostThread.SetDeadline(t.Tid, r.BudgetUs * 1000L, r.PeriodUs * 1000L, r.Extratime);
+                    if (err == HostThread.EPERM)
+                        throw new ToolstackException(ErrorKind.Failed,
+                            $"{who}: SCHED_DEADLINE refused (EPERM): its pool '{domain.Pool.Name}' (cpus {domain.Pool.Cpus}) is not a whole scheduling root domain on this host; give the rtds pool all host CPUs, or partition root domains (docs/scheduling.md, 'RTDS')");
+                    if (err == HostThread.EBUSY)
+                        throw new ToolstackException(ErrorKind.Failed,
+                            $"{who}: SCHED_DEADLINE admission control refused budget {r.BudgetUs} µs / period {r.PeriodUs} µs: the pool's reserved bandwidth would exceed the kernel's limit (/proc/sys/kernel/sched_rt_runtime_us); lower budgets with 'domino sched-rtds'");
+                    Check(err, who, "set SCHED_DEADLINE");
+                }
+                else Check(HostThread.SetAffinity(t.Tid, [.. v.Mask.Cpus]), who, $"pin to cpus {v.Mask}");
+            }
+            if (group is null) TryRmdir(DomainDir(domain.Uuid));
+        }
+    }
+
+    public void RemoveDomain(Guid uuid)
+    {
+        lock (_sync)
+        {
+            var dir = DomainDir(uuid);
+            if (!Directory.Exists(dir)) return;
+            MoveTasks(dir, CpuMount);
+            TryRmdir(dir);
+        }
+    }
+
+    public void SetMask(VcpuThread thread, CpuSet mask)
+    {
+        var err = HostThread.SetAffinity(thread.Tid, [.. mask.Cpus]);
+        if (err != 0 && err != HostThread.ESRCH)
+            throw new ToolstackException(ErrorKind.Failed, $"vcpu {thread.Vcpu} (thread {thread.Tid}): cannot pin to cpus {mask}: {HostThread.Describe(err)}");
+    }
+
+    /// <summary>Idle fractions from /proc/stat since the previous call (idle + iowait over all time).</summary>
+    public IReadOnlyDictionary<int, double> CpuIdle()
+    {
+        var now = new Dictionary<int, (long Busy, long Total)>();
+        foreach (var line in File.ReadLines("/proc/stat"))
+        {
+            if (!line.StartsWith("cpu", StringComparison.Ordinal) || line.Length < 4 || !char.IsAsciiDigit(line[3])) continue;
+            var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var values = f.Skip(1).Select(x => long.Parse(x, CultureInfo.InvariantCulture)).ToArray();
+            var idle = values[3] + (values.Length > 4 ? values[4] : 0);
+            now[int.Parse(f[0].AsSpan(3), CultureInfo.InvariantCulture)] = (values.Sum() - idle, values.Sum());
+        }
+        Dictionary<int, (long Busy, long Total)> last;
+        lock (_sync) (last, _lastStat) = (_lastStat, now);
+        var result = new Dictionary<int, double>();
+        foreach (var (cpu, (busy, total)) in now)
+        {
+            var (b0, t0) = last.GetValueOrDefault(cpu);
+            var dt = total - t0;
+            result[cpu] = dt <= 0 ? 0 : 1.0 - (double)(busy - b0) / dt;
+        }
+        return result;
+    }
+
+    private readonly Dictionary<int, (long WaitNs, long At)> _lastWait = [];
+
+    /// <summary>From schedstat's second field (time spent on a runqueue waiting), since the previous call.</summary>
+    public double WaitFraction(VcpuThread thread)
+    {
+        long wait;
+        try
+        {
+            var f = File.ReadAllText($"/proc/{thread.Pid}/task/{thread.Tid}/schedstat").Split(' ');
+            wait = long.Parse(f[1], CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException) { return 0; }
+        var now = HostThread.MonotonicNs();
+        (long WaitNs, long At) last;
+        lock (_sync)
+        {
+            last = _lastWait.GetValueOrDefault(thread.Tid, (wait, now));
+            _lastWait[thread.Tid] = (wait, now);
+        }
+        var dt = now - last.At;
+        return dt <= 0 ? 0 : Math.Clamp((double)(wait - last.WaitNs) / dt, 0, 1);
+    }
+
+    private void EnsureCpusetParent()
+    {
+        if (Directory.Exists(_cpusetRoot)) return;
+        Directory.CreateDirectory(_cpusetRoot);
+        Write(_cpusetRoot, "cpuset.mems", Read(CpusetMount, "cpuset.mems"), "the domino cpuset");
+        Write(_cpusetRoot, "cpuset.cpus", Read(CpusetMount, "cpuset.cpus"), "the domino cpuset");
+    }
+
+    /// <summary>cpu.shares of the group holding every domain's group, against the host's own processes
+    /// (null: the kernel default, 1024, like any one host process).</summary>
+    public long? GroupShares { get; init; }
+
+    private void EnsureCpuParent()
+    {
+        Directory.CreateDirectory(_cpuRoot);
+        if (GroupShares is { } shares) Write(_cpuRoot, "cpu.shares", Inv($"{shares}"), "the domino cpu group");
+    }
+
+    /// <summary>Removes the (empty) parent groups; pools and domains must have been removed first.</summary>
+    public void RemoveGroups()
+    {
+        TryRmdir(_cpuRoot);
+        TryRmdir(_cpusetRoot);
+    }
+
+    private static string Read(string dir, string file) => File.ReadAllText(Path.Combine(dir, file)).Trim();
+
+    private static void Write(string dir, string file, string value, string what)
+    {
+        try { File.WriteAllText(Path.Combine(dir, file), value); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ToolstackException(ErrorKind.Failed, $"{what}: cannot write '{value}' to {Path.Combine(dir, file)}: {e.Message}");
+        }
+    }
+
+    private static void Check(int errno, string who, string action)
+    {
+        if (errno == 0 || errno == HostThread.ESRCH) return; // a thread that has exited needs nothing
+        throw new ToolstackException(ErrorKind.Failed, $"{who}: cannot {action}: {HostThread.Describe(errno)}");
+    }
+
+    /// <summary>Moves any task still in <paramref name="dir"/> to <paramref name="to"/> so the group can go.</summary>
+    private static void MoveTasks(string dir, string to)
+    {
+        try
+        {
+            foreach (var tid in File.ReadAllLines(Path.Combine(dir, "tasks")).Where(l => l.Length > 0))
+                try { File.WriteAllText(Path.Combine(to, "tasks"), tid); } catch (IOException) { }
+        }
+        catch (IOException) { }
+    }
+
+    private static void TryRmdir(string dir)
+    {
+        try { if (Directory.Exists(dir)) Directory.Delete(dir); } catch (IOException) { }
+    }
+
+    private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,70 @@
+using Domino.Toolstack.Scheduling.Credit;
+using Domino.Toolstack.Scheduling.Rtds;
+
+namespace Domino.Toolstack.Scheduling.Host;
+
+/// <summary>A host thread that runs one vCPU: its process and kernel thread id.</summary>
+public sealed record VcpuThread(int Vcpu, int Pid, int Tid);
+
+/// <summary>A CPU pool as the host sees it: a set of CPUs its domains' vCPU threads are confined to.</summary>
+public sealed record HostPool(int Id, string Name, SchedulerKind Scheduler, CpuSet Cpus);
+
+/// <summary>One vCPU's desired host placement: the CPUs its thread may use now, and its RTDS reservation if any.</summary>
+public sealed record HostVcpu(int Vcpu, VcpuThread? Thread, CpuSet Mask, RtdsParams? Rtds);
+
+/// <summary>Everything the host must enforce for one domain.</summary>
+public sealed record HostDomain(Guid Uuid, string Name, HostPool Pool, int Weight, int Cap, IReadOnlyList<HostVcpu> Vcpus)
+{
+    /// <summary>The cgroup v1 cpu values for credit/credit2 domains: cpu.shares and cpu.cfs_quota_us.</summary>
+    public (long Shares, long QuotaUs)? CpuGroup => Pool.Scheduler.IsProportional()
+        ? (CreditParams.Shares(Weight), CreditParams.QuotaUs(Cap))
+        : null;
+}
+
+/// <summary>The Linux policy a vCPU thread gets under each pool scheduler.</summary>
+public enum ThreadPolicy
+{
+    /// <summary>CFS in the domain's cpu cgroup (credit, credit2).</summary>
+    Fair,
+    /// <summary>SCHED_DEADLINE with the vCPU's RTDS budget and period (rtds).</summary>
+    Deadline,
+    /// <summary>Runs only inside its ARINC653 windows; the VMM's gate sets SCHED_FIFO itself (arinc653).</summary>
+    Gated,
+}
+
+/// <summary>
+/// Host enforcement of pools and scheduling parameters (libvirt's split of policy from mechanism):
+/// the scheduling service decides, an implementation applies. <see cref="CgroupHostScheduler"/> uses
+/// cgroup v1 and sched_setattr; <see cref="InMemoryHostScheduler"/> keeps the same state in memory.
+/// Failures are <see cref="Domains.ToolstackException"/>s naming the domain, the vCPU and the fix.
+/// </summary>
+public interface IHostScheduler
+{
+    string Name { get; }
+
+    /// <summary>Creates or updates a pool's CPU confinement.</summary>
+    void ApplyPool(HostPool pool);
+
+    void RemovePool(int poolId);
+
+    /// <summary>Brings a domain's vCPU threads and groups to the desired state (idempotent).</summary>
+    void ApplyDomain(HostDomain domain);
+
+    void RemoveDomain(Guid uuid);
+
+    /// <summary>Changes the CPUs one vCPU thread may use right now (the soft-affinity balancer).</summary>
+    void SetMask(VcpuThread thread, CpuSet mask);
+
+    /// <summary>Fraction of the last interval each host CPU was idle, by CPU number.</summary>
+    IReadOnlyDictionary<int, double> CpuIdle();
+
+    /// <summary>Fraction of the last interval the thread spent runnable but waiting for a CPU.</summary>
+    double WaitFraction(VcpuThread thread);
+
+    public static ThreadPolicy PolicyFor(SchedulerKind kind) => kind switch
+    {
+        SchedulerKind.Rtds => ThreadPolicy.Deadline,
+        SchedulerKind.Arinc653 => ThreadPolicy.Gated,
+        _ => ThreadPolicy.Fair,
+    };
+}
