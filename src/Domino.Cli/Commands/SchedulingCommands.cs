@@ -166,7 +166,7 @@ internal static class SchedulingCommands
         var command = new Command("cpupool-migrate", "Move a domain to another CPU pool") { domain, pool };
         command.SetClientAction(async (parse, client, ct) =>
         {
-            await client.PostAsync($"domains/{Escape(parse.GetValue(domain)!)}/cpupool", new MigrateRequest(parse.GetValue(pool)!), J.MigrateRequest, J.PoolInfo, ct).ConfigureAwait(false);
+            await client.PostAsync($"domains/{Escape(parse.GetValue(domain)!)}/cpupool", new PoolMigrateRequest(parse.GetValue(pool)!), J.PoolMigrateRequest, J.PoolInfo, ct).ConfigureAwait(false);
             return 0;
         });
         return command;

@@ -35,7 +35,7 @@ internal static class SchedulingEndpoints
         pools.MapPost("/{pool}/arinc653", (string pool, Arinc653Schedule schedule, SchedulingService s) => s.SetArinc653(pool, schedule))
             .WithSummary("Validate and install a pool's ARINC653 schedule");
 
-        app.MapPost("/domains/{id}/cpupool", (string id, MigrateRequest req, DomainService d, SchedulingService s) =>
+        app.MapPost("/domains/{id}/cpupool", (string id, PoolMigrateRequest req, DomainService d, SchedulingService s) =>
         {
             var dom = d.Lookup(id);
             return s.Migrate(dom.Uuid, dom.Name, req.Pool);

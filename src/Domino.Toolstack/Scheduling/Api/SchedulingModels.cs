@@ -10,7 +10,7 @@ public sealed record PoolInfo(int Id, string Name, SchedulerKind Scheduler, stri
 public sealed record PoolCreateRequest(string Name, SchedulerKind Scheduler = SchedulerKind.Credit, string? Cpus = null);
 public sealed record PoolRenameRequest(string Name);
 public sealed record PoolCpusRequest(string Cpus);
-public sealed record MigrateRequest(string Pool);
+public sealed record PoolMigrateRequest(string Pool);
 
 /// <summary>One domain's credit or credit2 parameters.</summary>
 public sealed record CreditDomainInfo(string Name, int DomId, int Weight, int Cap);
@@ -43,7 +43,7 @@ public sealed record VcpuAffinityInfo(int Vcpu, string Hard, string Soft, string
 [JsonSerializable(typeof(PoolCreateRequest))]
 [JsonSerializable(typeof(PoolRenameRequest))]
 [JsonSerializable(typeof(PoolCpusRequest))]
-[JsonSerializable(typeof(MigrateRequest))]
+[JsonSerializable(typeof(PoolMigrateRequest))]
 [JsonSerializable(typeof(List<CreditPoolInfo>))]
 [JsonSerializable(typeof(CreditDomainRequest))]
 [JsonSerializable(typeof(CreditPoolRequest))]
