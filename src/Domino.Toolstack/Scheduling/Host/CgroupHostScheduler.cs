@@ -88,12 +88,11 @@ public sealed class CgroupHostScheduler : IHostScheduler
             }
             foreach (var v in domain.Vcpus)
             {
-                if (v.Thread is not { } t) continue;
+                if (v.Thread is not { } t || !Directory.Exists($"/proc/{t.Pid}/task/{t.Tid}")) continue; // gone: nothing to place
                 var who = $"domain '{domain.Name}' vcpu {v.Vcpu} (thread {t.Tid})";
                 // Leave any real-time policy first: a SCHED_DEADLINE thread cannot be re-pinned or moved into a CFS group.
                 if (policy != ThreadPolicy.Deadline) Check(HostThread.SetFair(t.Tid), who, "return to SCHED_OTHER");
-                Write(PoolDir(domain.Pool.Id), "tasks", Inv($"{t.Tid}"), who);
-                Write(group ?? CpuMount, "tasks", Inv($"{t.Tid}"), who);
+                if (!WriteTask(PoolDir(domain.Pool.Id), t, who) || !WriteTask(group ?? CpuMount, t, who)) continue;
                 if (policy == ThreadPolicy.Deadline)
                 {
                     // SCHED_DEADLINE admission: the thread's mask must span its root domain, so pin before the policy.
@@ -213,6 +212,21 @@ public sealed class CgroupHostScheduler : IHostScheduler
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new ToolstackException(ErrorKind.Failed, $"{what}: cannot write '{value}' to {Path.Combine(dir, file)}: {e.Message}");
+        }
+    }
+
+    /// <summary>Moves a thread into a group; false if the thread has exited meanwhile (a guest that ended at once).</summary>
+    private static bool WriteTask(string dir, VcpuThread t, string who)
+    {
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "tasks"), Inv($"{t.Tid}"));
+            return true;
+        }
+        catch (IOException) when (!Directory.Exists($"/proc/{t.Pid}/task/{t.Tid}")) { return false; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ToolstackException(ErrorKind.Failed, $"{who}: cannot move it into {dir}: {e.Message}");
         }
     }
 
