@@ -1,3 +1,4 @@
+using Domino.Toolstack.Api;
 using Domino.Toolstack.Domains;
 using Domino.Toolstack.Store;
 
@@ -39,6 +40,25 @@ public sealed class HvmRoutingDriver(DomainDriver primary, DomainDriver hvm) : D
     public override Task WriteCoreDumpAsync(GuestRef guest, string path, CancellationToken ct) => For(guest).WriteCoreDumpAsync(guest, path, ct);
     public override Task SoftResetAsync(GuestRef guest, CancellationToken ct) => For(guest).SoftResetAsync(guest, ct);
     public override Task InjectAsync(GuestRef guest, GuestExit exit, CancellationToken ct) => For(guest).InjectAsync(guest, exit, ct);
+    public override IReadOnlyList<Scheduling.Host.VcpuThread> VcpuThreads(GuestRef guest) => For(guest).VcpuThreads(guest);
+
+    public override Task<PersistFigures> SaveAsync(GuestRef guest, string path, SavedDomain domain, IProgress<double>? progress, CancellationToken ct) =>
+        For(guest).SaveAsync(guest, path, domain, progress, ct);
+
+    // A saved-state file names no domain type until it is read, and only the primary driver writes them.
+    public override Task<SavedDomain> ReadSavedAsync(string path, CancellationToken ct) => primary.ReadSavedAsync(path, ct);
+
+    public override Task<(GuestStarted Started, PersistFigures Figures)> RestoreAsync(GuestRef guest, string path, bool paused, IProgress<double>? progress, CancellationToken ct) =>
+        For(guest).RestoreAsync(guest, path, paused, progress, ct);
+
+    public override Task<MigrationFigures> MigrateSendAsync(GuestRef guest, Stream connection, CancellationToken ct) => For(guest).MigrateSendAsync(guest, connection, ct);
+    public override Task<GuestStarted> MigrateReceiveAsync(GuestRef guest, Stream connection, CancellationToken ct) => For(guest).MigrateReceiveAsync(guest, connection, ct);
+
+    public override Task RemusProtectAsync(GuestRef guest, Stream connection, TimeSpan interval, Action<long>? onCheckpoint, CancellationToken ct) =>
+        For(guest).RemusProtectAsync(guest, connection, interval, onCheckpoint, ct);
+
+    public override Task<GuestStarted?> RemusBackupAsync(GuestRef guest, Stream connection, TimeSpan heartbeat, Action<long>? onCommit, CancellationToken ct) =>
+        For(guest).RemusBackupAsync(guest, connection, heartbeat, onCommit, ct);
 
     public override async ValueTask DisposeAsync()
     {
