@@ -10,6 +10,8 @@ internal static partial class Interop
     /// Scheduling syscalls for vCPU threads: affinity, sched_setattr (SCHED_DEADLINE, SCHED_FIFO),
     /// absolute sleeps and per-thread POSIX timers. Raw imports are private; callers use the wrappers.
     /// </summary>
+    // SAFETY: the class is unsafe only so its private imports can take pointers; each wrapper passes
+    // pointers to locals or stack buffers of the size it declares, justified at the call.
     internal static unsafe partial class Sched
     {
         private const string Lib = "libc";
