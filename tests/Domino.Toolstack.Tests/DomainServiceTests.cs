@@ -140,10 +140,20 @@ public sealed class DomainServiceTests : IDisposable
     [Fact]
     public async Task Creates_of_different_domains_run_in_parallel()
     {
-        _ts.Driver.StartDelay = TimeSpan.FromMilliseconds(300);
-        var sw = System.Diagnostics.Stopwatch.StartNew();
-        await Task.WhenAll(Enumerable.Range(0, 8).Select(i => _ts.Create(ToolstackFixture.Spec($"d{i}"))));
-        Assert.True(sw.Elapsed < TimeSpan.FromMilliseconds(8 * 300 / 2), $"8 creates took {sw.ElapsedMilliseconds} ms: they ran one after another");
+        // Hold every create inside the driver: if jobs on different domains serialized, only one
+        // create could ever be in flight and the wait below would time out.
+        var gate = new TaskCompletionSource();
+        _ts.Driver.StartGate = gate.Task;
+        var creates = Enumerable.Range(0, 8).Select(i => _ts.Create(ToolstackFixture.Spec($"d{i}"))).ToList();
+        try
+        {
+            await WaitUntil(() => _ts.Driver.StartsInFlight == 8, TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            gate.SetResult();
+        }
+        await Task.WhenAll(creates);
         Assert.Equal(8, _ts.Service.Domains().Count);
         Assert.Equal(8, _ts.Service.Domains().Select(d => d.DomId).Distinct().Count());
     }

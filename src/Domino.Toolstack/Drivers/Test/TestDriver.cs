@@ -37,6 +37,14 @@ public sealed partial class TestDriver : DomainDriver
     /// <summary>Delay applied to every create, on top of any <c>test.start_delay_ms</c> (tests set it).</summary>
     public TimeSpan StartDelay { get; set; }
 
+    /// <summary>When set, every create waits inside the driver until it completes (tests hold creates in flight with it).</summary>
+    public Task? StartGate { get; set; }
+
+    private int _startsInFlight;
+
+    /// <summary>Creates currently inside <see cref="StartAsync"/>.</summary>
+    public int StartsInFlight => Volatile.Read(ref _startsInFlight);
+
     private sealed class TestGuest(GuestRef guest)
     {
         public GuestRef Ref { get; set; } = guest;
@@ -56,7 +64,16 @@ public sealed partial class TestDriver : DomainDriver
         if (guest.Spec.Type == GuestType.Hvm && guest.Spec.Kernel is null)
             throw new ToolstackException(ErrorKind.Invalid, $"domain '{guest.Name}': an hvm guest needs a kernel for the test driver");
         var delay = StartDelay + TimeSpan.FromMilliseconds(Knob(guest.Spec, "test.start_delay_ms") is { } ms && int.TryParse(ms, out var v) ? v : 0);
-        if (delay > TimeSpan.Zero) await Task.Delay(delay, ct).ConfigureAwait(false);
+        Interlocked.Increment(ref _startsInFlight);
+        try
+        {
+            if (StartGate is { } gate) await gate.WaitAsync(ct).ConfigureAwait(false);
+            if (delay > TimeSpan.Zero) await Task.Delay(delay, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _startsInFlight);
+        }
 
         var g = new TestGuest(guest) { Paused = paused };
         _guests[guest.Uuid] = g;
