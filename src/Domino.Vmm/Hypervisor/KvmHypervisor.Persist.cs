@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Domino.Vmm.Interop;
 using static Domino.Vmm.Interop.Interop;
 
@@ -5,12 +6,14 @@ namespace Domino.Vmm.Hypervisor;
 
 public sealed partial class KvmHypervisor : ISnapshotHypervisor
 {
-    private uint[]? _msrIndexList;
+    /// <summary>KVM_GET_MSR_INDEX_LIST per device path: a host fact, asked once per process.</summary>
+    private static readonly ConcurrentDictionary<string, uint[]> s_msrIndexList = new(StringComparer.Ordinal);
 
-    /// <summary>Every MSR KVM can save and restore for a vCPU (KVM_GET_MSR_INDEX_LIST), cached.</summary>
-    public uint[] GetMsrIndexList()
+    /// <summary>Every MSR KVM can save and restore for a vCPU (KVM_GET_MSR_INDEX_LIST), cached process-wide; do not change the array.</summary>
+    public uint[] GetMsrIndexList() => s_msrIndexList.GetOrAdd(_path, _ => QueryMsrIndexList());
+
+    private uint[] QueryMsrIndexList()
     {
-        if (_msrIndexList is { } cached) return cached;
         for (var n = 256; n <= 65536; n *= 2)
         {
             var buffer = new byte[4 + n * 4];
@@ -21,7 +24,7 @@ public sealed partial class KvmHypervisor : ISnapshotHypervisor
             var count = (int)BitConverter.ToUInt32(buffer, 0);
             var list = new uint[count];
             for (var i = 0; i < count; i++) list[i] = BitConverter.ToUInt32(buffer, 4 + i * 4);
-            return _msrIndexList = list;
+            return list;
         }
         throw new KvmException("KVM_GET_MSR_INDEX_LIST", Libc.E2BIG);
     }
