@@ -12,8 +12,26 @@ using Domino.Vmm.Persist;
 // rather than with BenchmarkDotNet's steady-state loops.
 //
 // usage: dotnet run -c Release --project bench/Domino.Bench.Persist [-- REPEATS]
+//        dotnet run -c Release --project bench/Domino.Bench.Persist -- restore [REPEATS]   (restore breakdown only)
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+if (args is ["restore-once", var once, ..])
+{
+    // A fresh process whose first act is the restore, as a VMM process restoring a domain: nothing JIT-compiled yet.
+    using var jitLog = args.Contains("--jit-log") ? new JitLog() : null;
+    var jitCount = System.Runtime.JitInfo.GetCompiledMethodCount();
+    var jitTime = System.Runtime.JitInfo.GetCompilationTime();
+    using var vm = VirtualMachine.RestoreFromFile(once, new RestoreOptions { ConsoleOutput = Stream.Null, VerifyMemory = false }, out var onceReport);
+    var jitted = System.Runtime.JitInfo.GetCompiledMethodCount() - jitCount;
+    var jitMs = (System.Runtime.JitInfo.GetCompilationTime() - jitTime).TotalMilliseconds;
+    jitLog?.Print();
+    Console.WriteLine(string.Join(";", onceReport.Phases.Select(p => $"{p.Step}={p.Elapsed.TotalMilliseconds.ToString("0.000", CultureInfo.InvariantCulture)}")) +
+        $";total={onceReport.Elapsed.TotalMilliseconds.ToString("0.000", CultureInfo.InvariantCulture)}" +
+        $";methods JIT-compiled={jitted};JIT time={jitMs.ToString("0.000", CultureInfo.InvariantCulture)}");
+    return 0;
+}
+var restoreOnly = args.Length > 0 && args[0] == "restore";
+if (restoreOnly) args = args[1..];
 var repeats = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 5;
 var root = FindRoot();
 string Guest(string name) => Path.Combine(root, "guests", "build", name + ".elf");
@@ -23,6 +41,9 @@ Console.WriteLine($"# load average at start: {File.ReadAllText("/proc/loadavg").
 
 try
 {
+    RestoreBreakdown("counter, 128 MiB", Guest("counter"), "every=20000000", 128, Math.Max(repeats, 10), withShell: false);
+    RestoreBreakdown("counter, 128 MiB", Guest("counter"), "every=20000000", 128, Math.Max(repeats, 10), withShell: true);
+    if (restoreOnly) return 0;
     foreach (var mib in new[] { 128, 1024 })
     {
         SaveRestore($"counter, {mib} MiB (idle: mostly zero pages)", Guest("counter"), "every=20000000", mib);
@@ -99,6 +120,90 @@ void SaveRestore(string label, string kernel, string cmdline, int mib)
     Console.WriteLine($"  restore (mapped) to the guest's next console line {Stats(firstLine)}");
 }
 
+// Restores one state file many times in this process: the first restore pays for JIT and the
+// process-wide caches (cold), the rest show the steady cost (warm). Prints each step's time. With
+// a shell, the VM's KVM objects are made before the clock starts (VmShell) and timed apart.
+void RestoreBreakdown(string label, string kernel, string cmdline, int mib, int runs, bool withShell)
+{
+    var path = Path.Combine(dir, "breakdown.state");
+    var console = new Counter();
+    using (var vm = Boot(kernel, cmdline, mib, console))
+    {
+        WaitForLines(console, 2);
+        vm.Pause();
+        vm.SaveToFile(path);
+    }
+    var fresh = withShell ? [] : FreshProcessRestores(path, 3);
+    var reports = new List<PersistReport>();
+    var shells = new List<double>();
+    var started = new List<double>();
+    for (var i = 0; i < runs; i++)
+    {
+        VmShell? shell = null;
+        if (withShell)
+        {
+            var sw = Stopwatch.StartNew();
+            shell = VmShell.Create(mib, 1);
+            shells.Add(sw.Elapsed.TotalMilliseconds);
+        }
+        var after = new Counter();
+        var clock = Stopwatch.StartNew();
+        using var restored = VirtualMachine.RestoreFromFile(path, new RestoreOptions { ConsoleOutput = after, VerifyMemory = false, Shell = shell }, out var report);
+        restored.Start();
+        started.Add(clock.Elapsed.TotalMilliseconds);
+        reports.Add(report);
+        shell?.Dispose();
+    }
+    File.Delete(path);
+    var cold = reports[0];
+    var warm = reports.Skip(1).ToList();
+    Console.WriteLine($"restore breakdown, {label}, memory mapped on demand, no memory CRC, {(withShell ? "into a VM shell made beforehand" : "from scratch")}:" +
+        $" cold = first restore in this process, warm = the {warm.Count} after it");
+    Console.WriteLine($"  {"step",-34} {"cold",10}   warm median [min–max]");
+    foreach (var step in cold.Phases.Select(p => p.Step))
+    {
+        var w = warm.Select(r => r.Phases.FirstOrDefault(p => p.Step == step).Elapsed.TotalMilliseconds).ToList();
+        Console.WriteLine($"  {step,-34} {cold.Phases.First(p => p.Step == step).Elapsed.TotalMilliseconds,7:0.000} ms   {Stats3(w)}");
+    }
+    Console.WriteLine($"  {"restore total",-34} {cold.Elapsed.TotalMilliseconds,7:0.000} ms   {Stats3(warm.Select(r => r.Elapsed.TotalMilliseconds).ToList())}");
+    Console.WriteLine($"  {"call to vCPUs started",-34} {started[0],7:0.000} ms   {Stats3(started.Skip(1).ToList())}");
+    if (withShell)
+        Console.WriteLine($"  {"(VmShell.Create, before the clock)",-34} {shells[0],7:0.000} ms   {Stats3(shells.Skip(1).ToList())}");
+    if (fresh.Count > 0)
+    {
+        Console.WriteLine($"  restore as the first act of a fresh process ({(IsReadyToRun() ? "ReadyToRun" : "JIT")}), {fresh.Count} processes, median [min–max]:");
+        foreach (var step in fresh[0].Keys)
+            Console.WriteLine($"    {step,-32} {Stats3(fresh.Select(f => f.GetValueOrDefault(step)).ToList())}");
+    }
+}
+
+// Runs this program again to restore the file once per process and reads back its step times.
+List<Dictionary<string, double>> FreshProcessRestores(string path, int count)
+{
+    var result = new List<Dictionary<string, double>>();
+    for (var i = 0; i < count; i++)
+    {
+        var self = Environment.ProcessPath!;
+        var start = new ProcessStartInfo(self) { RedirectStandardOutput = true, UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet") start.ArgumentList.Add(typeof(Counter).Assembly.Location);
+        start.ArgumentList.Add("restore-once");
+        start.ArgumentList.Add(path);
+        using var p = Process.Start(start)!;
+        var line = p.StandardOutput.ReadToEnd().Trim();
+        p.WaitForExit();
+        if (p.ExitCode != 0) throw new InvalidOperationException($"restore-once exited {p.ExitCode}: {line}");
+        result.Add(line.Split(';').Select(kv => kv.Split('=')).ToDictionary(kv => kv[0], kv => double.Parse(kv[1], CultureInfo.InvariantCulture)));
+    }
+    return result;
+}
+
+// True when this assembly was compiled ahead of time (published with PublishReadyToRun).
+static bool IsReadyToRun()
+{
+    using var pe = new System.Reflection.PortableExecutable.PEReader(File.OpenRead(typeof(VirtualMachine).Assembly.Location));
+    return pe.PEHeaders.CorHeader?.ManagedNativeHeaderDirectory.Size > 0;
+}
+
 void Migrate(string label, string kernel, string cmdline, int mib)
 {
     var downtime = new List<double>();
@@ -143,11 +248,43 @@ static string Stats(List<double> v)
     return $"{s[s.Count / 2],8:0.00} ms [{s[0]:0.00}–{s[^1]:0.00}]";
 }
 
+static string Stats3(List<double> v)
+{
+    if (v.Count == 0) return "-";
+    var s = v.Order().ToList();
+    return $"{s[s.Count / 2],7:0.000} ms [{s[0]:0.000}–{s[^1]:0.000}]";
+}
+
 static string FindRoot()
 {
     for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
         if (File.Exists(Path.Combine(d.FullName, "Domino.slnx"))) return d.FullName;
     throw new InvalidOperationException("run from inside the repository");
+}
+
+/// <summary>Names the methods the runtime JIT-compiles while it listens (runtime event source, JIT keyword).</summary>
+sealed class JitLog : System.Diagnostics.Tracing.EventListener
+{
+    private readonly List<string> _methods = [];
+
+    protected override void OnEventSourceCreated(System.Diagnostics.Tracing.EventSource source)
+    {
+        if (source.Name == "Microsoft-Windows-DotNETRuntime")
+            EnableEvents(source, System.Diagnostics.Tracing.EventLevel.Verbose, (System.Diagnostics.Tracing.EventKeywords)0x10);
+    }
+
+    protected override void OnEventWritten(System.Diagnostics.Tracing.EventWrittenEventArgs e)
+    {
+        if (e.EventName != "MethodJittingStarted_V1" || e.Payload is null) return;
+        var ns = e.PayloadNames!.IndexOf("MethodNamespace");
+        var name = e.PayloadNames.IndexOf("MethodName");
+        lock (_methods) _methods.Add($"{e.Payload[ns]}::{e.Payload[name]}");
+    }
+
+    public void Print()
+    {
+        lock (_methods) foreach (var m in _methods) Console.Error.WriteLine($"jit: {m}");
+    }
 }
 
 /// <summary>Counts console lines (and keeps the text) of a guest.</summary>

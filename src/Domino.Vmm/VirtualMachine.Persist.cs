@@ -21,6 +21,12 @@ public sealed class RestoreOptions
     public bool VerifyMemory { get; init; } = true;
 
     public IProgress<double>? Progress { get; init; }
+
+    /// <summary>
+    /// KVM objects made ahead for this VM (<see cref="VmShell.Create"/> with the saved memory size
+    /// and vCPU count); the restore takes them instead of waiting on the kernel to make them.
+    /// </summary>
+    public VmShell? Shell { get; init; }
 }
 
 public sealed partial class VirtualMachine
@@ -78,7 +84,9 @@ public sealed partial class VirtualMachine
     /// Puts a snapshot's device, irqchip and vCPU state into this VM, which must be built for it
     /// (same config, memory already in place) and not yet started.
     /// </summary>
-    public void ApplyState(VmSnapshot snapshot)
+    public void ApplyState(VmSnapshot snapshot) => ApplyState(snapshot, null);
+
+    private void ApplyState(VmSnapshot snapshot, PhaseTimer? timer)
     {
         if (State != VmState.Built && State != VmState.Paused) throw new InvalidOperationException($"cannot load state into a VM that is {State}");
         if (snapshot.Vcpus.Count != _runners.Count) throw new SnapshotException($"state has {snapshot.Vcpus.Count} vCPUs, this VM {_runners.Count}");
@@ -91,7 +99,9 @@ public sealed partial class VirtualMachine
                 (extra.Count > 0 ? $"saved but absent here: {string.Join(", ", extra)}; " : "") +
                 (missing.Count > 0 ? $"here but not saved: {string.Join(", ", missing)}" : ""));
         foreach (var d in _persistables) d.RestoreState(new PersistReader(saved[d.PersistId], d.PersistId));
+        timer?.Mark("device state");
         KvmVm.SetChipState(snapshot.Chips);
+        timer?.Mark("irqchip, PIT, clock state");
         for (var i = 0; i < _runners.Count; i++)
         {
             var vcpu = SnapshotVcpu(_runners[i].Vcpu);
@@ -99,6 +109,7 @@ public sealed partial class VirtualMachine
             if (vcpu.RefusedMsrs.Count > 0)
                 _log($"vCPU {i}: KVM refused saved MSRs {string.Join(", ", vcpu.RefusedMsrs.Select(m => $"0x{m:x}"))}");
         }
+        timer?.Mark("vCPU state");
     }
 
     /// <summary>
@@ -107,10 +118,16 @@ public sealed partial class VirtualMachine
     /// </summary>
     public static VirtualMachine RestoreFromFile(string path, RestoreOptions options, out PersistReport report)
     {
-        var clock = Stopwatch.StartNew();
+        var timer = new PhaseTimer();
         using var file = SnapshotFile.Open(path);
+        timer.Mark("open + check state file");
         CheckHost(file.State);
-        if (options.VerifyMemory) file.VerifyMemory();
+        timer.Mark("CPU check");
+        if (options.VerifyMemory)
+        {
+            file.VerifyMemory();
+            timer.Mark("memory CRC");
+        }
         var config = file.State.Config.ToVmConfig(options.ConsoleOutput, options.ConsoleInput, options.Log);
         foreach (var d in config.Disks)
         {
@@ -120,11 +137,13 @@ public sealed partial class VirtualMachine
         var machine = Construct(config, map, () => KvmHypervisor.Open(), (m, _) =>
         {
             m.LoadMemoryImage(file, options.MapMemoryOnDemand, options.Progress);
+            timer.Mark(options.MapMemoryOnDemand ? "map memory image" : "copy memory image");
             m.CreateVcpusForRestore(config.Vcpus);
-        });
+            timer.Mark("vCPUs + CPUID");
+        }, timer, options.Shell);
         try
         {
-            machine.ApplyState(file.State);
+            machine.ApplyState(file.State, timer);
         }
         catch
         {
@@ -132,8 +151,8 @@ public sealed partial class VirtualMachine
             throw;
         }
         options.Progress?.Report(1.0);
-        report = new PersistReport(file.Length, file.PresentPages, file.Regions.Sum(r => r.Pages) - file.PresentPages, clock.Elapsed,
-            options.MapMemoryOnDemand ? "memory mapped on demand" : "memory copied");
+        report = new PersistReport(file.Length, file.PresentPages, file.Regions.Sum(r => r.Pages) - file.PresentPages, timer.Elapsed,
+            options.MapMemoryOnDemand ? "memory mapped on demand" : "memory copied") { Phases = timer.Phases };
         return machine;
     }
 
@@ -149,7 +168,7 @@ public sealed partial class VirtualMachine
             if (!File.Exists(d.Path)) throw new SnapshotException($"the incoming VM's disk image {d.Path} is not on this host");
         }
         var map = MemoryMap.ForSize((ulong)config.MemoryMiB << 20);
-        return Construct(vmConfig, map, () => KvmHypervisor.Open(), (m, _) => m.CreateVcpusForRestore(config.Vcpus));
+        return Construct(vmConfig, map, () => KvmHypervisor.Open(), (m, _) => m.CreateVcpusForRestore(config.Vcpus), shell: options.Shell);
     }
 
     /// <summary>Refuses state saved on a CPU whose features differ from this host's.</summary>
@@ -158,9 +177,20 @@ public sealed partial class VirtualMachine
     /// <summary>Refuses a guest that saw CPU features <paramref name="saved"/> unless this host has exactly those.</summary>
     public static void CheckHost(CpuFingerprint saved)
     {
-        using var kvm = KvmHypervisor.Open();
-        var problem = CpuFingerprint.Of(kvm).Incompatibility(saved);
+        var problem = HostCpu().Incompatibility(saved);
         if (problem is not null) throw new SnapshotException($"this host cannot run the saved guest: {problem}");
+    }
+
+    private static CpuFingerprint? s_hostCpu;
+
+    /// <summary>This host's CPU fingerprint, asked of /dev/kvm once per process (it cannot change while the process runs).</summary>
+    private static CpuFingerprint HostCpu()
+    {
+        if (Volatile.Read(ref s_hostCpu) is { } known) return known;
+        using var kvm = KvmHypervisor.Open();
+        var fingerprint = CpuFingerprint.Of(kvm);
+        Volatile.Write(ref s_hostCpu, fingerprint);
+        return fingerprint;
     }
 
     private void LoadMemoryImage(SnapshotFile file, bool onDemand, IProgress<double>? progress)
@@ -195,9 +225,10 @@ public sealed partial class VirtualMachine
     private static ISnapshotVcpu SnapshotVcpu(IVcpu vcpu) =>
         vcpu as ISnapshotVcpu ?? throw new NotSupportedException($"the {vcpu.GetType().Name} backend cannot save vCPU state");
 
+    /// <summary>Creates the vCPUs a restore fills in, with CPUID set; a VM built from a shell has them already.</summary>
     private void CreateVcpusForRestore(int count)
     {
-        for (var i = 0; i < count; i++)
+        for (var i = _runners.Count; i < count; i++)
         {
             var vcpu = _vm.CreateVcpu(i);
             try

@@ -98,33 +98,59 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
         });
 
     /// <summary>
-    /// Creates the backend's VM, RAM and devices for <paramref name="config"/>, then lets
-    /// <paramref name="populate"/> fill memory and create the vCPUs (boot a kernel, or restore a
-    /// snapshot) given the kernel command line the devices asked for.
+    /// Creates the backend's VM, RAM and devices for <paramref name="config"/> (or takes the kernel
+    /// objects ready-made from <paramref name="shell"/>), then lets <paramref name="populate"/> fill
+    /// memory and create the vCPUs (boot a kernel, or restore a snapshot) given the kernel command
+    /// line the devices asked for. <paramref name="timer"/>, when given, is told each step's end.
     /// </summary>
-    private static VirtualMachine Construct(VmConfig config, MemoryMap map, Func<IHypervisor> openHypervisor, Action<VirtualMachine, string> populate)
+    private static VirtualMachine Construct(VmConfig config, MemoryMap map, Func<IHypervisor> openHypervisor, Action<VirtualMachine, string> populate,
+        PhaseTimer? timer = null, VmShell? shell = null)
     {
         var backends = OpenDisks(config.Disks);
+        timer?.Mark("open disk images");
         IHypervisor kvm;
+        IVm? vm = null;
+        GuestRam? ram = null;
+        List<KvmVcpu>? readyVcpus = null;
         try
         {
-            kvm = openHypervisor();
+            if (shell is not null)
+            {
+                (var shellKvm, var shellVm, ram, readyVcpus) = shell.Take(config.MemoryMiB, config.Vcpus);
+                (kvm, vm) = (shellKvm, shellVm);
+                timer?.Mark("take VM shell");
+            }
+            else
+            {
+                kvm = openHypervisor();
+                timer?.Mark("open /dev/kvm");
+            }
         }
         catch
         {
             foreach (var b in backends) b.Dispose();
             throw;
         }
-        IVm? vm = null;
-        GuestRam? ram = null;
         VirtualMachine? machine = null;
         try
         {
-            vm = kvm.CreateVm();
-            vm.SetupArchitecturalPages();
-            vm.CreateIrqchipAndPit();
-            ram = GuestRam.Create(map, vm);
-            machine = new VirtualMachine(kvm, vm, ram, config);
+            if (vm is null)
+            {
+                vm = kvm.CreateVm();
+                timer?.Mark("KVM_CREATE_VM");
+                vm.SetupArchitecturalPages();
+                timer?.Mark("TSS + identity map");
+                vm.CreateIrqchipAndPit();
+                timer?.Mark("irqchip + PIT");
+                ram = GuestRam.Create(map, vm);
+                timer?.Mark("guest RAM + memory slots");
+            }
+            machine = new VirtualMachine(kvm, vm, ram!, config);
+            if (readyVcpus is not null)
+            {
+                foreach (var v in readyVcpus) machine._runners.Add(new VcpuRunner(v, machine));
+                readyVcpus = null;
+            }
             machine._backends.AddRange(backends);
             backends.Clear();
             machine.AttachLegacyDevices();
@@ -141,8 +167,10 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
             virtio.AddRange(config.VirtioDevices);
             for (var i = 0; i < virtio.Count; i++)
                 cmdline.Append(machine.AttachVirtioMmio(i, virtio[i]));
+            timer?.Mark("devices");
             populate(machine, cmdline.ToString().Trim());
             if (config.ConsoleInput is { } input) machine.StartInputPump(input);
+            timer?.Mark("console input");
             return machine;
         }
         catch
@@ -151,6 +179,7 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
             if (machine is not null) machine.Dispose();
             else
             {
+                foreach (var v in readyVcpus ?? []) v.Dispose();
                 ram?.Dispose();
                 vm?.Dispose();
                 kvm.Dispose();

@@ -22,7 +22,11 @@ public sealed class MemoryImageRegion
 }
 
 /// <summary>Figures of one save or restore, for <c>-v</c> and benchmarks.</summary>
-public sealed record PersistReport(long Bytes, long PagesWritten, long PagesSkipped, TimeSpan Elapsed, string? Detail = null);
+public sealed record PersistReport(long Bytes, long PagesWritten, long PagesSkipped, TimeSpan Elapsed, string? Detail = null)
+{
+    /// <summary>Where the time went, step by step (restore fills it; empty otherwise).</summary>
+    public IReadOnlyList<PersistPhase> Phases { get; init; } = [];
+}
 
 /// <summary>
 /// A domain's saved state on disk (format version 1):

@@ -43,6 +43,56 @@ public sealed class SaveRestoreTests : IDisposable
     }
 
     [SkippableFact]
+    public void Counter_restored_into_a_prepared_shell_continues_and_the_shell_serves_once()
+    {
+        KvmGate.RequireKvm();
+        var path = Path.Combine(_dir, "shell.state");
+        var before = new ConsoleCapture();
+        using (var vm = CounterGuest.Boot("counter", $"every={CounterGuest.Every}", before))
+        {
+            vm.Start();
+            CounterGuest.WaitForValues(before, 2, TimeSpan.FromSeconds(20));
+            vm.Pause();
+            vm.SaveToFile(path);
+        }
+        const int mib = 128, vcpus = 1; // CounterGuest.Boot's defaults
+
+        using var wrong = VmShell.Create(mib * 2, vcpus);
+        var refused = Assert.Throws<InvalidOperationException>(() => VirtualMachine.RestoreFromFile(path, new RestoreOptions { Shell = wrong }, out _));
+        Assert.Contains($"{mib} MiB", refused.Message);
+
+        using var shell = VmShell.Create(mib, vcpus);
+        var after = new ConsoleCapture();
+        using (var restored = VirtualMachine.RestoreFromFile(path, new RestoreOptions { ConsoleOutput = after, Shell = shell }, out var report))
+        {
+            Assert.False(shell.IsAvailable);
+            Assert.Contains(report.Phases, p => p.Step == "take VM shell");
+            Assert.DoesNotContain(report.Phases, p => p.Step == "KVM_CREATE_VM");
+            restored.Start();
+            CounterGuest.WaitForValues(after, 2, TimeSpan.FromSeconds(20));
+            restored.Pause();
+        }
+        CounterGuest.AssertContinues(CounterGuest.Values(before.Text + after.Text), CounterGuest.Every);
+        Assert.Throws<InvalidOperationException>(() => VirtualMachine.RestoreFromFile(path, new RestoreOptions { Shell = shell }, out _));
+    }
+
+    [Fact]
+    public void Saved_config_reads_what_earlier_versions_wrote_and_round_trips()
+    {
+        // As System.Text.Json with camelCase wrote it before the config was written by hand.
+        var old = """{"kernelPath":"/k.elf","commandLine":"every=5","memoryMiB":128,"vcpus":2,"disks":[{"path":"/d.img","readOnly":true}],"virtioConsole":true}"""u8;
+        var c = SavedVmConfig.FromJson(old);
+        Assert.Equal(("/k.elf", "every=5", 128, 2, true), (c.KernelPath, c.CommandLine, c.MemoryMiB, c.Vcpus, c.VirtioConsole));
+        Assert.Equal(new DiskConfig("/d.img", true), Assert.Single(c.Disks));
+        var again = SavedVmConfig.FromJson(c.ToJson());
+        Assert.Equal(c with { Disks = [] }, again with { Disks = [] });
+        Assert.Equal(c.Disks, again.Disks);
+        Assert.Equal(128, SavedVmConfig.FromJson("""{"future":[1,{"x":2}],"kernelPath":"k","memoryMiB":128,"vcpus":1}"""u8).MemoryMiB);
+        Assert.Contains("required", Assert.Throws<SnapshotException>(() => SavedVmConfig.FromJson("""{"kernelPath":"k"}"""u8)).Message);
+        Assert.Contains("not valid JSON", Assert.Throws<SnapshotException>(() => SavedVmConfig.FromJson("""{"kernelPath":"""u8)).Message);
+    }
+
+    [SkippableFact]
     public void Restored_guest_can_be_saved_again_to_the_same_path()
     {
         KvmGate.RequireKvm();
