@@ -212,8 +212,8 @@ public sealed partial class VirtualMachine
                 for (var p = first; p < first + count;)
                 {
                     var n = (int)Math.Min(first + count - p, 1 << 16);
-                    RandomAccess.Read(file.Handle, _ram.Memory.GetSpan(region.Gpa + (ulong)p * SnapshotFile.PageSize, n * SnapshotFile.PageSize),
-                        image.FileOffset + p * SnapshotFile.PageSize);
+                    using (var w = _ram.Memory.BeginWrite(region.Gpa + (ulong)p * SnapshotFile.PageSize, n * SnapshotFile.PageSize))
+                        RandomAccess.Read(file.Handle, w.Span, image.FileOffset + p * SnapshotFile.PageSize);
                     p += n;
                     done += n;
                     progress?.Report((double)done / Math.Max(1, file.PresentPages));

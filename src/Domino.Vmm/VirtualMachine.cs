@@ -328,9 +328,10 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
             _state = VmState.Running;
         }
         foreach (var r in _runners) r.Resume();
+        VirtioConsole?.HoldInput(false);
     }
 
-    /// <summary>Pauses every vCPU and waits until all are out of KVM_RUN.</summary>
+    /// <summary>Pauses every vCPU and waits until all are out of KVM_RUN; host input to the guest waits too.</summary>
     public void Pause()
     {
         lock (_stateLock)
@@ -338,6 +339,7 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
             if (_state != VmState.Running) throw new InvalidOperationException($"cannot pause a VM that is {_state}");
             _state = VmState.Paused;
         }
+        VirtioConsole?.HoldInput(true);
         foreach (var r in _runners) r.Pause();
         foreach (var r in _runners) r.WaitForState(VcpuState.Paused, TimeSpan.FromSeconds(10));
     }
@@ -350,6 +352,7 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
             _state = VmState.Running;
         }
         foreach (var r in _runners) r.Resume();
+        VirtioConsole?.HoldInput(false);
     }
 
     /// <summary>Ends the VM from the host side; the exit reason is <see cref="VmExitReason.Stopped"/> unless the guest ended first.</summary>

@@ -150,7 +150,7 @@ public sealed class KernelImage
             {
                 memory.Write(s.PhysicalAddress, File.AsSpan((int)s.Offset, (int)s.FileSize));
                 var bss = s.MemorySize - s.FileSize;
-                if (bss > 0) memory.GetSpan(s.PhysicalAddress + s.FileSize, checked((int)bss)).Clear();
+                if (bss > 0) memory.Fill(s.PhysicalAddress + s.FileSize, checked((int)bss), 0);
             }
             return Protocol == BootProtocol.Pvh ? Elf.PvhEntry!.Value : Elf.PhysicalEntry();
         }

@@ -22,13 +22,46 @@ public sealed class GuestMemoryException(ulong gpa, ulong length)
 }
 
 /// <summary>
+/// A write into guest RAM by the host (a device model, the loader): write through <see cref="Span"/>,
+/// then end it (<c>using</c>); the pages count as written when it ends, so a dirty-page fetch that
+/// runs before the bytes land cannot clear the mark and miss them.
+/// </summary>
+public readonly ref struct GuestWrite
+{
+    private readonly GuestMemory _memory;
+    private readonly ulong _gpa;
+
+    internal GuestWrite(GuestMemory memory, ulong gpa, Span<byte> span)
+    {
+        _memory = memory;
+        _gpa = gpa;
+        Span = span;
+    }
+
+    public Span<byte> Span { get; }
+
+    public void Dispose() => _memory.MarkDirty(_gpa, (ulong)Span.Length);
+}
+
+/// <summary>
 /// Bounds-checked access to guest RAM. Every address and length may come from the guest, so every
 /// accessor checks that the whole range lies inside one region before touching host memory.
 /// The regions' host memory is owned by the creator (the VM), which outlives this view.
+/// <para>
+/// KVM's dirty log sees only the guest's own stores. What the host writes into guest RAM (virtio
+/// buffers and used rings, anything a device model fills) goes through the write methods here,
+/// which, while <see cref="StartHostDirtyTracking"/> is on, mark the pages in a host-side bitmap
+/// that a migration round merges with KVM's (<see cref="TakeHostDirty"/>).
+/// </para>
 /// </summary>
 public sealed class GuestMemory
 {
+    public const int PageSize = 4096;
+
     private readonly GuestRegion[] _regions;
+
+    /// <summary>Per region, one bit per page the host wrote since the last take; null while not tracking.</summary>
+    private ulong[][]? _hostDirty;
 
     public GuestMemory(IEnumerable<GuestRegion> regions)
     {
@@ -47,9 +80,17 @@ public sealed class GuestMemory
 
     public bool IsValid(ulong gpa, ulong length) => FindRegion(gpa, length) >= 0;
 
-    /// <summary>A span over guest RAM; throws <see cref="GuestMemoryException"/> when out of bounds.</summary>
+    /// <summary>A read-only view of guest RAM; throws <see cref="GuestMemoryException"/> when out of bounds. Write with <see cref="BeginWrite"/>.</summary>
+    public ReadOnlySpan<byte> GetSpan(ulong gpa, int length) => Bounded(gpa, length);
+
+    /// <summary>
+    /// A writable view of guest RAM whose pages are marked written when the returned
+    /// <see cref="GuestWrite"/> is disposed; throws <see cref="GuestMemoryException"/> when out of bounds.
+    /// </summary>
+    public GuestWrite BeginWrite(ulong gpa, int length) => new(this, gpa, Bounded(gpa, length));
+
     // SAFETY: builds a span only after the bounds check below; see the comment at the pointer use.
-    public unsafe Span<byte> GetSpan(ulong gpa, int length)
+    private unsafe Span<byte> Bounded(ulong gpa, int length)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         var i = FindRegion(gpa, (ulong)length);
@@ -62,15 +103,71 @@ public sealed class GuestMemory
 
     public void Read(ulong gpa, Span<byte> destination) => GetSpan(gpa, destination.Length).CopyTo(destination);
 
-    public void Write(ulong gpa, ReadOnlySpan<byte> source) => source.CopyTo(GetSpan(gpa, source.Length));
+    public void Write(ulong gpa, ReadOnlySpan<byte> source)
+    {
+        using var w = BeginWrite(gpa, source.Length);
+        source.CopyTo(w.Span);
+    }
 
     public T Read<T>(ulong gpa) where T : unmanaged =>
         MemoryMarshal.Read<T>(GetSpan(gpa, Unsafe.SizeOf<T>()));
 
-    public void Write<T>(ulong gpa, T value) where T : unmanaged =>
-        MemoryMarshal.Write(GetSpan(gpa, Unsafe.SizeOf<T>()), in value);
+    public void Write<T>(ulong gpa, T value) where T : unmanaged
+    {
+        using var w = BeginWrite(gpa, Unsafe.SizeOf<T>());
+        MemoryMarshal.Write(w.Span, in value);
+    }
 
-    public void Fill(ulong gpa, int length, byte value) => GetSpan(gpa, length).Fill(value);
+    public void Fill(ulong gpa, int length, byte value)
+    {
+        using var w = BeginWrite(gpa, length);
+        w.Span.Fill(value);
+    }
+
+    /// <summary>Whether host writes are being recorded (a migration or Remus is running).</summary>
+    public bool TracksHostWrites => Volatile.Read(ref _hostDirty) is not null;
+
+    /// <summary>Starts recording the pages the host writes, with an empty bitmap.</summary>
+    public void StartHostDirtyTracking()
+    {
+        var maps = new ulong[_regions.Length][];
+        for (var i = 0; i < maps.Length; i++) maps[i] = new ulong[BitmapWords(_regions[i].Size)];
+        Volatile.Write(ref _hostDirty, maps);
+    }
+
+    public void StopHostDirtyTracking() => Volatile.Write(ref _hostDirty, null);
+
+    /// <summary>Marks the pages of [gpa, gpa+length) as written by the host (a no-op unless tracking).</summary>
+    public void MarkDirty(ulong gpa, ulong length)
+    {
+        var maps = Volatile.Read(ref _hostDirty);
+        if (maps is null || length == 0) return;
+        var i = FindRegion(gpa, length);
+        if (i < 0) return;
+        var map = maps[i];
+        var first = (gpa - _regions[i].Gpa) / PageSize;
+        var last = (gpa - _regions[i].Gpa + length - 1) / PageSize;
+        // Device threads and the migration thread race on words: set bits atomically.
+        for (var p = first; p <= last; p++) Interlocked.Or(ref map[p >> 6], 1UL << (int)(p & 63));
+    }
+
+    /// <summary>
+    /// ORs the pages the host wrote in region <paramref name="region"/> since the last take into
+    /// <paramref name="bitmap"/> (one bit per page, as KVM_GET_DIRTY_LOG fills it) and clears them.
+    /// </summary>
+    public void TakeHostDirty(int region, Span<ulong> bitmap)
+    {
+        var maps = Volatile.Read(ref _hostDirty);
+        if (maps is null) return;
+        var map = maps[region];
+        if (bitmap.Length < map.Length) throw new ArgumentException($"bitmap has {bitmap.Length} words, region {region} needs {map.Length}", nameof(bitmap));
+        for (var w = 0; w < map.Length; w++)
+        {
+            if (Volatile.Read(ref map[w]) != 0) bitmap[w] |= Interlocked.Exchange(ref map[w], 0);
+        }
+    }
+
+    private static int BitmapWords(ulong size) => (int)((size / PageSize + 63) / 64);
 
     private int FindRegion(ulong gpa, ulong length)
     {

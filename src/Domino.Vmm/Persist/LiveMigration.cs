@@ -15,6 +15,9 @@ public sealed class MigrationOptions
 
     /// <summary>Test hook: runs before each round's pages are sent; throw to inject a failure.</summary>
     public Action<int>? BeforeRound { get; init; }
+
+    /// <summary>Tests only: send what KVM's dirty log reports and nothing the host wrote, to show what that would miss.</summary>
+    internal bool KvmDirtyLogOnly { get; init; }
 }
 
 /// <summary>What one live migration did.</summary>
@@ -97,7 +100,7 @@ public static class LiveMigration
             while (true)
             {
                 rounds++;
-                var bitmaps = FetchDirty(vm);
+                var bitmaps = FetchDirty(vm, !options.KvmDirtyLogOnly);
                 var dirty = PageStream.CountDirty(bitmaps);
                 dirtyPerRound.Add(dirty);
                 // Converged, or out of rounds, or three rounds in a row without shrinking the set: stop and copy.
@@ -111,7 +114,7 @@ public static class LiveMigration
                         pausedByUs = true;
                     }
                     // Pages dirtied between the fetch above and the pause are in the log now; merge them.
-                    var last = FetchDirty(vm);
+                    var last = FetchDirty(vm, !options.KvmDirtyLogOnly);
                     for (var i = 0; i < bitmaps.Count; i++)
                         for (var k = 0; k < bitmaps[i].Length; k++) bitmaps[i][k] |= last[i][k];
                     options.BeforeRound?.Invoke(rounds);
@@ -146,10 +149,11 @@ public static class LiveMigration
         try { vm.Ram.SetDirtyLogging(vm.KvmVm, false); } catch (Exception) { /* the VM may be gone; nothing to undo */ }
     }
 
-    internal static List<ulong[]> FetchDirty(VirtualMachine vm)
+    /// <summary>Each region's pages written since the last fetch: by the guest (KVM's log) and, unless told otherwise, by the host's device models.</summary>
+    internal static List<ulong[]> FetchDirty(VirtualMachine vm, bool includeHostWrites = true)
     {
         var list = new List<ulong[]>();
-        for (var i = 0; i < vm.Memory.Regions.Count; i++) list.Add(vm.Ram.FetchDirtyBitmap(vm.KvmVm, i));
+        for (var i = 0; i < vm.Memory.Regions.Count; i++) list.Add(vm.Ram.FetchDirtyBitmap(vm.KvmVm, i, includeHostWrites));
         return list;
     }
 

@@ -81,12 +81,12 @@ public static class PageStream
                 throw new SnapshotException($"pages record: run 0x{gpa:x}+{count} pages is not inside guest RAM");
             if ((flags & FlagZero) != 0)
             {
-                memory.GetSpan(gpa, (int)bytes).Clear();
+                memory.Fill(gpa, (int)bytes, 0);
             }
             else
             {
                 if (body.Length < bytes) throw new SnapshotException("pages record: truncated page data");
-                body[..(int)bytes].CopyTo(memory.GetSpan(gpa, (int)bytes));
+                memory.Write(gpa, body[..(int)bytes]);
                 body = body[(int)bytes..];
             }
             pages += count;

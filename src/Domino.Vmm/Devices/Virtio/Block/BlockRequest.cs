@@ -86,7 +86,9 @@ public sealed class BlockRequest
         var offset = checked((long)(Sector * DiskImage.SectorSize));
         foreach (var (gpa, n) in Chain.Segments(writable: true, 0, length))
         {
-            disk.Read(offset, Chain.Memory.GetSpan(gpa, n));
+            // The device's DMA into guest RAM: marked for a running migration when the read ends.
+            using var buffer = Chain.Memory.BeginWrite(gpa, n);
+            disk.Read(offset, buffer.Span);
             offset += n;
         }
         written = length;

@@ -17,6 +17,7 @@ public sealed partial class VirtioConsole : IVirtioDevice
 
     private readonly Action<ReadOnlySpan<byte>> _output;
     private readonly Lock _lock = new();
+    private bool _inputHeld;
     private readonly byte[] _pending = new byte[MaxPendingInput];
     private int _pendingLength;
     private byte[] _config;
@@ -117,10 +118,24 @@ public sealed partial class VirtioConsole : IVirtioDevice
         }
     }
 
+    /// <summary>
+    /// While held, host input waits in the pending buffer instead of being written into the guest's
+    /// receive buffers: the VM holds it while paused, so nothing writes guest RAM behind a paused
+    /// VM's back (a migration's last dirty-page fetch and the device state it captures agree).
+    /// </summary>
+    public void HoldInput(bool hold)
+    {
+        lock (_lock)
+        {
+            _inputHeld = hold;
+            if (!hold) DeliverInput();
+        }
+    }
+
     // Called with _lock held.
     private void DeliverInput()
     {
-        if (_receive is not { IsReady: true } queue || _interrupt is null) return;
+        if (_inputHeld || _receive is not { IsReady: true } queue || _interrupt is null) return;
         while (_pendingLength > 0 && queue.TryPop(out var chain))
         {
             if (chain.ReadableLength != 0 || chain.WritableLength == 0)

@@ -281,11 +281,17 @@ public sealed partial class SplitVirtqueue
 
     private static ushort ReadU16(GuestMemory memory, ulong gpa) => Volatile.Read(ref U16(memory, gpa));
 
-    private static void WriteU16(GuestMemory memory, ulong gpa, ushort value) => Volatile.Write(ref U16(memory, gpa), value);
+    private static void WriteU16(GuestMemory memory, ulong gpa, ushort value)
+    {
+        // The store is a host write into guest RAM: the page is marked dirty once it has landed.
+        using var w = memory.BeginWrite(gpa, sizeof(ushort));
+        Volatile.Write(ref Unsafe.As<byte, ushort>(ref MemoryMarshal.GetReference(w.Span)), value);
+    }
 
     // Not an unsafe block, but the same care: GetSpan bounds-checks the two bytes, and ring fields
     // are 2-byte aligned (CheckLayout), so the ushort ref is in bounds and aligned for Volatile.
     // Virtio 1.x rings are little-endian, as are the x86-64 and arm64 hosts this VMM runs on.
+    // For reads only (Volatile.Read needs a ref): writes go through WriteU16, which marks the page dirty.
     private static ref ushort U16(GuestMemory memory, ulong gpa) =>
         ref Unsafe.As<byte, ushort>(ref MemoryMarshal.GetReference(memory.GetSpan(gpa, sizeof(ushort))));
 }
