@@ -16,6 +16,13 @@ public sealed class MigrationOptions
     /// <summary>Test hook: runs before each round's pages are sent; throw to inject a failure.</summary>
     public Action<int>? BeforeRound { get; init; }
 
+    /// <summary>
+    /// Called once the target holds the final state, paused, and before Go is sent: the caller
+    /// records that the domain is being handed over (persisted), so that a crash after Go cannot
+    /// resume it here. Throwing aborts the migration before Go: the guest resumes here.
+    /// </summary>
+    public Action? BeforeGo { get; init; }
+
     /// <summary>Tests only: send what KVM's dirty log reports and nothing the host wrote, to show what that would miss.</summary>
     internal bool KvmDirtyLogOnly { get; init; }
 }
@@ -35,8 +42,14 @@ public sealed record IncomingDomain(string Mode, string Name, SavedVmConfig Conf
 /// Pre-copy live migration (Xen's libxc migration stream, in spirit): a full pass over RAM while
 /// the guest runs, then rounds of the pages KVM's dirty log reports, until few remain or rounds
 /// stop helping; then pause, send the last dirty pages and the device/vCPU state, and hand over.
-/// The receiver starts the guest only when told to (<see cref="StreamRecord.Go"/>), after the
-/// sender knows the state arrived whole; every earlier failure leaves the source running.
+/// <para>
+/// The handover never lets two copies run. The receiver loads the final state paused and says so
+/// (<see cref="StreamRecord.Ack"/>); the sender records the handover (<see cref="MigrationOptions.BeforeGo"/>)
+/// and sends <see cref="StreamRecord.Go"/>; the receiver starts the guest only on Go, and keeps it
+/// running once started even if it cannot answer. Before Go every failure resumes the source and
+/// the receiver discards what it built. After Go the source resumes only if the receiver reports
+/// that it could not start; silence leaves the source paused (<see cref="MigrationOutcomeUnknownException"/>).
+/// </para>
 /// </summary>
 public static class LiveMigration
 {
@@ -70,8 +83,10 @@ public static class LiveMigration
 
     /// <summary>
     /// Migrates the running (or paused) <paramref name="vm"/> over <paramref name="stream"/>. On
-    /// success the source is left paused for the caller to destroy; on any failure it is resumed
-    /// (if it was running) and a <see cref="MigrationException"/> says what went wrong.
+    /// success the source is left paused for the caller to destroy. A failure before Go (or a
+    /// target that reports it could not start) resumes it (if it was running) and throws
+    /// <see cref="MigrationException"/>; a lost answer after Go leaves it paused and throws
+    /// <see cref="MigrationOutcomeUnknownException"/>.
     /// </summary>
     public static MigrationReport Send(VirtualMachine vm, string name, Stream stream, MigrationOptions? options = null)
     {
@@ -81,6 +96,7 @@ public static class LiveMigration
         var wasRunning = vm.State == VmState.Running;
         var pausedByUs = false;
         var logging = false;
+        var goSent = false;
         var downtime = new Stopwatch();
         var dirtyPerRound = new List<long>();
         long pagesSent = 0;
@@ -128,19 +144,35 @@ public static class LiveMigration
                 previous = dirty;
             }
             channel.Send(StreamRecord.State, vm.CaptureState().Encode());
-            channel.Expect(StreamRecord.Ack);
+            channel.Expect(StreamRecord.Ack); // the target holds the final state, paused
+            options.BeforeGo?.Invoke();
+            // From the first byte of Go on, the target may run the guest: this copy must not run again on its own.
+            goSent = true;
             channel.Send(StreamRecord.Go, []);
             channel.Expect(StreamRecord.Started);
             downtime.Stop();
+            if (logging) TryStopLogging(vm);
             return new MigrationReport(rounds, pagesSent, channel.BytesSent, dirtyPerRound, downtime.Elapsed, total.Elapsed);
+        }
+        catch (MigrationPeerException e) when (goSent)
+        {
+            // The target answered Go with its own failure: it did not start the guest and discarded it.
+            if (logging) TryStopLogging(vm);
+            if (pausedByUs && vm.State == VmState.Paused) vm.Resume();
+            throw new MigrationException($"migration failed after the handover, the target could not start the domain; it keeps running here: {e.Message}", e);
+        }
+        catch (Exception e) when (goSent)
+        {
+            if (logging) TryStopLogging(vm);
+            throw new MigrationOutcomeUnknownException(
+                $"the target was told to start the domain but its answer never came ({e.Message}); the domain stays paused here: if it runs on the target, destroy it here, otherwise unpause it here", e);
         }
         catch (Exception e)
         {
             channel.SendError($"migration aborted by the source: {e.Message}");
             if (logging) TryStopLogging(vm);
             if (pausedByUs && vm.State == VmState.Paused) vm.Resume();
-            if (e is MigrationException) throw;
-            throw new MigrationException($"migration failed, the domain keeps running here: {e.Message}", e);
+            throw new MigrationException($"migration failed before the handover, the domain keeps {(wasRunning ? "running" : "its state")} here: {e.Message}", e);
         }
     }
 
@@ -209,11 +241,9 @@ public static class LiveMigration
                 vm.ApplyState(VmSnapshot.Decode(body));
                 break;
             }
-            channel.Send(StreamRecord.Ack, []);
+            channel.Send(StreamRecord.Ack, []); // loaded and paused: runs only on Go
             channel.Expect(StreamRecord.Go);
             vm.Start();
-            channel.Send(StreamRecord.Started, []);
-            return vm;
         }
         catch (Exception e)
         {
@@ -222,5 +252,16 @@ public static class LiveMigration
             if (e is MigrationException) throw;
             throw new MigrationException($"incoming migration of '{hello.Name}' failed: {e.Message}", e);
         }
+        // The guest runs here now and the source will not resume its copy: it stays, whether or not
+        // the source hears that it started.
+        try
+        {
+            channel.Send(StreamRecord.Started, []);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            options.Log?.Invoke($"incoming migration of '{hello.Name}': started, but the source could not be told ({e.Message}); it keeps its copy paused");
+        }
+        return vm;
     }
 }

@@ -13,9 +13,12 @@ public enum StreamRecord : uint
     Pages = 3,
     /// <summary>Device, irqchip and vCPU state (<see cref="VmSnapshot.Encode"/>); ends a migration or a checkpoint.</summary>
     State = 4,
-    /// <summary>Receiver → sender: the state is in place, the VM can start (migration) / the checkpoint is committed (Remus).</summary>
+    /// <summary>
+    /// Receiver → sender: migration, the final state is loaded and the VM waits paused for
+    /// <see cref="Go"/> (it runs on nothing else); Remus, the checkpoint is committed.
+    /// </summary>
     Ack = 5,
-    /// <summary>Sender → receiver: start the guest now (migration).</summary>
+    /// <summary>Sender → receiver: start the guest now (migration). From here on the sender never resumes its copy on its own.</summary>
     Go = 6,
     /// <summary>Receiver → sender: the guest runs here.</summary>
     Started = 7,
@@ -73,7 +76,7 @@ public sealed class MigrationChannel(Stream stream) : IDisposable
         var body = new byte[length];
         ReadExactly(body);
         if (Crc32C.Compute(body) != crc) throw new SnapshotException($"migration stream: record {type} is corrupt (CRC-32C mismatch)");
-        if (type == StreamRecord.Error) throw new MigrationException($"peer: {System.Text.Encoding.UTF8.GetString(body)}");
+        if (type == StreamRecord.Error) throw new MigrationPeerException($"peer: {System.Text.Encoding.UTF8.GetString(body)}");
         return (type, body);
     }
 
@@ -100,4 +103,14 @@ public sealed class MigrationChannel(Stream stream) : IDisposable
 }
 
 /// <summary>A migration or checkpoint stream failed; the message says where and why.</summary>
-public sealed class MigrationException(string message, Exception? inner = null) : Exception(message, inner);
+public class MigrationException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>The peer reported its own failure (an Error record): it says what it did, so nothing of this guest runs there.</summary>
+public sealed class MigrationPeerException(string message) : MigrationException(message);
+
+/// <summary>
+/// The target was told to start the guest (Go went out, or may have) and its answer never came:
+/// the guest may run there. The source keeps its copy paused and does not resume it on its own;
+/// whoever can look at the target decides (destroy here if it runs there, else unpause here).
+/// </summary>
+public sealed class MigrationOutcomeUnknownException(string message, Exception? inner = null) : MigrationException(message, inner);

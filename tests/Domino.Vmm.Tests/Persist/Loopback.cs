@@ -76,3 +76,73 @@ internal sealed class CutAfter(Stream inner, long limit, Action cut) : Stream
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
     public override void SetLength(long value) => throw new NotSupportedException();
 }
+
+/// <summary>
+/// A man in the middle of a migration stream: source ↔ proxy ↔ target over two loopback pairs. It
+/// forwards whole records ({u32 type, u32 length, u32 CRC, body}) and, at the record <see cref="Cut"/>
+/// picks, closes both connections instead of forwarding it, so a test can drop the link at an exact
+/// point of the protocol.
+/// </summary>
+internal sealed class RecordProxy : IDisposable
+{
+    public enum Action { Forward, DropAndCut }
+
+    private readonly Loopback _sourceSide = new();
+    private readonly Loopback _targetSide = new();
+    private readonly Func<bool, Domino.Vmm.Persist.StreamRecord, Action> _decide;
+    private int _cut;
+
+    /// <param name="decide">Called per record with (from the source?, type).</param>
+    public RecordProxy(Func<bool, Domino.Vmm.Persist.StreamRecord, Action> decide)
+    {
+        _decide = decide;
+        _ = Task.Run(() => Pump(_sourceSide.Target, _targetSide.Source, fromSource: true));
+        _ = Task.Run(() => Pump(_targetSide.Source, _sourceSide.Target, fromSource: false));
+    }
+
+    /// <summary>The source's end of the link.</summary>
+    public Stream Source => _sourceSide.Source;
+
+    /// <summary>The target's end of the link.</summary>
+    public Stream Target => _targetSide.Target;
+
+    /// <summary>Whether the link has been cut.</summary>
+    public bool IsCut => Volatile.Read(ref _cut) != 0;
+
+    public void Cut()
+    {
+        if (Interlocked.Exchange(ref _cut, 1) != 0) return;
+        _sourceSide.Target.Close();
+        _targetSide.Source.Close();
+    }
+
+    private void Pump(Stream from, Stream to, bool fromSource)
+    {
+        var head = new byte[12];
+        try
+        {
+            while (!IsCut)
+            {
+                from.ReadExactly(head);
+                var body = new byte[System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(head.AsSpan(4))];
+                from.ReadExactly(body);
+                var action = _decide(fromSource, (Domino.Vmm.Persist.StreamRecord)System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(head));
+                if (action == Action.DropAndCut) { Cut(); return; }
+                to.Write(head);
+                to.Write(body);
+                to.Flush();
+            }
+        }
+        catch (Exception e) when (e is IOException or EndOfStreamException or ObjectDisposedException)
+        {
+            Cut();
+        }
+    }
+
+    public void Dispose()
+    {
+        Cut();
+        _sourceSide.Dispose();
+        _targetSide.Dispose();
+    }
+}
