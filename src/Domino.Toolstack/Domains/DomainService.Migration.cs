@@ -63,28 +63,55 @@ public sealed partial class DomainService
         return new OperationResult { Domain = info, Persist = figures };
     }
 
+    /// <summary>The reason a domain shows while (and if) its migration's outcome is not known here.</summary>
+    public static string OutcomeUnknownReason(string target) => $"migration outcome unknown: check {target}";
+
     /// <summary>
     /// xl migrate: hands the domain to the daemon listening at <paramref name="host"/>:<paramref name="port"/>.
-    /// The domain keeps its name and config there and is destroyed here once it runs there; if
-    /// anything fails it keeps running here.
+    /// The domain keeps its name and config there and is destroyed here once it runs there. The
+    /// handover never leaves two copies running: when the target holds the final state, paused,
+    /// the domain is recorded here as paused, reason "migration outcome unknown: check HOST:PORT"
+    /// (persisted), and only then is the target told to start it. A failure before that leaves it
+    /// running here; a target that then never confirms leaves it paused here for the user to
+    /// resolve (destroy here if it runs there, else unpause here).
     /// </summary>
     public async Task<OperationResult> MigrateAsync(string id, string host, int port, CancellationToken ct)
     {
         MigrationFigures? figures = null;
+        var target = $"{host}:{port}";
+        var unknown = OutcomeUnknownReason(target);
         var info = await RunJob(id, "migrate", s => s is DomainState.Running or DomainState.Paused, async d =>
         {
             using var client = await ConnectAsync(host, port, ct).ConfigureAwait(false);
             var stream = client.GetStream();
             await OfferAsync(stream, d, "migrate", 0, ct).ConfigureAwait(false);
+            var before = d.State;
             try
             {
-                figures = await Driver.MigrateSendAsync(Ref(d), stream, ct).ConfigureAwait(false);
+                figures = await Driver.MigrateSendAsync(Ref(d), stream, () =>
+                {
+                    // On disk before the target may start it: a daemon that dies from here on finds
+                    // it paused with this reason, and nothing here resumes it on its own.
+                    Record(d, DomainState.Paused, unknown, DomainEventKind.Paused, $"handing over to {target}");
+                    return Task.CompletedTask;
+                }, ct).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is not ToolstackException)
+            catch (HandoverOutcomeUnknownException e)
             {
-                throw new ToolstackException(ErrorKind.Failed, $"migration of '{d.Name}' to {host}:{port} failed; it keeps running here: {e.Message}", e);
+                if (d.State != DomainState.Paused || d.Reason != unknown) Record(d, DomainState.Paused, unknown, DomainEventKind.Paused, e.Message);
+                throw new ToolstackException(ErrorKind.Failed,
+                    $"migration of '{d.Name}' to {target}: the target was told to start it and never confirmed; '{d.Name}' stays paused here ({unknown}). " +
+                    $"If it runs on {target}, destroy it here (domino destroy {d.Name}); if it does not, resume it here (domino unpause {d.Name}). Cause: {e.Message}", e);
             }
-            await DestroyLockedAsync(d, "migrated", $"migrated to {host}:{port} (downtime {figures.DowntimeMs:0.0} ms)", ct).ConfigureAwait(false);
+            catch (Exception e)
+            {
+                // Before the handover the driver has resumed the guest (if it ran): say so in the record.
+                if (d.State != before || d.Reason == unknown)
+                    Record(d, before, "migration failed", before == DomainState.Running ? DomainEventKind.Unpaused : DomainEventKind.Updated, e.Message);
+                if (e is ToolstackException or OperationCanceledException) throw;
+                throw new ToolstackException(ErrorKind.Failed, $"migration of '{d.Name}' to {target} failed; it keeps running here: {e.Message}", e);
+            }
+            await DestroyLockedAsync(d, "migrated", $"migrated to {target} (downtime {figures.DowntimeMs:0.0} ms)", ct).ConfigureAwait(false);
         }, ct).ConfigureAwait(false);
         return new OperationResult { Domain = info, Migration = figures };
     }

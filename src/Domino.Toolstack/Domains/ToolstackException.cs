@@ -30,3 +30,9 @@ public class ToolstackException(ErrorKind kind, string message, Exception? inner
     public static ToolstackException Unsupported(string operation, string driver) =>
         new(ErrorKind.Unsupported, $"{operation} is not supported by the {driver} driver");
 }
+
+/// <summary>
+/// A migration whose target was told to start the domain (or may have been) and never confirmed:
+/// the domain may run there. The source keeps it paused and never resumes it on its own.
+/// </summary>
+public sealed class HandoverOutcomeUnknownException(string message, Exception? inner = null) : ToolstackException(ErrorKind.Failed, message, inner);

@@ -18,12 +18,20 @@ public abstract partial class DomainDriver
 
     /// <summary>
     /// Live-migrates the guest over <paramref name="connection"/> (the target daemon has accepted the
-    /// domain). On success the guest runs on the target and is left paused here for the toolstack to
-    /// destroy; on failure it keeps running here.
+    /// domain). When the target holds the final state, paused, the driver awaits
+    /// <paramref name="handover"/> (the toolstack records the handover) and only then tells the
+    /// target to start. On success the guest runs on the target and is left paused here for the
+    /// toolstack to destroy. A failure before that (including <paramref name="handover"/> throwing)
+    /// leaves it running here; a lost answer once the target may have started throws
+    /// <see cref="Domains.HandoverOutcomeUnknownException"/> and leaves it paused here.
     /// </summary>
-    public virtual Task<MigrationFigures> MigrateSendAsync(GuestRef guest, Stream connection, CancellationToken ct) => throw Unsupported("migrate");
+    public virtual Task<MigrationFigures> MigrateSendAsync(GuestRef guest, Stream connection, Func<Task> handover, CancellationToken ct) => throw Unsupported("migrate");
 
-    /// <summary>Receives a migrating guest; returns once it runs here. On failure nothing is left behind.</summary>
+    /// <summary>
+    /// Receives a migrating guest: loads it paused, starts it only when the source says go, and
+    /// returns once it runs here (it keeps running even if the source cannot be told). On failure
+    /// before the go nothing is left behind.
+    /// </summary>
     public virtual Task<GuestStarted> MigrateReceiveAsync(GuestRef guest, Stream connection, CancellationToken ct) => throw Unsupported("migrate");
 
     /// <summary>

@@ -51,7 +51,7 @@ public sealed class HvmRoutingDriver(DomainDriver primary, DomainDriver hvm) : D
     public override Task<(GuestStarted Started, PersistFigures Figures)> RestoreAsync(GuestRef guest, string path, bool paused, IProgress<double>? progress, CancellationToken ct) =>
         For(guest).RestoreAsync(guest, path, paused, progress, ct);
 
-    public override Task<MigrationFigures> MigrateSendAsync(GuestRef guest, Stream connection, CancellationToken ct) => For(guest).MigrateSendAsync(guest, connection, ct);
+    public override Task<MigrationFigures> MigrateSendAsync(GuestRef guest, Stream connection, Func<Task> handover, CancellationToken ct) => For(guest).MigrateSendAsync(guest, connection, handover, ct);
     public override Task<GuestStarted> MigrateReceiveAsync(GuestRef guest, Stream connection, CancellationToken ct) => For(guest).MigrateReceiveAsync(guest, connection, ct);
 
     public override Task RemusProtectAsync(GuestRef guest, Stream connection, TimeSpan interval, Action<long>? onCheckpoint, CancellationToken ct) =>

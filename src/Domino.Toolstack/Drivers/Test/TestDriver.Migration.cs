@@ -101,44 +101,87 @@ public sealed partial class TestDriver
         return Task.FromResult((new GuestStarted(), new PersistFigures { Bytes = new FileInfo(path).Length, Ms = sw.Elapsed.TotalMilliseconds, Detail = "test driver" }));
     }
 
-    public override async Task<MigrationFigures> MigrateSendAsync(GuestRef guest, Stream connection, CancellationToken ct)
+    /// <summary>
+    /// The handover of the real drivers, in JSON lines: S→T "state" (the guest, paused here);
+    /// T→S "ready" (revived there, paused); the toolstack records the handover; S→T "go";
+    /// T→S "started". Before "go" a failure resumes the guest here and the target destroys its
+    /// copy; after "go" only an "error" answer resumes it here, silence leaves it paused.
+    /// </summary>
+    public override async Task<MigrationFigures> MigrateSendAsync(GuestRef guest, Stream connection, Func<Task> handover, CancellationToken ct)
     {
         var sw = Stopwatch.StartNew();
         var g = Get(guest);
         var wasPaused = g.Paused;
         g.Paused = true;
+        WriteMarker(g);
         var downtime = Stopwatch.StartNew();
+        var goSent = false;
         try
         {
             var domain = new SavedDomain { Name = guest.Name, Uuid = guest.Uuid, Spec = guest.Spec };
-            await MigrationWire.WriteLineAsync(connection, new TestStreamMessage("state", StateOf(g, domain)), MigrationJson.Default.TestStreamMessage, ct).ConfigureAwait(false);
-            var reply = await MigrationWire.ReadLineAsync(connection, MigrationJson.Default.TestStreamMessage, ct).ConfigureAwait(false);
-            if (reply?.Kind != "started") throw new IOException(reply?.Error ?? "the target closed the connection before the guest started there");
+            // Paused as the domain was before the migration paused it: that is how it should run there.
+            await MigrationWire.WriteLineAsync(connection, new TestStreamMessage("state", StateOf(g, domain) with { Paused = wasPaused }), MigrationJson.Default.TestStreamMessage, ct).ConfigureAwait(false);
+            var ready = await MigrationWire.ReadLineAsync(connection, MigrationJson.Default.TestStreamMessage, ct).ConfigureAwait(false);
+            if (ready?.Kind != "ready") throw new IOException(ready?.Error ?? "the target closed the connection before it held the guest");
+            await handover().ConfigureAwait(false);
+            goSent = true;
+            await MigrationWire.WriteLineAsync(connection, new TestStreamMessage("go"), MigrationJson.Default.TestStreamMessage, CancellationToken.None).ConfigureAwait(false);
+            var reply = await MigrationWire.ReadLineAsync(connection, MigrationJson.Default.TestStreamMessage, CancellationToken.None).ConfigureAwait(false);
+            if (reply?.Kind == "error") throw new TargetFailed(reply.Error ?? "the target could not start the guest");
+            if (reply?.Kind != "started") throw new IOException("the target closed the connection without confirming the start");
+        }
+        catch (Exception e) when (goSent && e is not TargetFailed)
+        {
+            throw new HandoverOutcomeUnknownException($"no confirmation after go: {e.Message}", e);
         }
         catch
         {
             g.Paused = wasPaused;
+            WriteMarker(g);
             throw;
         }
         return new MigrationFigures { Rounds = 1, DowntimeMs = downtime.Elapsed.TotalMilliseconds, TotalMs = sw.Elapsed.TotalMilliseconds };
     }
 
+    private sealed class TargetFailed(string message) : IOException(message);
+
     public override async Task<GuestStarted> MigrateReceiveAsync(GuestRef guest, Stream connection, CancellationToken ct)
     {
         var message = await MigrationWire.ReadLineAsync(connection, MigrationJson.Default.TestStreamMessage, ct).ConfigureAwait(false);
         if (message?.Kind != "state" || message.Guest is null) throw new IOException("the source closed the connection before sending the guest");
-        var g = Revive(guest, message.Guest, message.Guest.Paused, "migrated in");
+        var g = Revive(guest, message.Guest, paused: true, "migrated in, waiting for go");
+        TestStreamMessage? go;
         try
         {
-            await MigrationWire.WriteLineAsync(connection, new TestStreamMessage("started"), MigrationJson.Default.TestStreamMessage, ct).ConfigureAwait(false);
+            await MigrationWire.WriteLineAsync(connection, new TestStreamMessage("ready"), MigrationJson.Default.TestStreamMessage, ct).ConfigureAwait(false);
+            go = await MigrationWire.ReadLineAsync(connection, MigrationJson.Default.TestStreamMessage, ct).ConfigureAwait(false);
         }
-        catch
+        catch (Exception e) when (e is IOException or OperationCanceledException)
         {
+            go = null;
+        }
+        if (go?.Kind != "go")
+        {
+            // No go: the source keeps (or resumes) its copy; this one must not exist.
             await DestroyAsync(guest, CancellationToken.None).ConfigureAwait(false);
-            throw;
+            throw new IOException("the source went away before saying go; the incoming guest is discarded");
+        }
+        g.Paused = message.Guest.Paused;
+        g.Console.Write(Encoding.ASCII.GetBytes($"{guest.Name}: migrated in (domid {guest.DomId})\n"));
+        WriteMarker(g);
+        try
+        {
+            await MigrationWire.WriteLineAsync(connection, new TestStreamMessage("started"), MigrationJson.Default.TestStreamMessage, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (IOException)
+        {
+            // It runs here now, whether or not the source hears it; the source keeps its copy paused.
         }
         return new GuestStarted();
     }
+
+    /// <summary>Whether a guest of this UUID exists here and runs (not paused, not ended): "a running copy".</summary>
+    public bool IsRunning(Guid uuid) => _guests.TryGetValue(uuid, out var g) && !g.Paused && !g.Exited;
 
     public override async Task RemusProtectAsync(GuestRef guest, Stream connection, TimeSpan interval, Action<long>? onCheckpoint, CancellationToken ct)
     {

@@ -71,16 +71,51 @@ public sealed partial class VmmDriver
         }
     }
 
-    public override async Task<MigrationFigures> MigrateSendAsync(GuestRef guest, Stream connection, CancellationToken ct)
+    /// <summary>
+    /// The VMM process runs the stream (relayed here to the target) and stops at the handover: the
+    /// target holds the final state, paused. It waits there for this daemon: "migration-handover"
+    /// returns when it has arrived (or failed), then the toolstack records the handover, then
+    /// "migration-go" lets it send Go (or "migration-abort" resumes the guest).
+    /// </summary>
+    public override async Task<MigrationFigures> MigrateSendAsync(GuestRef guest, Stream connection, Func<Task> handover, CancellationToken ct)
     {
+        var id = Guid.NewGuid().ToString("N");
+        VmmResponse outcome;
         await using (var control = await ConnectAsync(guest.Uuid, ct).ConfigureAwait(false))
         {
-            await control.WriteAsync(VmmWire.Line(new VmmRequest("migrate-send", Data: guest.Name), VmmWire.Json.VmmRequest), ct).ConfigureAwait(false);
-            await RelayAsync(control, connection, ct).ConfigureAwait(false);
+            await control.WriteAsync(VmmWire.Line(new VmmRequest("migrate-send", Path: id, Data: guest.Name), VmmWire.Json.VmmRequest), ct).ConfigureAwait(false);
+            var relay = RelayAsync(control, connection, CancellationToken.None);
+            var ready = await RequestAsync(guest.Uuid, "migration-handover", ct, TimeSpan.FromMinutes(30), id).ConfigureAwait(false);
+            if (!ready.Ok)
+            {
+                await relay.ConfigureAwait(false);
+                throw new ToolstackException(ErrorKind.Failed, ready.Error ?? "migration failed");
+            }
+            try
+            {
+                await handover().ConfigureAwait(false);
+            }
+            catch
+            {
+                // No go: the VMM resumes the guest (on its own too, if this request is lost, after a timeout).
+                try { await RequestAsync(guest.Uuid, "migration-abort", CancellationToken.None, TimeSpan.FromSeconds(30), id).ConfigureAwait(false); }
+                catch (Exception e) when (e is IOException or OperationCanceledException or System.Net.Sockets.SocketException) { }
+                await relay.ConfigureAwait(false);
+                throw;
+            }
+            try
+            {
+                outcome = await RequestAsync(guest.Uuid, "migration-go", CancellationToken.None, TimeSpan.FromMinutes(2), id).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or OperationCanceledException or System.Net.Sockets.SocketException)
+            {
+                throw new HandoverOutcomeUnknownException($"the VMM process did not report the end of the handover: {e.Message}", e);
+            }
+            await relay.ConfigureAwait(false);
         }
-        var r = await RequestAsync(guest.Uuid, "migration-result", ct).ConfigureAwait(false);
-        if (!r.Ok) throw new ToolstackException(ErrorKind.Failed, r.Error ?? "migration failed");
-        return JsonSerializer.Deserialize(r.Result ?? "{}", MigrationJson.Default.MigrationFigures) ?? new MigrationFigures();
+        if (outcome.Ok) return JsonSerializer.Deserialize(outcome.Result ?? "{}", MigrationJson.Default.MigrationFigures) ?? new MigrationFigures();
+        if (outcome.Result == VmmHostPersist.OutcomeUnknown) throw new HandoverOutcomeUnknownException(outcome.Error ?? "no answer from the target after go");
+        throw new ToolstackException(ErrorKind.Failed, outcome.Error ?? "migration failed");
     }
 
     public override async Task<GuestStarted> MigrateReceiveAsync(GuestRef guest, Stream connection, CancellationToken ct) =>

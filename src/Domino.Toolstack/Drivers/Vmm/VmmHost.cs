@@ -166,6 +166,14 @@ public static class VmmHost
                     case "migrate-send":
                         await VmmHostPersist.MigrateSendAsync(vm, stream, request).ConfigureAwait(false);
                         return;
+                    case "migration-handover":
+                        var (reached, why) = await VmmHostPersist.WaitForHandoverAsync(request).ConfigureAwait(false);
+                        await Reply(stream, Status() with { Ok = reached, Error = why }).ConfigureAwait(false);
+                        return;
+                    case "migration-go" or "migration-abort":
+                        var (ok, error, result) = await VmmHostPersist.DecideHandoverAsync(request, go: request.Op == "migration-go").ConfigureAwait(false);
+                        await Reply(stream, Status() with { Ok = ok, Error = error, Result = result }).ConfigureAwait(false);
+                        return;
                     case "remus-protect":
                         await VmmHostPersist.RemusProtectAsync(vm, stream, request, log).ConfigureAwait(false);
                         return;
@@ -194,7 +202,6 @@ public static class VmmHost
                     case "stats": break;
                     case "dump": CoreDump.Write(vm, request.Path!); break;
                     case "save": return Status() with { Result = VmmHostPersist.Save(vm, request) };
-                    case "migration-result": return Status() with { Result = VmmHostPersist.LastMigration() };
                     case "remus-stop": VmmHostPersist.RemusStop(); break;
                     default: return new VmmResponse { Ok = false, Error = $"unknown request '{request.Op}'" };
                 }

@@ -22,7 +22,6 @@ internal static class VmmHostPersist
     private static EpochConsoleBuffer? s_console;
 
     private static readonly Lock s_lock = new();
-    private static string? s_lastMigration;
     private static CancellationTokenSource? s_remus;
 
     /// <summary>
@@ -109,37 +108,104 @@ internal static class VmmHostPersist
         return vm;
     }
 
+    /// <summary>The Result of a "migration-go" answer whose target was told go and never confirmed.</summary>
+    public const string OutcomeUnknown = "outcome-unknown";
+
+    /// <summary>How long the stream waits at the handover for the daemon's go or abort before it aborts (and resumes).</summary>
+    private static readonly TimeSpan HandoverDecisionTimeout = TimeSpan.FromMinutes(2);
+
+    /// <summary>One outgoing migration's handover, met by its "migrate-send" stream and the daemon's requests (by id).</summary>
+    private sealed class Handover
+    {
+        /// <summary>Completes when the target holds the final state, paused; faults when the migration failed before.</summary>
+        public TaskCompletionSource Reached { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>The daemon's word: true = send Go, false = abort and resume.</summary>
+        public TaskCompletionSource<bool> Decision { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>(ok, error, result) once the migration has ended either way.</summary>
+        public TaskCompletionSource<(bool Ok, string? Error, string? Result)> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private static readonly Dictionary<string, Handover> s_handovers = new(StringComparer.Ordinal);
+
+    private static Handover HandoverFor(string? id)
+    {
+        lock (s_lock)
+        {
+            var key = id ?? "";
+            if (!s_handovers.TryGetValue(key, out var h)) s_handovers[key] = h = new Handover();
+            return h;
+        }
+    }
+
     /// <summary>
     /// "migrate-send": the control connection becomes the migration stream (the daemon relays it to
-    /// the target); the outcome is kept for "migration-result".
+    /// the target). At the handover it waits for the daemon ("migration-go" / "migration-abort").
     /// </summary>
     public static async Task MigrateSendAsync(VirtualMachine vm, Stream stream, VmmRequest request)
     {
-        string result;
+        var h = HandoverFor(request.Path);
+        (bool, string?, string?) done;
         try
         {
-            var report = await Task.Run(() => LiveMigration.Send(vm, request.Data ?? "domain", stream)).ConfigureAwait(false);
-            result = JsonSerializer.Serialize(new MigrationFigures
+            var options = new MigrationOptions
+            {
+                BeforeGo = () =>
+                {
+                    h.Reached.TrySetResult();
+                    if (!h.Decision.Task.Wait(HandoverDecisionTimeout) || !h.Decision.Task.Result)
+                        throw new MigrationException("the toolstack did not confirm the handover");
+                },
+            };
+            var report = await Task.Run(() => LiveMigration.Send(vm, request.Data ?? "domain", stream, options)).ConfigureAwait(false);
+            done = (true, null, JsonSerializer.Serialize(new MigrationFigures
             {
                 Rounds = report.Rounds, PagesSent = report.PagesSent, BytesSent = report.BytesSent,
                 DowntimeMs = report.Downtime.TotalMilliseconds, TotalMs = report.Total.TotalMilliseconds, DirtyPerRound = report.DirtyPerRound,
-            }, MigrationJson.Default.MigrationFigures);
+            }, MigrationJson.Default.MigrationFigures));
+        }
+        catch (MigrationOutcomeUnknownException e)
+        {
+            done = (false, e.Message, OutcomeUnknown);
         }
         catch (Exception e)
         {
-            result = "error:" + e.Message;
+            done = (false, e.Message, null);
         }
-        lock (s_lock) s_lastMigration = result;
+        h.Reached.TrySetException(new IOException(done.Item2 ?? "migration ended before the handover"));
+        h.Done.TrySetResult(done);
     }
 
-    /// <summary>"migration-result": the JSON figures of the last migration, or throws its error.</summary>
-    public static string LastMigration()
+    /// <summary>"migration-handover": waits until the migration reaches the handover (ok) or fails before it (the error).</summary>
+    public static async Task<(bool Ok, string? Error)> WaitForHandoverAsync(VmmRequest request)
     {
-        string? r;
-        lock (s_lock) r = s_lastMigration;
-        if (r is null) throw new InvalidOperationException("no migration has run in this VMM");
-        if (r.StartsWith("error:", StringComparison.Ordinal)) throw new InvalidOperationException(r["error:".Length..]);
-        return r;
+        var h = HandoverFor(request.Path);
+        try
+        {
+            await h.Reached.Task.ConfigureAwait(false);
+            return (true, null);
+        }
+        catch (IOException e)
+        {
+            Forget(request.Path);
+            return (false, e.Message);
+        }
+    }
+
+    /// <summary>"migration-go" (true) or "migration-abort" (false): lets the stream go on, waits for its end.</summary>
+    public static async Task<(bool Ok, string? Error, string? Result)> DecideHandoverAsync(VmmRequest request, bool go)
+    {
+        var h = HandoverFor(request.Path);
+        h.Decision.TrySetResult(go);
+        var done = await h.Done.Task.ConfigureAwait(false);
+        Forget(request.Path);
+        return done;
+    }
+
+    private static void Forget(string? id)
+    {
+        lock (s_lock) s_handovers.Remove(id ?? "");
     }
 
     /// <summary>"remus-protect": checkpoints over the control connection (relayed to the backup) until "remus-stop" or the backup is lost.</summary>
