@@ -69,8 +69,8 @@ public sealed class HostDirtyTrackingTests : IDisposable
         Assert.Empty(TakeDirtyPages(memory)); // taking clears
     }
 
-    [Fact]
-    public void Virtio_console_receive_marks_the_guest_buffer()
+    /// <summary>A virtio console whose driver has posted one 64-byte receive buffer on a page of its own; tracking on.</summary>
+    private static (VirtioConsole Console, VirtioDriver Driver, DriverQueue Rx, ulong Buffer) ConsoleWithReceiveBuffer()
     {
         var console = new VirtioConsole(_ => { });
         var driver = new VirtioDriver(console, new GuardedGuestMemory());
@@ -80,6 +80,13 @@ public sealed class HostDirtyTrackingTests : IDisposable
         rx.AddChain((buffer, 64, true));
         rx.Kick();
         driver.Memory.StartHostDirtyTracking();
+        return (console, driver, rx, buffer);
+    }
+
+    [Fact]
+    public void Virtio_console_receive_marks_the_guest_buffer()
+    {
+        var (console, driver, _, buffer) = ConsoleWithReceiveBuffer();
 
         console.QueueInput("typed"u8);
 
@@ -90,14 +97,7 @@ public sealed class HostDirtyTrackingTests : IDisposable
     [Fact]
     public void Held_console_input_writes_nothing_until_released()
     {
-        var console = new VirtioConsole(_ => { });
-        var driver = new VirtioDriver(console, new GuardedGuestMemory());
-        driver.BringUp(VirtioFeatures.Version1, 2);
-        var rx = driver.Queues[VirtioConsole.ReceiveQueue];
-        var buffer = driver.Buffer(64, align: Page);
-        rx.AddChain((buffer, 64, true));
-        rx.Kick();
-        driver.Memory.StartHostDirtyTracking();
+        var (console, driver, rx, buffer) = ConsoleWithReceiveBuffer();
 
         console.HoldInput(true);
         console.QueueInput("late"u8);
