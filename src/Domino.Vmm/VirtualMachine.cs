@@ -98,6 +98,29 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
         });
 
     /// <summary>
+    /// Builds and discards a small VM with no guest in it, through the code a real build runs (KVM VM,
+    /// irqchip, PIT, RAM, devices, ACPI tables, a vCPU with its CPUID). A process that will build a
+    /// guest soon, such as the daemon's spare VMM host, pays for loading that code before the guest is
+    /// asked for. Errors are ignored: the real build reports them.
+    /// </summary>
+    public static void WarmUp()
+    {
+        var config = new VmConfig { KernelPath = "", MemoryMiB = 16, Vcpus = 1 };
+        try
+        {
+            using var machine = Construct(config, MemoryMap.ForSize(16UL << 20), () => KvmHypervisor.Open(), (m, _) =>
+            {
+                AcpiTables.Write(m._ram.Memory, BootLayout.Rsdp, 1);
+                using var vcpu = m._vm.CreateVcpu(0);
+                vcpu.SetCpuid(1);
+                vcpu.InitializeFpu();
+                vcpu.SetupLapicLints();
+            });
+        }
+        catch (Exception e) when (e is HypervisorUnavailableException or Interop.KvmException or VmConfigException or IOException) { }
+    }
+
+    /// <summary>
     /// Creates the backend's VM, RAM and devices for <paramref name="config"/>, then lets
     /// <paramref name="populate"/> fill memory and create the vCPUs (boot a kernel, or restore a
     /// snapshot) given the kernel command line the devices asked for.

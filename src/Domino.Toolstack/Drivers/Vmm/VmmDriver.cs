@@ -14,11 +14,23 @@ namespace Domino.Toolstack.Drivers.Vmm;
 /// nothing else with it. Direct kernel boot (PVH ELF, 64-bit ELF, bzImage); HVM waits for a qemu driver.
 /// The daemon keeps a "watch" connection per guest and hears at once when the guest ends or its VMM dies.
 /// </summary>
-public sealed partial class VmmDriver(StateStore store, string hostExecutable) : DomainDriver
+public sealed partial class VmmDriver : DomainDriver
 {
     private static readonly TimeSpan StartLimit = TimeSpan.FromSeconds(20);
     private readonly ConcurrentDictionary<Guid, CancellationTokenSource> _watches = new();
     private readonly ConcurrentDictionary<Guid, Process> _children = new();
+    private readonly StateStore store;
+    private readonly string hostExecutable;
+    private readonly SpareVmmHost _spares;
+
+    /// <param name="keepSpare">Keep one warmed-up VMM process ready for the next create (see <see cref="SpareVmmHost"/>).</param>
+    public VmmDriver(StateStore store, string hostExecutable, bool keepSpare = false)
+    {
+        this.store = store;
+        this.hostExecutable = hostExecutable;
+        _spares = new SpareVmmHost(hostExecutable, store.Root, keepSpare);
+        _spares.Replenish();
+    }
 
     public override string Name => "vmm";
 
@@ -39,10 +51,9 @@ public sealed partial class VmmDriver(StateStore store, string hostExecutable) :
         AtomicFile.Write(LaunchFile(store, guest.Uuid), JsonSerializer.SerializeToUtf8Bytes(
             new VmmLaunch { Uuid = guest.Uuid, DomId = guest.DomId, Name = guest.Name, Spec = guest.Spec, Paused = paused }, VmmWire.Json.VmmLaunch));
 
-        var psi = new ProcessStartInfo(hostExecutable) { UseShellExecute = false };
-        foreach (var a in new[] { "vmm-host", "--state-dir", store.Root, "--uuid", guest.Uuid.ToString() }) psi.ArgumentList.Add(a);
-        var process = Process.Start(psi) ?? throw new ToolstackException(ErrorKind.Failed, $"cannot start the VMM process for domain '{guest.Name}'");
+        var process = _spares.Take(guest.Uuid) ?? StartHost(guest);
         _children[guest.Uuid] = process; // kept so the runtime reaps it when it exits
+        _spares.Replenish();
 
         var deadline = DateTime.UtcNow + StartLimit;
         while (true)
@@ -71,6 +82,13 @@ public sealed partial class VmmDriver(StateStore store, string hostExecutable) :
         }
         Watch(guest, process.Id);
         return new GuestStarted(process.Id, Libc.ProcessStartTicks(process.Id));
+    }
+
+    private Process StartHost(GuestRef guest)
+    {
+        var psi = new ProcessStartInfo(hostExecutable) { UseShellExecute = false };
+        foreach (var a in new[] { "vmm-host", "--state-dir", store.Root, "--uuid", guest.Uuid.ToString() }) psi.ArgumentList.Add(a);
+        return Process.Start(psi) ?? throw new ToolstackException(ErrorKind.Failed, $"cannot start the VMM process for domain '{guest.Name}'");
     }
 
     public override async Task DestroyAsync(GuestRef guest, CancellationToken ct)
@@ -245,6 +263,7 @@ public sealed partial class VmmDriver(StateStore store, string hostExecutable) :
 
     public override async ValueTask DisposeAsync()
     {
+        _spares.Dispose();
         foreach (var w in _watches.Values) await w.CancelAsync().ConfigureAwait(false);
         await base.DisposeAsync().ConfigureAwait(false);
     }

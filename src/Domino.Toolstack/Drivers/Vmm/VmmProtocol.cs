@@ -76,4 +76,15 @@ internal static class VmmWire
     };
 
     public static ToolstackJson Json => ToolstackJson.Default;
+
+    /// <summary>Runs the control protocol's serializers once, so a spare VMM process has them ready.</summary>
+    public static void WarmUp()
+    {
+        var launch = new VmmLaunch { Name = "warm-up", Spec = new DomainSpec { Name = "warm-up" } };
+        _ = JsonSerializer.Deserialize(JsonSerializer.SerializeToUtf8Bytes(launch, Json.VmmLaunch), Json.VmmLaunch);
+        var request = Line(new VmmRequest("status"), Json.VmmRequest);
+        _ = JsonSerializer.Deserialize(request.AsSpan(0, request.Length - 1), Json.VmmRequest);
+        _ = Line(new VmmResponse { State = "created" }, Json.VmmResponse);
+        _ = JsonSerializer.Serialize(new VmmExitRecord("poweroff", ""), Json.VmmExitRecord);
+    }
 }
