@@ -125,7 +125,7 @@ public class DeviceTests
     public void Legacy_power_devices_report_to_the_vm()
     {
         var events = new Events();
-        Out(new I8042(events), 0, 0xFE);
+        Out(new I8042(events, new RecordingInterruptLine(I8042.KeyboardIrq)), 0, 0xFE);
         Out(new DebugExit(events), 0, 0x31);
         Out(new AcpiPmDevice(events), 0, (5 << 2) | (1 << 5));
         Out(new AcpiPmDevice(events), 0, 1);
