@@ -80,6 +80,18 @@ public abstract partial class DomainDriver : IAsyncDisposable
     public virtual Task RequestShutdownAsync(GuestRef guest, bool reboot, CancellationToken ct) =>
         throw Unsupported(reboot ? "reboot" : "shutdown");
 
+    /// <summary>
+    /// Sends the guest a hardware event (xl trigger): the power button, the reset line, an NMI to
+    /// <paramref name="vcpu"/>, ... How the guest ends, if it does, comes back through <see cref="IDriverEvents"/>.
+    /// </summary>
+    public virtual Task TriggerAsync(GuestRef guest, DomainTrigger trigger, int vcpu, CancellationToken ct) =>
+        throw UnsupportedTrigger(trigger);
+
+    /// <summary>"trigger init is not supported by the NAME driver (it sends power, reset and nmi)".</summary>
+    protected ToolstackException UnsupportedTrigger(DomainTrigger trigger, params DomainTrigger[] supported) =>
+        new(ErrorKind.Unsupported, $"trigger {trigger.Word()} is not supported by the {Name} driver" +
+            (supported.Length == 0 ? "" : $" (it sends {string.Join(", ", supported.Take(supported.Length - 1).Select(t => t.Word()))}{(supported.Length > 1 ? " and " : "")}{supported[^1].Word()})"));
+
     public virtual Task SetVcpusAsync(GuestRef guest, int count, CancellationToken ct) => throw Unsupported("vcpu-set");
     public virtual Task PinVcpuAsync(GuestRef guest, int vcpu, string? hard, string? soft, CancellationToken ct) => throw Unsupported("vcpu-pin");
     public virtual Task SetMemoryAsync(GuestRef guest, long targetMb, CancellationToken ct) => throw Unsupported("mem-set");
