@@ -69,13 +69,12 @@ int acpi_madt_cpus(u32 *apic_ids, int max, u64 *lapic_base)
     return n;
 }
 
-bool acpi_reset(void)
+/* Writes one byte to the register a Generic Address Structure names
+ * (system memory or system I/O); false for any other address space. */
+static bool gas_write8(const u8 *gas, u8 value)
 {
-    u8 *fadt = (u8 *)acpi_find_table("FACP");
-    if (!fadt || ((struct acpi_sdt *)fadt)->length < 129 || !(*(u32 *)(fadt + 112) & (1u << 10)))
-        return false;                    /* no RESET_REG_SUP */
-    u8 space = fadt[116], value = fadt[128];
-    u64 addr = *(u64 *)(fadt + 120);
+    u8 space = gas[0];
+    u64 addr = *(const u64 *)(gas + 4);
     if (space == 0)
         *(volatile u8 *)addr = value;
     else if (space == 1)
@@ -83,6 +82,14 @@ bool acpi_reset(void)
     else
         return false;
     return true;
+}
+
+bool acpi_reset(void)
+{
+    u8 *fadt = (u8 *)acpi_find_table("FACP");
+    if (!fadt || ((struct acpi_sdt *)fadt)->length < 129 || !(*(u32 *)(fadt + 112) & (1u << 10)))
+        return false;                    /* no RESET_REG_SUP */
+    return gas_write8(fadt + 116, fadt[128]);
 }
 
 struct acpi_sdt *acpi_dsdt(void)
@@ -149,16 +156,7 @@ bool acpi_poweroff(void)
     u8 *fadt = (u8 *)acpi_find_table("FACP");
     if (!fadt || ((struct acpi_sdt *)fadt)->length < 256)
         return false;                                     /* no SLEEP_CONTROL_REG (FADT < 6) */
-    u8 space = fadt[244];
-    u64 addr = *(u64 *)(fadt + 248);
-    u8 value = (u8)(((slp_typ & 7) << 2) | (1 << 5));     /* SLP_TYP, SLP_EN */
-    if (!addr)
-        return false;
-    if (space == 0)
-        *(volatile u8 *)addr = value;
-    else if (space == 1)
-        outb((u16)addr, value);
-    else
-        return false;
-    return true;
+    if (!*(u64 *)(fadt + 248))
+        return false;                                     /* SLEEP_CONTROL_REG not set */
+    return gas_write8(fadt + 244, (u8)(((slp_typ & 7) << 2) | (1 << 5)));   /* SLP_TYP, SLP_EN */
 }

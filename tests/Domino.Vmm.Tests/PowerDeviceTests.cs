@@ -8,25 +8,13 @@ namespace Domino.Vmm.Tests;
 /// <summary>The devices behind shutdown, reboot and xl trigger: the i8042 keyboard and the ACPI GED.</summary>
 public class PowerDeviceTests
 {
-    private sealed class Events : IGuestEvents
-    {
-        public List<string> Log { get; } = [];
-        public void PowerOff(string how) => Log.Add("poweroff: " + how);
-        public void Reboot(string how) => Log.Add("reboot: " + how);
-    }
+    private static byte In(IBusDevice d, ulong off = 0) => DeviceTests.In(d, off);
 
-    private static byte In(IBusDevice d, ulong off = 0)
-    {
-        Span<byte> b = stackalloc byte[1];
-        d.Read(off, b);
-        return b[0];
-    }
+    private static void Out(IBusDevice d, byte v, ulong off = 0) => DeviceTests.Out(d, off, v);
 
-    private static void Out(IBusDevice d, byte v, ulong off = 0) => d.Write(off, [v]);
-
-    private static (I8042 Kbd, RecordingInterruptLine Irq, Events Events) Keyboard()
+    private static (I8042 Kbd, RecordingInterruptLine Irq, DeviceTests.Events Events) Keyboard()
     {
-        var events = new Events();
+        var events = new DeviceTests.Events();
         var irq = new RecordingInterruptLine(I8042.KeyboardIrq);
         return (new I8042(events, irq), irq, events);
     }
