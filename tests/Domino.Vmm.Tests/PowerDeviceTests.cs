@@ -97,6 +97,11 @@ public class PowerDeviceTests
         Assert.Equal([0xFA, 0xAB, 0x83], Drain(kbd));
         Out(kbd.Data, 0xFF);                  // keyboard reset
         Assert.Equal([0xFA, 0xAA], Drain(kbd));
+        Out(kbd, 0xD3);
+        Out(kbd.Data, 0x5A);                  // aux loopback: there is no aux port, nothing answers
+        Out(kbd, 0xD4);
+        Out(kbd.Data, 0xF2);                  // a command for the mouse is not one for the keyboard
+        Assert.Empty(Drain(kbd));
         Assert.Empty(events.Log);
     }
 

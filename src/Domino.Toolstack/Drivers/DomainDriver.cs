@@ -88,9 +88,17 @@ public abstract partial class DomainDriver : IAsyncDisposable
         throw UnsupportedTrigger(trigger);
 
     /// <summary>"trigger init is not supported by the NAME driver (it sends power, reset and nmi)".</summary>
-    protected ToolstackException UnsupportedTrigger(DomainTrigger trigger, params DomainTrigger[] supported) =>
-        new(ErrorKind.Unsupported, $"trigger {trigger.Word()} is not supported by the {Name} driver" +
-            (supported.Length == 0 ? "" : $" (it sends {string.Join(", ", supported.Take(supported.Length - 1).Select(t => t.Word()))}{(supported.Length > 1 ? " and " : "")}{supported[^1].Word()})"));
+    protected ToolstackException UnsupportedTrigger(DomainTrigger trigger, params DomainTrigger[] supported)
+    {
+        var words = supported.Select(t => t.Word()).ToArray();
+        var sends = words.Length switch
+        {
+            0 => "",
+            1 => $" (it sends {words[0]})",
+            _ => $" (it sends {string.Join(", ", words[..^1])} and {words[^1]})",
+        };
+        return new ToolstackException(ErrorKind.Unsupported, $"trigger {trigger.Word()} is not supported by the {Name} driver{sends}");
+    }
 
     public virtual Task SetVcpusAsync(GuestRef guest, int count, CancellationToken ct) => throw Unsupported("vcpu-set");
     public virtual Task PinVcpuAsync(GuestRef guest, int vcpu, string? hard, string? soft, CancellationToken ct) => throw Unsupported("vcpu-pin");

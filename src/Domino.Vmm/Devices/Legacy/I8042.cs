@@ -5,7 +5,8 @@ namespace Domino.Vmm.Devices.Legacy;
 /// (Firecracker's model, with a few more controller commands): a 16-byte output buffer read at port
 /// 0x60, the status register at 0x64 (output-buffer-full, system flag, command/data), the command
 /// byte (keyboard interrupt, system flag, scancode translation), IRQ 1 while the keyboard interrupt
-/// is enabled, and the CPU reset line (command 0xFE, or output port bit 0 cleared). Keys are made in
+/// is enabled, and the CPU reset line (command 0xFE, or output port bit 0 cleared). There is no
+/// auxiliary (mouse) port. Keys are made in
 /// scancode set 2 and handed out in set 1 while the command byte's translate bit is set (the default,
 /// as PC firmware leaves it). Registered twice: at 0x60 (<see cref="Data"/>) and 0x64 (this).
 /// </summary>
@@ -26,7 +27,7 @@ public sealed partial class I8042 : IBusDevice
     // Controller commands (port 0x64).
     private const byte CmdReadCtr = 0x20, CmdWriteCtr = 0x60, CmdDisableAux = 0xA7, CmdEnableAux = 0xA8, CmdSelfTest = 0xAA,
         CmdKeyboardTest = 0xAB, CmdDisableKeyboard = 0xAD, CmdEnableKeyboard = 0xAE, CmdReadOutputPort = 0xD0,
-        CmdWriteOutputPort = 0xD1, CmdWriteKeyboardBuffer = 0xD2;
+        CmdWriteOutputPort = 0xD1, CmdWriteKeyboardBuffer = 0xD2, CmdWriteAuxBuffer = 0xD3, CmdWriteAux = 0xD4;
 
     // Keyboard commands and answers (port 0x60).
     private const byte KbdReset = 0xFF, KbdGetId = 0xF2, KbdEcho = 0xEE, KbdAck = 0xFA, KbdSelfTestPassed = 0xAA;
@@ -129,7 +130,7 @@ public sealed partial class I8042 : IBusDevice
             switch (command)
             {
                 case CmdReadCtr: Answer(_control); break;
-                case CmdWriteCtr or CmdWriteOutputPort or CmdWriteKeyboardBuffer: _pendingCommand = command; break;
+                case CmdWriteCtr or CmdWriteOutputPort or CmdWriteKeyboardBuffer or CmdWriteAuxBuffer or CmdWriteAux: _pendingCommand = command; break;
                 case CmdDisableAux: _control |= CtrAuxDisabled; break;
                 case CmdEnableAux: _control = (byte)(_control & ~CtrAuxDisabled); break;
                 case CmdSelfTest: Answer(0x55); break;
@@ -188,6 +189,10 @@ public sealed partial class I8042 : IBusDevice
                     break;
                 case CmdWriteKeyboardBuffer:
                     Enqueue(value);
+                    break;
+                case CmdWriteAuxBuffer or CmdWriteAux:
+                    // No auxiliary (mouse) port: its data byte goes nowhere and nothing answers, so a
+                    // driver's aux probe times out instead of mistaking the keyboard's ACK for a mouse.
                     break;
                 default:
                     // A command for the keyboard itself: it acknowledges everything.
