@@ -141,9 +141,23 @@ public sealed partial class VmmDriver : DomainDriver
     public override Task PauseAsync(GuestRef guest, CancellationToken ct) => Checked(guest, "pause", ct);
     public override Task UnpauseAsync(GuestRef guest, CancellationToken ct) => Checked(guest, "resume", ct);
 
+    /// <summary>
+    /// The VMM has no PV control channel, so it asks the way a PC does: shutdown presses the ACPI
+    /// power button, reboot types Ctrl-Alt-Del on the i8042 keyboard. The guest decides; whatever it
+    /// does (power-off, reset, nothing) comes back through the watch.
+    /// </summary>
     public override Task RequestShutdownAsync(GuestRef guest, bool reboot, CancellationToken ct) =>
-        throw new ToolstackException(ErrorKind.Unsupported,
-            $"{(reboot ? "reboot" : "shutdown")} is not supported by the vmm driver (the VMM has no power button or PV control channel to ask the guest; use destroy)");
+        Checked(guest, reboot ? "ctrl-alt-del" : "power-button", ct, reboot ? "reboot" : "shutdown");
+
+    public override Task TriggerAsync(GuestRef guest, DomainTrigger trigger, int vcpu, CancellationToken ct) => trigger switch
+    {
+        DomainTrigger.Power => Checked(guest, "power-button", ct, "trigger power"),
+        DomainTrigger.Reset => Checked(guest, "reset", ct, "trigger reset"),
+        DomainTrigger.Nmi when vcpu >= guest.Spec.Vcpus =>
+            throw new ToolstackException(ErrorKind.Invalid, $"domain '{guest.Name}' runs {guest.Spec.Vcpus} vcpu(s) in its VMM: no vcpu {vcpu}"),
+        DomainTrigger.Nmi => Checked(guest, "nmi", ct, "trigger nmi", vcpu.ToString(CultureInfo.InvariantCulture)),
+        _ => throw UnsupportedTrigger(trigger, DomainTrigger.Power, DomainTrigger.Reset, DomainTrigger.Nmi),
+    };
 
     public override async Task<IReadOnlyList<VcpuInfo>> GetVcpusAsync(GuestRef guest, CancellationToken ct)
     {
@@ -185,10 +199,10 @@ public sealed partial class VmmDriver : DomainDriver
         if (!r.Ok) throw new ToolstackException(ErrorKind.Failed, $"core dump of domain '{guest.Name}' failed: {r.Error}");
     }
 
-    private async Task Checked(GuestRef guest, string op, CancellationToken ct)
+    private async Task Checked(GuestRef guest, string op, CancellationToken ct, string? what = null, string? data = null)
     {
-        var r = await RequestAsync(guest.Uuid, op, ct).ConfigureAwait(false);
-        if (!r.Ok) throw new ToolstackException(ErrorKind.Failed, $"{op} of domain '{guest.Name}' failed in its VMM: {r.Error}");
+        var r = await RequestAsync(guest.Uuid, op, ct, data: data).ConfigureAwait(false);
+        if (!r.Ok) throw new ToolstackException(ErrorKind.Failed, $"{what ?? op} of domain '{guest.Name}' failed in its VMM: {r.Error}");
     }
 
     /// <summary>Holds a watch connection; reports the guest's end, or its VMM's death, to the toolstack.</summary>

@@ -217,11 +217,15 @@ public static class VmmHost
                     case "save": return Status() with { Result = VmmHostPersist.Save(vm, request) };
                     case "migration-result": return Status() with { Result = VmmHostPersist.LastMigration() };
                     case "remus-stop": VmmHostPersist.RemusStop(); break;
+                    case "power-button": vm.PressPowerButton(); break;
+                    case "ctrl-alt-del": vm.SendCtrlAltDel(); break;
+                    case "nmi": vm.InjectNmi(int.Parse(request.Data ?? "0", CultureInfo.InvariantCulture)); break;
+                    case "reset": vm.HardReset("hard reset by the toolstack (trigger reset)"); break;
                     default: return new VmmResponse { Ok = false, Error = $"unknown request '{request.Op}'" };
                 }
                 return Status();
             }
-            catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException or ArgumentException or FormatException)
             {
                 return Status() with { Ok = false, Error = e.Message };
             }

@@ -17,7 +17,8 @@ public sealed record VmmLaunch
 
 /// <summary>
 /// One request on a VMM process's control socket, one JSON line. Ops: status, pause, resume, destroy,
-/// history, stats, dump (path), watch (answered when the guest ends), console (then raw bytes both ways).
+/// history, stats, dump (path), watch (answered when the guest ends), console (then raw bytes both ways),
+/// power-button, ctrl-alt-del, nmi (data: the vCPU), reset (ends the guest as a reboot).
 /// </summary>
 public sealed record VmmRequest(string Op, bool Replay = true, string? Path = null, string? Data = null);
 
