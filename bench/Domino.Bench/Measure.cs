@@ -11,7 +11,7 @@ internal static class Measure
 {
     private const string GnuTime = "/usr/bin/time";
 
-    public static RunResult Run(string exe, IEnumerable<string> args, TimeSpan timeout)
+    public static RunResult Run(string exe, IEnumerable<string> args, TimeSpan timeout, IReadOnlyDictionary<string, string>? env = null)
     {
         if (!File.Exists(GnuTime))
             throw new InvalidOperationException($"{GnuTime} not found: install Debian's 'time' package (scripts/setup does)");
@@ -26,6 +26,7 @@ internal static class Measure
                 UseShellExecute = false,
             };
             foreach (var a in new[] { "-f", "%M", "-o", rssFile, exe }.Concat(args)) psi.ArgumentList.Add(a);
+            foreach (var (k, v) in env ?? new Dictionary<string, string>()) psi.Environment[k] = v;
 
             var clock = Stopwatch.StartNew();
             using var process = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {exe}");

@@ -10,6 +10,7 @@ try
     return suite switch
     {
         "vmm" => VmmBench.Run(runs, pio),
+        "toolstack" => ToolstackBench.Run(runs),
         _ => Usage(),
     };
 }
@@ -27,6 +28,6 @@ int ArgValue(string name, int fallback)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: domino-bench vmm [--runs N] [--pio-count N]");
+    Console.Error.WriteLine("usage: domino-bench vmm [--runs N] [--pio-count N]\n       domino-bench toolstack [--runs N]");
     return 2;
 }

@@ -11,7 +11,7 @@ internal static class VmmBench
     private static string[] DominoArgs(string guest, string cmdline) =>
         ["vmm", "--kernel", Repo.Guest(guest), "--memory", "64", "--vcpus", "1", "--cmdline", cmdline];
 
-    private static string[] QemuArgs(string guest, string cmdline) =>
+    internal static string[] QemuArgs(string guest, string cmdline) =>
     [
         "-M", "microvm", "-enable-kvm", "-cpu", "host,-arch-capabilities", "-m", "64", "-smp", "1",
         "-nodefaults", "-no-user-config", "-nographic", "-serial", "stdio",

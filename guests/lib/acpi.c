@@ -69,13 +69,12 @@ int acpi_madt_cpus(u32 *apic_ids, int max, u64 *lapic_base)
     return n;
 }
 
-bool acpi_reset(void)
+/* Writes one byte to the register a Generic Address Structure names
+ * (system memory or system I/O); false for any other address space. */
+static bool gas_write8(const u8 *gas, u8 value)
 {
-    u8 *fadt = (u8 *)acpi_find_table("FACP");
-    if (!fadt || ((struct acpi_sdt *)fadt)->length < 129 || !(*(u32 *)(fadt + 112) & (1u << 10)))
-        return false;                    /* no RESET_REG_SUP */
-    u8 space = fadt[116], value = fadt[128];
-    u64 addr = *(u64 *)(fadt + 120);
+    u8 space = gas[0];
+    u64 addr = *(const u64 *)(gas + 4);
     if (space == 0)
         *(volatile u8 *)addr = value;
     else if (space == 1)
@@ -83,4 +82,81 @@ bool acpi_reset(void)
     else
         return false;
     return true;
+}
+
+bool acpi_reset(void)
+{
+    u8 *fadt = (u8 *)acpi_find_table("FACP");
+    if (!fadt || ((struct acpi_sdt *)fadt)->length < 129 || !(*(u32 *)(fadt + 112) & (1u << 10)))
+        return false;                    /* no RESET_REG_SUP */
+    return gas_write8(fadt + 116, fadt[128]);
+}
+
+struct acpi_sdt *acpi_dsdt(void)
+{
+    u8 *fadt = (u8 *)acpi_find_table("FACP");
+    if (!fadt)
+        return NULL;
+    u32 len = ((struct acpi_sdt *)fadt)->length;
+    u64 a = len >= 148 ? *(u64 *)(fadt + 140) : 0;        /* X_DSDT */
+    if (!a)
+        a = *(u32 *)(fadt + 40);                          /* DSDT */
+    struct acpi_sdt *dsdt = (struct acpi_sdt *)a;
+    if (!dsdt || memcmp(dsdt->sig, "DSDT", 4) || dsdt->length < sizeof *dsdt || !checksum_ok(dsdt, dsdt->length))
+        return NULL;
+    return dsdt;
+}
+
+const u8 *acpi_dsdt_find(const void *needle, size_t len)
+{
+    struct acpi_sdt *dsdt = acpi_dsdt();
+    if (!dsdt)
+        return NULL;
+    const u8 *p = (const u8 *)dsdt, *end = p + dsdt->length;
+    for (p += sizeof *dsdt; p + len <= end; p++)
+        if (!memcmp(p, needle, len))
+            return p;
+    return NULL;
+}
+
+bool aml_integer(const u8 *p, u64 *value)
+{
+    switch (p[0]) {
+    case 0x00: *value = 0; return true;                   /* Zero */
+    case 0x01: *value = 1; return true;                   /* One */
+    case 0xff: *value = ~0ul; return true;                /* Ones */
+    case 0x0a: *value = p[1]; return true;                /* BytePrefix */
+    case 0x0b: *value = *(const u16 *)(p + 1); return true;
+    case 0x0c: *value = *(const u32 *)(p + 1); return true;
+    case 0x0e: *value = *(const u64 *)(p + 1); return true;
+    }
+    return false;
+}
+
+u64 acpi_madt_ioapic(void)
+{
+    struct acpi_sdt *madt = acpi_find_table("APIC");
+    if (!madt)
+        return 0;
+    u8 *p = (u8 *)madt + 44, *end = (u8 *)madt + madt->length;
+    for (; p + 2 <= end && p[1] >= 2; p += p[1])
+        if (p[0] == 1 && p[1] >= 12)                      /* I/O APIC: id, reserved, address, GSI base */
+            return *(u32 *)(p + 4);
+    return 0;
+}
+
+bool acpi_poweroff(void)
+{
+    /* Name (_S5_, Package (n) { SLP_TYPa, ... }): NameOp, name, PackageOp, one-byte PkgLength, count. */
+    static const u8 s5[] = { 0x08, '_', 'S', '5', '_', 0x12 };
+    const u8 *p = acpi_dsdt_find(s5, sizeof s5);
+    u64 slp_typ;
+    if (!p || !aml_integer(p + sizeof s5 + 2, &slp_typ))
+        return false;
+    u8 *fadt = (u8 *)acpi_find_table("FACP");
+    if (!fadt || ((struct acpi_sdt *)fadt)->length < 256)
+        return false;                                     /* no SLEEP_CONTROL_REG (FADT < 6) */
+    if (!*(u64 *)(fadt + 248))
+        return false;                                     /* SLEEP_CONTROL_REG not set */
+    return gas_write8(fadt + 244, (u8)(((slp_typ & 7) << 2) | (1 << 5)));   /* SLP_TYP, SLP_EN */
 }

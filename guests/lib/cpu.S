@@ -171,6 +171,18 @@ exc_\vec:
     EXC \v
     .endr
 
+/* Interrupt stubs for vectors 32-47 (see set_vector_handler): no error code. */
+    .macro IRQ vec
+irq_\vec:
+    pushq $0
+    pushq $\vec
+    jmp exc_common
+    .endm
+
+    .irp v, 32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47
+    IRQ \v
+    .endr
+
 exc_common:
     push %rax
     push %rbx
@@ -216,6 +228,11 @@ exc_common:
 exc_stubs:
     .irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
     .quad exc_\v
+    .endr
+    .globl irq_stubs
+irq_stubs:
+    .irp v, 32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47
+    .quad irq_\v
     .endr
 
 /* ------------------------------------------------------------------ */

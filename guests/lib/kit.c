@@ -8,6 +8,7 @@ const char *cmdline = "";
 
 extern u8 gdt[], tss[];
 extern const u64 exc_stubs[32];
+extern const u64 irq_stubs[IRQ_VECTORS];
 extern u64 pdpt[];
 
 struct idt_gate {
@@ -17,7 +18,8 @@ struct idt_gate {
     u32 off_hi, zero;
 } PACKED;
 
-static struct idt_gate idt[32] ALIGNED(16);
+static struct idt_gate idt[FIRST_IRQ_VECTOR + IRQ_VECTORS] ALIGNED(16);
+static void (*vector_handlers[FIRST_IRQ_VECTOR + IRQ_VECTORS])(void);
 static u8 exc_stack[4096] ALIGNED(16) NOINIT;
 
 static void set_gate(int vec, u64 handler, int dpl)
@@ -48,6 +50,8 @@ static void cpu_init(void)
 
     for (int i = 0; i < 32; i++)
         set_gate(i, exc_stubs[i], 0);
+    for (int i = 0; i < IRQ_VECTORS; i++)
+        set_gate(FIRST_IRQ_VECTOR + i, irq_stubs[i], 0);
     cpu_init_ap();
 }
 
@@ -131,8 +135,21 @@ static bool emulate_user_io(struct exc_frame *f)
     return true;
 }
 
+void set_vector_handler(int vec, void (*fn)(void))
+{
+    if (vec != 2 && (vec < FIRST_IRQ_VECTOR || vec >= FIRST_IRQ_VECTOR + IRQ_VECTORS))
+        fail("no handler slot for vector %d (NMI or %d-%d)", vec, FIRST_IRQ_VECTOR, FIRST_IRQ_VECTOR + IRQ_VECTORS - 1);
+    vector_handlers[vec] = fn;
+}
+
 void kit_exception(struct exc_frame *f)
 {
+    if (f->vec < ARRAY_SIZE(vector_handlers) && vector_handlers[f->vec]) {
+        vector_handlers[f->vec]();
+        return;
+    }
+    if (f->vec >= FIRST_IRQ_VECTOR)
+        fail("unexpected interrupt, vector %lu rip=0x%lx", f->vec, f->rip);
     if (f->vec == 13 && (f->cs & 3) == 3 && f->err == 0 && emulate_user_io(f))
         return;
     u64 cr2;

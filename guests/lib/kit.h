@@ -104,6 +104,12 @@ u64 run_user(u64 (*fn)(u64), u64 arg, void *stack_top);
 /* False where ring-3 in/out traps (#GP) and is emulated by the kit (kvm_pvm). */
 bool ring3_io_is_native(void);
 void load_empty_idt(void);
+/* Interrupts: vectors 32-47 have IDT gates. set_vector_handler(vec, fn) runs fn
+ * (in ring 0, interrupts off) when vec arrives; vec may also be 2 (NMI). An
+ * interrupt without a handler, or an NMI without one, ends the guest with FAIL. */
+#define FIRST_IRQ_VECTOR 32
+#define IRQ_VECTORS 16
+void set_vector_handler(int vec, void (*fn)(void));
 void cpu_init_ap(void);                  /* an AP in long mode: load the shared IDT */
 /* Identity-maps [4 GiB, end): 1 GiB pages if the CPU has them (up to 512 GiB),
  * else 2 MiB pages up to 32 GiB. Returns the end of what is now mapped. */
@@ -124,5 +130,16 @@ int acpi_madt_cpus(u32 *apic_ids, int max, u64 *lapic_base);
 
 /* Writes the FADT reset register; false if there is none usable. */
 bool acpi_reset(void);
+/* The DSDT (from the FADT's X_DSDT or DSDT), NULL if absent or its checksum is wrong. */
+struct acpi_sdt *acpi_dsdt(void);
+/* Finds the bytes of needle inside the DSDT's AML; NULL if absent. */
+const u8 *acpi_dsdt_find(const void *needle, size_t len);
+/* Reads an AML integer (Zero, One, Ones, Byte/Word/DWord/QWord constant) at p; false if none. */
+bool aml_integer(const u8 *p, u64 *value);
+/* The IOAPIC's address from the MADT; 0 if there is none. */
+u64 acpi_madt_ioapic(void);
+/* Hardware-reduced power-off as Linux does it: SLP_TYP from the DSDT's _S5 and
+ * SLP_EN written to the FADT's sleep control register; false if either is missing. */
+bool acpi_poweroff(void);
 
 #endif

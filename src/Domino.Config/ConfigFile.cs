@@ -56,7 +56,7 @@ public static class ConfigFile
     public static ConfigLoadResult Parse(string text, string fileName, IReadOnlyList<string> extraArgs)
     {
         var diagnostics = new DiagnosticBag();
-        var document = new ConfigDocument();
+        var document = new ConfigDocument { FileName = fileName };
         ConfigParser.Parse(text, fileName, document, diagnostics);
         for (var i = 0; i < (extraArgs?.Count ?? 0); i++)
             ConfigParser.Parse(extraArgs![i] ?? "", CommandLineSource, document, diagnostics, lineOffset: i);

@@ -2,6 +2,7 @@ using System.Text;
 using Domino.Vmm.Acpi;
 using Domino.Vmm.Boot;
 using Domino.Vmm.Devices;
+using Domino.Vmm.Devices.Acpi;
 using Domino.Vmm.Devices.Legacy;
 using Domino.Vmm.Devices.Virtio;
 using Domino.Vmm.Devices.Virtio.Block;
@@ -73,6 +74,12 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
 
     public Serial Console { get; private set; } = null!;
 
+    /// <summary>The i8042 keyboard controller (reset line, Ctrl-Alt-Del).</summary>
+    public I8042 Keyboard { get; private set; } = null!;
+
+    /// <summary>The ACPI Generic Event Device behind the power button.</summary>
+    public AcpiGedDevice Ged { get; private set; } = null!;
+
     /// <summary>The virtio console, when <see cref="VmConfig.VirtioConsole"/> asked for one.</summary>
     public VirtioConsole? VirtioConsole { get; private set; }
 
@@ -96,6 +103,29 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
             machine.Boot = BootSetup.Load(resources.Kernel, machine._ram.Memory, resources.MemoryMap, cmdline, resources.Ramdisk, rsdp);
             machine.CreateVcpus(resources.Config.Vcpus);
         });
+
+    /// <summary>
+    /// Builds and discards a small VM with no guest in it, through the code a real build runs (KVM VM,
+    /// irqchip, PIT, RAM, devices, ACPI tables, a vCPU with its CPUID). A process that will build a
+    /// guest soon, such as the daemon's spare VMM host, pays for loading that code before the guest is
+    /// asked for. Errors are ignored: the real build reports them.
+    /// </summary>
+    public static void WarmUp()
+    {
+        var config = new VmConfig { KernelPath = "", MemoryMiB = 16, Vcpus = 1 };
+        try
+        {
+            using var machine = Construct(config, MemoryMap.ForSize(16UL << 20), () => KvmHypervisor.Open(), (m, _) =>
+            {
+                AcpiTables.Write(m._ram.Memory, BootLayout.Rsdp, 1);
+                using var vcpu = m._vm.CreateVcpu(0);
+                vcpu.SetCpuid(1);
+                vcpu.InitializeFpu();
+                vcpu.SetupLapicLints();
+            });
+        }
+        catch (Exception e) when (e is HypervisorUnavailableException or Interop.KvmException or VmConfigException or IOException) { }
+    }
 
     /// <summary>
     /// Creates the backend's VM, RAM and devices for <paramref name="config"/> (or takes the kernel
@@ -208,14 +238,17 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
     {
         Console = new Serial(new KvmInterruptLine(_vm, Serial.Com1Irq), WriteConsole);
         PioBus.Register(Serial.Com1Base, 8, Console, "serial (COM1)");
-        var i8042 = new I8042(this);
+        Keyboard = new I8042(this, new KvmInterruptLine(_vm, I8042.KeyboardIrq));
         _persistables.Add(Console);
-        _persistables.Add(i8042);
-        PioBus.Register(I8042.DataPort, 1, i8042.Data, "i8042 data");
-        PioBus.Register(I8042.CommandPort, 1, i8042, "i8042 command");
+        _persistables.Add(Keyboard);
+        PioBus.Register(I8042.DataPort, 1, Keyboard.Data, "i8042 data");
+        PioBus.Register(I8042.CommandPort, 1, Keyboard, "i8042 command");
         PioBus.Register(DebugExit.Port, 4, new DebugExit(this), "debug-exit");
         PioBus.Register(AcpiPmDevice.Port, 1, new AcpiPmDevice(this), "ACPI sleep/reset");
         PioBus.Register(PostCodePort.Port, 1, new PostCodePort(), "POST code");
+        Ged = new AcpiGedDevice(new KvmInterruptLine(_vm, AcpiGedDevice.Gsi));
+        _persistables.Add(Ged);
+        MmioBus.Register(AcpiGedDevice.Address, AcpiGedDevice.BusLength, Ged, "ACPI GED");
     }
 
     /// <summary>Puts virtio-mmio device <paramref name="index"/> at 0xD0000000 + index*4K and returns its command-line announcement.</summary>
@@ -366,6 +399,47 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
     }
 
     public long ExitCount => _runners.Sum(r => r.ExitCount);
+
+    // ---- what the host can do to a guest that is still running (xl trigger, shutdown, reboot) ----
+
+    /// <summary>
+    /// Presses the ACPI power button: the GED latches the event and raises its interrupt; an ACPI
+    /// guest's _EVT notifies \_SB.PWRB and the guest decides what to do (Linux: orderly power-off).
+    /// On a paused VM the press waits in the device until the guest runs again.
+    /// </summary>
+    public void PressPowerButton()
+    {
+        RequireNotExited("press the power button of");
+        Ged.Notify(GedEvent.PowerButton);
+        _log("ACPI power button pressed");
+    }
+
+    /// <summary>Types Ctrl-Alt-Del on the i8042 keyboard (Linux reboots on it).</summary>
+    public void SendCtrlAltDel()
+    {
+        RequireNotExited("send Ctrl-Alt-Del to");
+        if (!Keyboard.SendCtrlAltDel())
+            throw new InvalidOperationException($"the i8042 output buffer is full ({Keyboard.Pending} of {I8042.BufferSize} bytes): the guest has not read the keys sent before");
+        _log("Ctrl-Alt-Del sent on the i8042 keyboard");
+    }
+
+    /// <summary>Sends a non-maskable interrupt to vCPU <paramref name="vcpu"/> (xl trigger nmi).</summary>
+    public void InjectNmi(int vcpu = 0)
+    {
+        RequireNotExited("send an NMI to");
+        if (vcpu < 0 || vcpu >= _runners.Count)
+            throw new ArgumentOutOfRangeException(nameof(vcpu), $"the VM has no vCPU {vcpu} (it has {_runners.Count})");
+        _runners[vcpu].InjectNmi();
+        _log($"NMI sent to vCPU {vcpu}");
+    }
+
+    /// <summary>Pulls the reset line without asking the guest (xl trigger reset): the guest ends as a reboot.</summary>
+    public void HardReset(string why = "hard reset by the host") => End(new GuestExit(VmExitReason.Reboot, why));
+
+    private void RequireNotExited(string what)
+    {
+        if (_exited.Task.IsCompleted) throw new InvalidOperationException($"cannot {what} a VM that has exited");
+    }
 
     /// <summary>Each vCPU's host thread id, by vCPU number (waits briefly for threads still starting).</summary>
     public IReadOnlyList<int> VcpuThreadIds()

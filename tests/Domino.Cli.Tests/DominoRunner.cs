@@ -21,11 +21,15 @@ public sealed class DominoRunner : IDisposable
 
     public Process? Daemon { get; private set; }
 
+    /// <summary>More environment for the daemon and every command this runner starts.</summary>
+    public Dictionary<string, string> ExtraEnvironment { get; } = [];
+
     public void Environment(ProcessStartInfo psi)
     {
         psi.Environment["DOMINO_STATE_DIR"] = StateDir;
         psi.Environment.Remove("DOMINO_SOCKET");
         psi.Environment["DOMINO_DRIVER"] = Driver;
+        foreach (var (k, v) in ExtraEnvironment) psi.Environment[k] = v;
     }
 
     /// <summary>Starts <c>domino daemon</c> as a child and waits until its socket answers.</summary>

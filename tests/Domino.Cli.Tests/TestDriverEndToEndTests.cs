@@ -78,6 +78,23 @@ public sealed class TestDriverEndToEndTests : IDisposable
         Assert.DoesNotContain("r-----", _d.Run("list").Stdout, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Trigger_power_reset_and_nmi_reach_the_test_guest_and_bad_names_are_refused()
+    {
+        Assert.Equal(0, _d.Run("create", "-q", _d.Config("g", "on_reboot = \"preserve\"")).ExitCode);
+        Assert.Equal(0, _d.Run("trigger", "g", "nmi").ExitCode);
+        Assert.Contains("g: NMI on vcpu 0 (1 so far)", _d.Run("dmesg", "g").Stdout, StringComparison.Ordinal);
+        var unknown = _d.Run("trigger", "g", "nmii");
+        Assert.Equal(1, unknown.ExitCode);
+        Assert.Equal("domino: unknown trigger 'nmii' (expected nmi, reset, init, power, sleep or s3resume)", unknown.Stderr.Trim());
+        Assert.Equal("domino: trigger init is not supported by the test driver (it sends power, reset and nmi)", _d.Run("trigger", "g", "init").Stderr.Trim());
+        Assert.Equal(0, _d.Run("trigger", "g", "reset").ExitCode);
+        WaitFor(() => _d.Run("list", "g").Stdout.Contains("---s--", StringComparison.Ordinal));
+        Assert.Equal(0, _d.Run("create", "-q", _d.Config("h")).ExitCode);
+        Assert.Equal(0, _d.Run("trigger", "h", "power").ExitCode);
+        WaitFor(() => !_d.Run("list").Stdout.Contains("h ", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData("on_crash", "crash", "preserve", "----c-")]
     [InlineData("on_watchdog", "watchdog", "preserve", "----c-")]

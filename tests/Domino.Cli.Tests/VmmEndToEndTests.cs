@@ -106,4 +106,109 @@ public sealed class VmmEndToEndTests : IDisposable
         Assert.Matches(@"(?m)^b\s+2\s+.*----c-", list);
         TestDriverEndToEndTests.WaitFor(() => _d.Run("dmesg", "a").Stdout.Contains("counter:", StringComparison.Ordinal));
     }
+
+    /// <summary>Creates guests/control and waits until it has routed its interrupts (presses before that may be lost, as on a PC).</summary>
+    private void CreateControl(string name, params string[] lines)
+    {
+        var r = _d.Run("create", "-q", Cfg(name, "control", lines));
+        Assert.True(r.ExitCode == 0, r.ToString());
+        TestDriverEndToEndTests.WaitFor(() => _d.Run("dmesg", name).Stdout.Contains("control: ready", StringComparison.Ordinal), 30);
+    }
+
+    [SkippableFact]
+    public void Shutdown_wait_presses_the_power_button_and_returns_once_the_guest_has_powered_off()
+    {
+        Kvm.Require();
+        _d.StartDaemon();
+        CreateControl("ctl");
+        var pid = int.Parse(File.ReadAllText(Directory.GetFiles(Path.Combine(_d.StateDir, "vmm"), "*.pid").Single()).Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        var r = _d.Run("shutdown", "-w", "ctl");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("Domain ctl has shut down", r.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("ctl", _d.Run("list").Stdout, StringComparison.Ordinal); // on_poweroff = destroy
+        TestDriverEndToEndTests.WaitFor(() => !Libc.ProcessExists(pid));
+    }
+
+    [SkippableFact]
+    public void A_preserved_domain_shows_the_guest_powered_off_through_acpi()
+    {
+        Kvm.Require();
+        _d.StartDaemon();
+        CreateControl("ctl", "on_poweroff = \"preserve\"");
+        Assert.Equal(0, _d.Run("shutdown", "ctl").ExitCode);
+        TestDriverEndToEndTests.WaitFor(() => _d.Run("list", "ctl").Stdout.Contains("---s--", StringComparison.Ordinal), 30);
+        Assert.Contains("control: power button (ged events 0x08, 1 interrupts), powering off through ACPI S5", _d.Run("dmesg", "ctl").Stdout, StringComparison.Ordinal);
+        Assert.Contains("poweroff", _d.Run("list", "-v", "ctl").Stdout, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public void Reboot_types_ctrl_alt_del_and_on_reboot_restart_boots_it_again()
+    {
+        Kvm.Require();
+        _d.StartDaemon();
+        CreateControl("ctl", "on_reboot = \"restart\"");
+        var r = _d.Run("reboot", "-w", "ctl");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("Domain ctl has rebooted", r.Stdout, StringComparison.Ordinal);
+        Assert.Equal("2", _d.Run("domid", "ctl").Stdout.Trim());
+        Assert.Matches(@"(?m)^ctl\s+2\s+.*r-----", _d.Run("list").Stdout);
+        // The new incarnation boots and answers again.
+        TestDriverEndToEndTests.WaitFor(() => _d.Run("dmesg", "ctl").Stdout.Contains("control: ready", StringComparison.Ordinal), 30);
+        Assert.Equal(0, _d.Run("reboot", "ctl").ExitCode);
+        TestDriverEndToEndTests.WaitFor(() => _d.Run("domid", "ctl").Stdout.Trim() == "3", 30);
+    }
+
+    [SkippableFact]
+    public void A_rebooted_guest_that_is_preserved_said_ctrl_alt_del_on_its_console()
+    {
+        Kvm.Require();
+        _d.StartDaemon();
+        CreateControl("ctl", "on_reboot = \"preserve\"");
+        Assert.Equal(0, _d.Run("reboot", "ctl").ExitCode);
+        TestDriverEndToEndTests.WaitFor(() => _d.Run("list", "ctl").Stdout.Contains("---s--", StringComparison.Ordinal), 30);
+        Assert.Matches(@"control: ctrl-alt-del \(\d+ keyboard interrupts\), resetting through the i8042", _d.Run("dmesg", "ctl").Stdout);
+    }
+
+    [SkippableFact]
+    public void Trigger_sends_nmi_power_and_reset_and_refuses_what_the_vmm_cannot_send()
+    {
+        Kvm.Require();
+        _d.StartDaemon();
+        CreateControl("ctl", "vcpus = 2", "on_reboot = \"preserve\"");
+
+        Assert.Equal(0, _d.Run("trigger", "ctl", "nmi").ExitCode);
+        TestDriverEndToEndTests.WaitFor(() => _d.Run("dmesg", "ctl").Stdout.Contains("control: nmi 1", StringComparison.Ordinal), 30);
+        Assert.Matches(@"(?m)^ctl\s+1\s+.*r-----", _d.Run("list").Stdout);
+
+        foreach (var unsupported in new[] { "init", "sleep", "s3resume" })
+        {
+            var r = _d.Run("trigger", "ctl", unsupported);
+            Assert.NotEqual(0, r.ExitCode);
+            Assert.Equal($"domino: trigger {unsupported} is not supported by the vmm driver (it sends power, reset and nmi)", r.Stderr.Trim());
+        }
+        var unknown = _d.Run("trigger", "ctl", "reboot");
+        Assert.NotEqual(0, unknown.ExitCode);
+        Assert.Equal("domino: unknown trigger 'reboot' (expected nmi, reset, init, power, sleep or s3resume)", unknown.Stderr.Trim());
+        var vcpu = _d.Run("trigger", "ctl", "nmi", "2");
+        Assert.NotEqual(0, vcpu.ExitCode);
+        Assert.Contains("no vcpu 2", vcpu.Stderr, StringComparison.Ordinal);
+
+        // reset pulls the line without asking the guest: it ends as a reboot (on_reboot = preserve).
+        Assert.Equal(0, _d.Run("trigger", "ctl", "reset").ExitCode);
+        TestDriverEndToEndTests.WaitFor(() => _d.Run("list", "ctl").Stdout.Contains("---s--", StringComparison.Ordinal), 30);
+        Assert.Contains("reboot", _d.Run("list", "-v", "ctl").Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("resetting through the i8042", _d.Run("dmesg", "ctl").Stdout, StringComparison.Ordinal);
+        var dead = _d.Run("trigger", "ctl", "power");
+        Assert.Equal("domino: cannot send trigger power to domain 'ctl' (state: shutdown)", dead.Stderr.Trim());
+    }
+
+    [SkippableFact]
+    public void Trigger_power_presses_the_same_button_as_shutdown()
+    {
+        Kvm.Require();
+        _d.StartDaemon();
+        CreateControl("ctl");
+        Assert.Equal(0, _d.Run("trigger", "ctl", "power").ExitCode);
+        TestDriverEndToEndTests.WaitFor(() => !_d.Run("list").Stdout.Contains("ctl", StringComparison.Ordinal), 30);
+    }
 }

@@ -92,6 +92,22 @@ public class DiagnosticTests
     }
 
     [Theory]
+    [InlineData("")]
+    [InlineData("# only a comment\n")]
+    public void An_empty_file_is_named_in_its_errors(string text)
+    {
+        Assert.Equal(
+            ["guest.cfg:1:1: error: name is required (add e.g. name = \"guest\")", "guest.cfg:1:1: error: a pv guest needs kernel= or bootloader= to boot"],
+            Check(text));
+    }
+
+    [Fact]
+    public void Settings_given_only_on_the_command_line_still_name_the_file()
+    {
+        Assert.Contains("guest.cfg:1:1: error: name is required (add e.g. name = \"guest\")", Check("", "memory=64"));
+    }
+
+    [Theory]
     [InlineData("memroy = 64", "guest.cfg:4:1: warning: unknown setting 'memroy' (kept, but not used); did you mean 'memory'?")]
     [InlineData("zzz = 1", "guest.cfg:4:1: warning: unknown setting 'zzz' (kept, but not used)")]
     [InlineData("vdispl = [ \"backend=0\" ]", "guest.cfg:4:1: warning: 'vdispl' is an xl.cfg option Domino does not implement yet; it is kept but has no effect")]

@@ -5,7 +5,7 @@ namespace Domino.Vmm.Tests;
 
 public class DeviceTests
 {
-    private sealed class Events : IGuestEvents
+    internal sealed class Events : IGuestEvents
     {
         public List<string> Log { get; } = [];
         public void PowerOff(string how) => Log.Add("poweroff: " + how);
@@ -19,14 +19,14 @@ public class DeviceTests
         public void Write(ulong offset, ReadOnlySpan<byte> data) => Writes.Add((offset, data[0]));
     }
 
-    private static byte In(IBusDevice d, ulong off)
+    internal static byte In(IBusDevice d, ulong off)
     {
         Span<byte> b = stackalloc byte[1];
         d.Read(off, b);
         return b[0];
     }
 
-    private static void Out(IBusDevice d, ulong off, byte v) => d.Write(off, [v]);
+    internal static void Out(IBusDevice d, ulong off, byte v) => d.Write(off, [v]);
 
     [Fact]
     public void Bus_dispatches_by_range_with_offsets()
@@ -125,7 +125,7 @@ public class DeviceTests
     public void Legacy_power_devices_report_to_the_vm()
     {
         var events = new Events();
-        Out(new I8042(events), 0, 0xFE);
+        Out(new I8042(events, new RecordingInterruptLine(I8042.KeyboardIrq)), 0, 0xFE);
         Out(new DebugExit(events), 0, 0x31);
         Out(new AcpiPmDevice(events), 0, (5 << 2) | (1 << 5));
         Out(new AcpiPmDevice(events), 0, 1);

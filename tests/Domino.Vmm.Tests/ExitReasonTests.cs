@@ -106,3 +106,54 @@ public class ExitReasonTests
         Assert.All(vcpus.Skip(1), v => Assert.Equal(0UL, v.Registers.Rip));
     }
 }
+
+/// <summary>Host requests to a running VM on the fake hypervisor: NMIs go through the vCPU's own thread.</summary>
+public class HostRequestTests
+{
+    [Fact]
+    public void An_nmi_is_injected_on_the_vcpu_thread_and_paused_vcpus_get_it_on_resume()
+    {
+        var kernel = TestKernels.ToTempFile(TestKernels.PvhElf32(TestKernels.HelloCode("x")), "k.elf");
+        var hv = new FakeHypervisor();
+        using var vm = VirtualMachine.Build(VmResources.Validate(new VmConfig { KernelPath = kernel, MemoryMiB = 16, Vcpus = 2 }), () => hv);
+        var vcpu1 = hv.Vm!.Vcpus[1];
+        vm.InjectNmi(1); // built, not started: waits
+        Thread.Sleep(50);
+        Assert.Equal(0, vcpu1.Nmis);
+        vm.Start();
+        SpinWait.SpinUntil(() => vcpu1.Nmis == 1, TimeSpan.FromSeconds(5));
+        Assert.Equal(1, vcpu1.Nmis);
+        Assert.NotEqual(Environment.CurrentManagedThreadId, vcpu1.NmiThread);
+        Assert.Equal(0, hv.Vm.Vcpus[0].Nmis);
+        vm.Pause();
+        vm.InjectNmi(1);
+        Thread.Sleep(50);
+        Assert.Equal(1, vcpu1.Nmis);
+        vm.Resume();
+        SpinWait.SpinUntil(() => vcpu1.Nmis == 2, TimeSpan.FromSeconds(5));
+        Assert.Equal(2, vcpu1.Nmis);
+        Assert.Throws<ArgumentOutOfRangeException>(() => vm.InjectNmi(2));
+        vm.Stop();
+        Assert.Throws<InvalidOperationException>(() => vm.InjectNmi());
+        Assert.Throws<InvalidOperationException>(vm.PressPowerButton);
+        Assert.Throws<InvalidOperationException>(vm.SendCtrlAltDel);
+    }
+
+    [Fact]
+    public void A_keyboard_that_is_never_read_refuses_ctrl_alt_del_once_full()
+    {
+        var kernel = TestKernels.ToTempFile(TestKernels.PvhElf32(TestKernels.HelloCode("x")), "k.elf");
+        var hv = new FakeHypervisor();
+        using var vm = VirtualMachine.Build(VmResources.Validate(new VmConfig { KernelPath = kernel, MemoryMiB = 16 }), () => hv);
+        vm.SendCtrlAltDel();
+        Assert.Contains((1u, true), hv.Vm!.IrqLines); // IRQ 1: keys waiting
+        vm.SendCtrlAltDel();
+        var e = Assert.Throws<InvalidOperationException>(vm.SendCtrlAltDel);
+        Assert.Contains("i8042 output buffer is full", e.Message);
+        vm.PressPowerButton();
+        Assert.Equal(Devices.Acpi.GedEvent.PowerButton, vm.Ged.Pending);
+        Assert.Equal([(3u, true), (3u, false)], hv.Vm.IrqLines.Where(l => l.Gsi == 3)); // the GED's edge
+        vm.HardReset();
+        Assert.Equal(VmExitReason.Reboot, vm.WaitForExit(TimeSpan.FromSeconds(5)).Reason);
+    }
+}

@@ -77,5 +77,13 @@ internal sealed class FakeVcpu(int id, FakeExit[] script) : IVcpu
     public void SetupLapicLints() { }
     public bool WaitingForSipi { get; private set; }
     public void WaitForStartupIpi() => WaitingForSipi = true;
+    private int _nmis;
+    public int Nmis => Volatile.Read(ref _nmis);
+    public int? NmiThread { get; private set; }
+    public void InjectNmi()
+    {
+        NmiThread = Environment.CurrentManagedThreadId;
+        Interlocked.Increment(ref _nmis);
+    }
     public void Dispose() => _kick.Dispose();
 }

@@ -1,4 +1,3 @@
-using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Domino.Toolstack.Api;
@@ -10,10 +9,9 @@ internal sealed partial class DaemonClient
     /// <summary>POSTs and reads the NDJSON answer of a long operation: progress to <paramref name="progress"/>, then the result.</summary>
     public async Task<OperationResult> PostOperationAsync<TBody>(string path, TBody body, JsonTypeInfo<TBody> bodyType, Action<double> progress, CancellationToken ct)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body, bodyType) };
-        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
+        using var response = await SendAsync("POST", path, JsonSerializer.SerializeToUtf8Bytes(body, bodyType), ct).ConfigureAwait(false);
         await ThrowIfErrorAsync(response, ct).ConfigureAwait(false);
-        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false));
+        using var reader = new StreamReader(response.Body);
         while (await reader.ReadLineAsync(ct).ConfigureAwait(false) is { } line)
         {
             if (line.Length == 0) continue;
@@ -28,7 +26,7 @@ internal sealed partial class DaemonClient
 
     public async Task DeleteBytesAsync(string path, CancellationToken ct)
     {
-        using var response = await _http.DeleteAsync(path, ct).ConfigureAwait(false);
+        using var response = await SendAsync("DELETE", path, null, ct).ConfigureAwait(false);
         await ThrowIfErrorAsync(response, ct).ConfigureAwait(false);
     }
 }

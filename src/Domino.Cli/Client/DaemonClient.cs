@@ -1,8 +1,7 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Net.WebSockets;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Domino.Toolstack.Api;
@@ -17,32 +16,8 @@ namespace Domino.Cli.Client;
 internal sealed partial class DaemonClient : IDisposable
 {
     private static readonly TimeSpan StartLimit = TimeSpan.FromSeconds(60);
-    private readonly SocketsHttpHandler _handler;
-    private readonly HttpClient _http;
 
-    private DaemonClient(DaemonPaths paths)
-    {
-        Paths = paths;
-        _handler = new SocketsHttpHandler
-        {
-            ConnectCallback = async (_, ct) =>
-            {
-                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                try
-                {
-                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(Paths.Socket), ct).ConfigureAwait(false);
-                    return new NetworkStream(socket, ownsSocket: true);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-            },
-            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
-        };
-        _http = new HttpClient(_handler, disposeHandler: false) { BaseAddress = new Uri("http://domino/"), Timeout = Timeout.InfiniteTimeSpan };
-    }
+    private DaemonClient(DaemonPaths paths) => Paths = paths;
 
     public DaemonPaths Paths { get; }
 
@@ -96,42 +71,42 @@ internal sealed partial class DaemonClient : IDisposable
 
     public async Task<T> GetAsync<T>(string path, JsonTypeInfo<T> type, CancellationToken ct)
     {
-        using var response = await _http.GetAsync(path, ct).ConfigureAwait(false);
-        return await ReadAsync(response, type, ct).ConfigureAwait(false);
+        using var response = await SendAsync("GET", path, null, ct).ConfigureAwait(false);
+        return await ReadAsync(response, type, path, ct).ConfigureAwait(false);
     }
 
     public async Task<byte[]> GetBytesAsync(string path, CancellationToken ct)
     {
-        using var response = await _http.GetAsync(path, ct).ConfigureAwait(false);
+        using var response = await SendAsync("GET", path, null, ct).ConfigureAwait(false);
         await ThrowIfErrorAsync(response, ct).ConfigureAwait(false);
-        return await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
+        return await response.ReadAllAsync(ct).ConfigureAwait(false);
     }
 
     public async Task<TResult> PostAsync<TBody, TResult>(string path, TBody body, JsonTypeInfo<TBody> bodyType, JsonTypeInfo<TResult> resultType, CancellationToken ct)
     {
-        using var response = await _http.PostAsync(path, JsonContent.Create(body, bodyType), ct).ConfigureAwait(false);
-        return await ReadAsync(response, resultType, ct).ConfigureAwait(false);
+        using var response = await SendAsync("POST", path, JsonSerializer.SerializeToUtf8Bytes(body, bodyType), ct).ConfigureAwait(false);
+        return await ReadAsync(response, resultType, path, ct).ConfigureAwait(false);
     }
 
     public async Task<TResult> PostAsync<TResult>(string path, JsonTypeInfo<TResult> resultType, CancellationToken ct)
     {
-        using var response = await _http.PostAsync(path, content: null, ct).ConfigureAwait(false);
-        return await ReadAsync(response, resultType, ct).ConfigureAwait(false);
+        using var response = await SendAsync("POST", path, null, ct).ConfigureAwait(false);
+        return await ReadAsync(response, resultType, path, ct).ConfigureAwait(false);
     }
 
     public async Task<TResult> DeleteAsync<TResult>(string path, JsonTypeInfo<TResult> resultType, CancellationToken ct)
     {
-        using var response = await _http.DeleteAsync(path, ct).ConfigureAwait(false);
-        return await ReadAsync(response, resultType, ct).ConfigureAwait(false);
+        using var response = await SendAsync("DELETE", path, null, ct).ConfigureAwait(false);
+        return await ReadAsync(response, resultType, path, ct).ConfigureAwait(false);
     }
 
     /// <summary>The event stream: one JSON object per line until cancelled or the daemon goes away.</summary>
     public async IAsyncEnumerable<string> EventLinesAsync(string? domain, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
     {
         var path = domain is null ? "events" : $"events?domain={Uri.EscapeDataString(domain)}";
-        using var response = await _http.GetAsync(path, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
+        using var response = await SendAsync("GET", path, null, ct).ConfigureAwait(false);
         await ThrowIfErrorAsync(response, ct).ConfigureAwait(false);
-        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false));
+        using var reader = new StreamReader(response.Body);
         while (await reader.ReadLineAsync(ct).ConfigureAwait(false) is { } line)
             if (line.Length > 0) yield return line;
     }
@@ -139,46 +114,34 @@ internal sealed partial class DaemonClient : IDisposable
     /// <summary>Opens a domain's console as a WebSocket over the daemon socket.</summary>
     public async Task<WebSocket> OpenConsoleAsync(string domain, bool replay, CancellationToken ct)
     {
-        var ws = new ClientWebSocket();
-        ws.Options.HttpVersion = HttpVersion.Version11;
-        ws.Options.HttpVersionPolicy = HttpVersionPolicy.RequestVersionExact;
-        try
-        {
-            await ws.ConnectAsync(new Uri($"ws://domino/domains/{Uri.EscapeDataString(domain)}/console?replay={(replay ? "true" : "false")}"),
-                new HttpMessageInvoker(_handler, disposeHandler: false), ct).ConfigureAwait(false);
-        }
-        catch (WebSocketException)
-        {
-            ws.Dispose();
-            // Ask again over plain HTTP to get the daemon's error message (no such domain, wrong state...).
-            await GetBytesAsync($"domains/{Uri.EscapeDataString(domain)}/console/history", ct).ConfigureAwait(false);
-            throw new CliException($"cannot attach to the console of domain '{domain}'");
-        }
-        return ws;
+        var (ws, refusal) = await DaemonHttp.UpgradeAsync(Paths.Socket,
+            $"domains/{Uri.EscapeDataString(domain)}/console?replay={(replay ? "true" : "false")}", ct).ConfigureAwait(false);
+        if (ws is not null) return ws;
+        using (refusal) await ThrowIfErrorAsync(refusal!, ct).ConfigureAwait(false);
+        throw new CliException($"cannot attach to the console of domain '{domain}'");
     }
 
-    private static async Task<T> ReadAsync<T>(HttpResponseMessage response, JsonTypeInfo<T> type, CancellationToken ct)
+    private Task<DaemonHttp.Response> SendAsync(string method, string path, byte[]? json, CancellationToken ct) =>
+        DaemonHttp.SendAsync(Paths.Socket, method, path, json, ct);
+
+    private static async Task<T> ReadAsync<T>(DaemonHttp.Response response, JsonTypeInfo<T> type, string path, CancellationToken ct)
     {
         await ThrowIfErrorAsync(response, ct).ConfigureAwait(false);
-        return await response.Content.ReadFromJsonAsync(type, ct).ConfigureAwait(false)
-            ?? throw new CliException($"the daemon sent an empty answer to {response.RequestMessage?.RequestUri?.AbsolutePath}");
+        return JsonSerializer.Deserialize(await response.ReadAllAsync(ct).ConfigureAwait(false), type)
+            ?? throw new CliException($"the daemon sent an empty answer to /{path}");
     }
 
-    private static async Task ThrowIfErrorAsync(HttpResponseMessage response, CancellationToken ct)
+    private static async Task ThrowIfErrorAsync(DaemonHttp.Response response, CancellationToken ct)
     {
-        if (response.IsSuccessStatusCode) return;
-        var body = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
+        if (response.IsSuccess) return;
+        var body = Encoding.UTF8.GetString(await response.ReadAllAsync(ct).ConfigureAwait(false));
         string message;
         try { message = JsonSerializer.Deserialize(body, ToolstackJson.Default.ErrorResponse)?.Error ?? body; }
-        catch (JsonException) { message = $"daemon answered {(int)response.StatusCode}: {body}"; }
-        throw new CliException(message, (int)response.StatusCode);
+        catch (JsonException) { message = $"daemon answered {response.Status}: {body}"; }
+        throw new CliException(message, response.Status);
     }
 
-    public void Dispose()
-    {
-        _http.Dispose();
-        _handler.Dispose();
-    }
+    public void Dispose() { }
 }
 
 /// <summary>An error to print as <c>domino: MESSAGE</c> with exit status 1.</summary>

@@ -6,7 +6,7 @@ using static Domino.Cli.Commands.CommandHelpers;
 
 namespace Domino.Cli.Commands;
 
-/// <summary>xl's lifecycle commands: destroy, shutdown, reboot, pause, unpause, rename.</summary>
+/// <summary>xl's lifecycle commands: destroy, shutdown, reboot, trigger, pause, unpause, rename.</summary>
 internal static class LifecycleCommands
 {
     public static IEnumerable<Command> All()
@@ -14,6 +14,7 @@ internal static class LifecycleCommands
         yield return Simple("destroy", "Terminate a domain immediately", (c, id, ct) => c.DeleteAsync($"domains/{Escape(id)}", ToolstackJson.Default.DomainInfo, ct), force: true);
         yield return ShutdownLike("shutdown", "Gracefully shut down a domain (the guest is asked to power off)", reboot: false);
         yield return ShutdownLike("reboot", "Reboot a domain (the guest is asked to reboot)", reboot: true);
+        yield return Trigger();
         yield return Simple("pause", "Pause a domain's vCPUs", (c, id, ct) => c.PostAsync($"domains/{Escape(id)}/pause", ToolstackJson.Default.DomainInfo, ct));
         yield return Simple("unpause", "Unpause a paused domain", (c, id, ct) => c.PostAsync($"domains/{Escape(id)}/unpause", ToolstackJson.Default.DomainInfo, ct));
         yield return Rename();
@@ -61,6 +62,22 @@ internal static class LifecycleCommands
                 if (waitFlag) await Console.Out.WriteLineAsync($"Domain {t} has {(reboot ? "rebooted" : "shut down")}").ConfigureAwait(false);
             })).ConfigureAwait(false);
             if (waitFlag && targets.Count > 1) await Console.Out.WriteLineAsync("All domains done").ConfigureAwait(false);
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>xl trigger DOMAIN nmi|reset|init|power|sleep|s3resume [VCPU].</summary>
+    private static Command Trigger()
+    {
+        var domain = DomainArgument();
+        var what = new Argument<string>("trigger") { Description = "nmi, reset, init, power, sleep or s3resume (the driver says which it can send)" };
+        var vcpu = new Argument<int?>("vcpu") { Description = "The vCPU for nmi and init (default 0)", Arity = ArgumentArity.ZeroOrOne };
+        var command = new Command("trigger", "Send a trigger to a domain: press its power button, pull its reset line, send an NMI") { domain, what, vcpu };
+        command.SetClientAction(async (parse, client, ct) =>
+        {
+            await client.PostAsync($"domains/{Escape(parse.GetValue(domain)!)}/trigger", new TriggerRequest(parse.GetValue(what)!, parse.GetValue(vcpu)),
+                ToolstackJson.Default.TriggerRequest, ToolstackJson.Default.DomainInfo, ct).ConfigureAwait(false);
             return 0;
         });
         return command;

@@ -408,7 +408,7 @@ internal static class SchedulingCommands
                 await Console.Out.WriteLineAsync($"ok: every job of {set.Count} partition(s) meets its deadline in the {Duration.Ms(s.MajorFrameNs)} major frame").ConfigureAwait(false);
                 return 0;
             }
-            catch (Exception e) when (e is ToolstackException or CliException or IOException or HttpRequestException)
+            catch (Exception e) when (e is ToolstackException or CliException or IOException)
             {
                 await Console.Error.WriteLineAsync($"domino: {e.Message}").ConfigureAwait(false);
                 return 1;

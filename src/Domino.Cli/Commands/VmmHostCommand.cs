@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Domino.Toolstack.Drivers.Vmm;
 
 namespace Domino.Cli.Commands;
 
@@ -8,10 +9,18 @@ internal static class VmmHostCommand
     public static Command Create()
     {
         var stateDir = new Option<string>("--state-dir") { Required = true };
-        var uuid = new Option<Guid>("--uuid") { Required = true };
-        var command = new Command("vmm-host", "Run one domain's VMM for the daemon") { stateDir, uuid };
+        var uuid = new Option<Guid?>("--uuid") { Description = "The domain to run" };
+        var spare = new Option<bool>("--spare") { Description = "Start, warm up, then read the domain's UUID from stdin" };
+        var command = new Command("vmm-host", "Run one domain's VMM for the daemon") { stateDir, uuid, spare };
         command.Hidden = true;
-        command.SetAction(parse => Toolstack.Drivers.Vmm.VmmHost.Run(parse.GetValue(stateDir)!, parse.GetValue(uuid)));
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(spare) == (result.GetValue(uuid) is not null))
+                result.AddError("vmm-host needs exactly one of --uuid and --spare");
+        });
+        command.SetAction(parse => parse.GetValue(spare)
+            ? VmmHost.RunSpare(parse.GetValue(stateDir)!)
+            : VmmHost.Run(parse.GetValue(stateDir)!, parse.GetValue(uuid)!.Value));
         return command;
     }
 }

@@ -305,7 +305,7 @@ internal sealed partial class DomainConfigBinder
             _r.Error(_seen[key].Value, key, $"{key} lists {affinity.Sets.Count} per-vCPU entries but the guest has only {vcpuCount} vCPU(s)");
     }
 
-    private string FirstFile => _seen.Values.Select(s => s.File).FirstOrDefault() ?? "config";
+    private string FirstFile => _fileName ?? _seen.Values.Select(s => s.File).FirstOrDefault() ?? "config";
 
     private Diagnostics.SourcePosition Where(string key) =>
         _seen.TryGetValue(key, out var s) ? s.Position : new Diagnostics.SourcePosition(1, 1);

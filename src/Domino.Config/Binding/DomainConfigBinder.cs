@@ -20,6 +20,7 @@ internal sealed partial class DomainConfigBinder
     private DomainType? _type;
     private DomainType? _builderType;
     private bool _afterSyntaxErrors;
+    private string? _fileName;
     private readonly Dictionary<string, ConfigSetting> _seen = new(StringComparer.Ordinal);
 
     private DomainConfigBinder(DiagnosticBag diagnostics) => _r = new ValueReader(diagnostics);
@@ -27,7 +28,7 @@ internal sealed partial class DomainConfigBinder
     /// <param name="afterSyntaxErrors">Skip "X is required" checks: the setting may be in a statement that failed to parse.</param>
     public static DomainConfig Bind(ConfigDocument document, DiagnosticBag diagnostics, bool afterSyntaxErrors = false)
     {
-        var binder = new DomainConfigBinder(diagnostics) { _afterSyntaxErrors = afterSyntaxErrors };
+        var binder = new DomainConfigBinder(diagnostics) { _afterSyntaxErrors = afterSyntaxErrors, _fileName = document.FileName };
         foreach (var setting in document.Effective(diagnostics)) binder.BindSetting(setting);
         binder.Finish();
         return binder._c;

@@ -81,6 +81,9 @@ public sealed class ConfigDocument
 {
     private readonly List<ConfigSetting> _settings = [];
 
+    /// <summary>The file the document was read from, for errors about settings it lacks (even when it is empty).</summary>
+    public string? FileName { get; init; }
+
     public IReadOnlyList<ConfigSetting> Settings => _settings;
 
     internal void Add(ConfigSetting setting) => _settings.Add(setting);

@@ -41,6 +41,8 @@ internal static class DomainEndpoints
             RequestAndMaybeWait(s, id, wait == true, reboot: false, ct)).WithSummary("Ask the guest to power off (wait=true: until it has)");
         domains.MapPost("/{id}/reboot", (string id, bool? wait, DomainService s, CancellationToken ct) =>
             RequestAndMaybeWait(s, id, wait == true, reboot: true, ct)).WithSummary("Ask the guest to reboot (wait=true: until it has)");
+        domains.MapPost("/{id}/trigger", (string id, TriggerRequest req, DomainService s, CancellationToken ct) => s.TriggerAsync(id, req.Trigger, req.Vcpu, ct))
+            .WithSummary("Send the guest a hardware event (xl trigger): power, reset, nmi (init, sleep, s3resume where the driver can)");
         domains.MapPost("/{id}/rename", (string id, RenameRequest req, DomainService s, CancellationToken ct) => s.RenameAsync(id, req.Name, ct));
         domains.MapPost("/{id}/vcpus", (string id, VcpuSetRequest req, DomainService s, CancellationToken ct) => s.SetVcpusAsync(id, req.Count, ct));
         domains.MapPost("/{id}/vcpu-pin", (string id, VcpuPinRequest req, DomainService s, CancellationToken ct) => s.PinVcpuAsync(id, req.Vcpu, req.Hard, req.Soft, ct));

@@ -29,6 +29,8 @@ public sealed record VcpuSetRequest(int Count);
 public sealed record VcpuPinRequest(int Vcpu, string? Hard, string? Soft);
 public sealed record MemoryRequest(long Mb);
 public sealed record InjectRequest(GuestExit Event);
+/// <summary>xl trigger: nmi, reset, init, power, sleep or s3resume; the vCPU (default 0) for nmi and init.</summary>
+public sealed record TriggerRequest(string Trigger, int? Vcpu = null);
 public sealed record ErrorResponse(string Error, string Code);
 
 /// <summary><c>GET /domains/ID/config</c>: what <c>list -l</c> shows.</summary>
@@ -78,6 +80,7 @@ public sealed record HostInfo
 [JsonSerializable(typeof(VcpuPinRequest))]
 [JsonSerializable(typeof(MemoryRequest))]
 [JsonSerializable(typeof(InjectRequest))]
+[JsonSerializable(typeof(TriggerRequest))]
 [JsonSerializable(typeof(ErrorResponse))]
 [JsonSerializable(typeof(HostInfo))]
 [JsonSerializable(typeof(List<VcpuInfo>))]

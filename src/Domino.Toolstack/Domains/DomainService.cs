@@ -195,6 +195,24 @@ public sealed partial class DomainService : IDriverEvents
             Record(d, DomainState.ShuttingDown, "reboot-requested", DomainEventKind.ShuttingDown);
         }, ct);
 
+    /// <summary>
+    /// xl trigger: a hardware event for a live domain. The state does not change here: the guest's
+    /// answer (a power-off, a reset) arrives as a guest event and its on_* action applies.
+    /// </summary>
+    public Task<DomainInfo> TriggerAsync(string id, string trigger, int? vcpu, CancellationToken ct)
+    {
+        var what = DomainTriggers.Parse(trigger);
+        return RunJob(id, $"send trigger {what.Word()} to", DomainStates.IsLive, async d =>
+        {
+            var v = vcpu ?? 0;
+            var vcpus = d.Spec.EffectiveMaxVcpus;
+            if (v < 0 || v >= vcpus)
+                throw new ToolstackException(ErrorKind.Invalid, $"domain '{d.Name}' has no vcpu {v} (it has {vcpus}: 0..{vcpus - 1})");
+            await Driver.TriggerAsync(Ref(d), what, v, ct).ConfigureAwait(false);
+            Log($"domain '{d.Name}' (domid {d.DomId}): trigger {what.Word()}{(what is DomainTrigger.Nmi or DomainTrigger.Init ? $" on vcpu {v}" : "")} sent");
+        }, ct);
+    }
+
     public Task<DomainInfo> DestroyAsync(string id, CancellationToken ct) =>
         RunJob(id, "destroy", s => s != DomainState.Dying, d => DestroyLockedAsync(d, "destroyed", null, ct), ct);
 

@@ -80,6 +80,26 @@ public abstract partial class DomainDriver : IAsyncDisposable
     public virtual Task RequestShutdownAsync(GuestRef guest, bool reboot, CancellationToken ct) =>
         throw Unsupported(reboot ? "reboot" : "shutdown");
 
+    /// <summary>
+    /// Sends the guest a hardware event (xl trigger): the power button, the reset line, an NMI to
+    /// <paramref name="vcpu"/>, ... How the guest ends, if it does, comes back through <see cref="IDriverEvents"/>.
+    /// </summary>
+    public virtual Task TriggerAsync(GuestRef guest, DomainTrigger trigger, int vcpu, CancellationToken ct) =>
+        throw UnsupportedTrigger(trigger);
+
+    /// <summary>"trigger init is not supported by the NAME driver (it sends power, reset and nmi)".</summary>
+    protected ToolstackException UnsupportedTrigger(DomainTrigger trigger, params DomainTrigger[] supported)
+    {
+        var words = supported.Select(t => t.Word()).ToArray();
+        var sends = words.Length switch
+        {
+            0 => "",
+            1 => $" (it sends {words[0]})",
+            _ => $" (it sends {string.Join(", ", words[..^1])} and {words[^1]})",
+        };
+        return new ToolstackException(ErrorKind.Unsupported, $"trigger {trigger.Word()} is not supported by the {Name} driver{sends}");
+    }
+
     public virtual Task SetVcpusAsync(GuestRef guest, int count, CancellationToken ct) => throw Unsupported("vcpu-set");
     public virtual Task PinVcpuAsync(GuestRef guest, int vcpu, string? hard, string? soft, CancellationToken ct) => throw Unsupported("vcpu-pin");
     public virtual Task SetMemoryAsync(GuestRef guest, long targetMb, CancellationToken ct) => throw Unsupported("mem-set");

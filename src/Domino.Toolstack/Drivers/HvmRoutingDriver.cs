@@ -28,6 +28,7 @@ public sealed class HvmRoutingDriver(DomainDriver primary, DomainDriver hvm) : D
     public override Task PauseAsync(GuestRef guest, CancellationToken ct) => For(guest).PauseAsync(guest, ct);
     public override Task UnpauseAsync(GuestRef guest, CancellationToken ct) => For(guest).UnpauseAsync(guest, ct);
     public override Task RequestShutdownAsync(GuestRef guest, bool reboot, CancellationToken ct) => For(guest).RequestShutdownAsync(guest, reboot, ct);
+    public override Task TriggerAsync(GuestRef guest, DomainTrigger trigger, int vcpu, CancellationToken ct) => For(guest).TriggerAsync(guest, trigger, vcpu, ct);
     public override Task SetVcpusAsync(GuestRef guest, int count, CancellationToken ct) => For(guest).SetVcpusAsync(guest, count, ct);
     public override Task PinVcpuAsync(GuestRef guest, int vcpu, string? hard, string? soft, CancellationToken ct) => For(guest).PinVcpuAsync(guest, vcpu, hard, soft, ct);
     public override Task SetMemoryAsync(GuestRef guest, long targetMb, CancellationToken ct) => For(guest).SetMemoryAsync(guest, targetMb, ct);

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using Domino.Vmm.Devices.Acpi;
 using Domino.Vmm.Devices.Legacy;
 using Domino.Vmm.Memory;
 
@@ -7,8 +8,9 @@ namespace Domino.Vmm.Acpi;
 
 /// <summary>
 /// A minimal ACPI table set: RSDP (v2) → XSDT → FADT (hardware-reduced, sleep control and reset
-/// register at the VMM's port 0x600) → DSDT (just <c>_S5</c>), and a MADT with every vCPU's
-/// local APIC, the IOAPIC and the ISA interrupt overrides. Checksums make each table sum to 0.
+/// register at the VMM's port 0x600) → DSDT (<c>_S5</c>, the power button, the Generic Event Device
+/// that presses it, the i8042 keyboard), and a MADT with every vCPU's local APIC, the IOAPIC and the
+/// ISA interrupt overrides. Checksums make each table sum to 0.
 /// </summary>
 public static class AcpiTables
 {
@@ -17,6 +19,7 @@ public static class AcpiTables
     private const string OemId = "DOMINO";
     private const string OemTableId = "DOMINOVM";
     private const uint FadtHwReducedAcpi = 1 << 20, FadtResetRegSup = 1 << 10;
+    private const ushort FadtBootArch8042 = 1 << 1;
 
     /// <summary>Writes the tables at <paramref name="rsdpAddress"/> upwards and returns the RSDP address.</summary>
     public static ulong Write(GuestMemory memory, ulong rsdpAddress, int vcpuCount)
@@ -94,14 +97,56 @@ public static class AcpiTables
         return Finish(t);
     }
 
-    /// <summary>DSDT: <c>Name (_S5, Package () { 5, 0, 0, 0 })</c> — SLP_TYP 5 for soft-off.</summary>
+    /// <summary>
+    /// DSDT, as ASL:
+    /// <code>
+    /// Name (_S5, Package () { 5, 0, 0, 0 })               // SLP_TYP 5 for soft-off
+    /// Scope (\_SB) {
+    ///     Device (PWRB) { Name (_HID, EISAID ("PNP0C0C")) Name (_UID, 0) }   // control-method power button
+    ///     Device (GED) {                                                       // Generic Event Device
+    ///         Name (_HID, "ACPI0013") Name (_UID, 0)
+    ///         Name (_CRS, ResourceTemplate () { Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive) { 3 } })
+    ///         OperationRegion (GDST, SystemMemory, 0xFEA00000, 1)
+    ///         Field (GDST, ByteAcc, NoLock, WriteAsZeros) { GDAT, 8 }
+    ///         Method (_EVT, 1, Serialized) {                                   // Linux's evged calls it on the interrupt
+    ///             Local0 = GDAT                                                // reading clears the pending events
+    ///             If ((Local0 &amp; 8) == 8) { Notify (\_SB.PWRB, 0x80) }        // power button pressed
+    ///         }
+    ///     }
+    ///     Device (PS2K) {                                                      // the i8042 and its keyboard
+    ///         Name (_HID, EISAID ("PNP0303"))
+    ///         Name (_CRS, ResourceTemplate () { IO (Decode16, 0x60, 0x60, 1, 1) IO (Decode16, 0x64, 0x64, 1, 1) IRQNoFlags () { 1 } })
+    ///     }
+    /// }
+    /// </code>
+    /// </summary>
     internal static byte[] Dsdt()
     {
+        const byte PowerButtonPressed = 0x80; // ACPI 6.5 §5.6.6: Notify value for a control-method power button
+        var powerButton = (ulong)GedEvent.PowerButton;
         byte[] aml =
         [
-            0x08, (byte)'_', (byte)'S', (byte)'5', (byte)'_', // NameOp "_S5_"
-            0x12, 0x07, 0x04,                                  // PackageOp, PkgLength 7, 4 elements
-            0x0A, AcpiPmDevice.S5SleepType, 0x00, 0x00, 0x00,  // BytePrefix 5, Zero, Zero, Zero
+            .. Aml.Name("_S5_", Aml.PackageOf(Aml.Integer(AcpiPmDevice.S5SleepType), Aml.Zero, Aml.Zero, Aml.Zero)),
+            .. Aml.Scope("\\_SB_",
+                Aml.Device("PWRB",
+                    Aml.Name("_HID", Aml.EisaId("PNP0C0C")),
+                    Aml.Name("_UID", Aml.Zero)),
+                Aml.Device("GED_",
+                    Aml.Name("_HID", Aml.String("ACPI0013")),
+                    Aml.Name("_UID", Aml.Zero),
+                    Aml.Name("_CRS", Aml.ResourceTemplate(Aml.ExtendedInterrupt(AcpiGedDevice.Gsi, edge: true, activeLow: false, shared: false))),
+                    Aml.OperationRegion("GDST", Aml.SystemMemory, AcpiGedDevice.Address, AcpiGedDevice.RegisterLength),
+                    Aml.Field("GDST", Aml.ByteAcc | Aml.NoLock | Aml.WriteAsZeros, ("GDAT", 8)),
+                    Aml.Method("_EVT", 1, serialized: true,
+                        Aml.Store(Aml.Path("GDAT"), Aml.Local0),
+                        Aml.If(Aml.LEqual(Aml.And(Aml.Local0, Aml.Integer(powerButton)), Aml.Integer(powerButton)),
+                            Aml.Notify("\\_SB_.PWRB", PowerButtonPressed)))),
+                Aml.Device("PS2K",
+                    Aml.Name("_HID", Aml.EisaId("PNP0303")),
+                    Aml.Name("_CRS", Aml.ResourceTemplate(
+                        Aml.IoPort(I8042.DataPort, 1),
+                        Aml.IoPort(I8042.CommandPort, 1),
+                        Aml.IrqNoFlags((int)I8042.KeyboardIrq))))),
         ];
         var t = Header("DSDT", 36 + aml.Length, 2);
         aml.CopyTo(t, 36);
@@ -114,6 +159,7 @@ public static class AcpiTables
         var t = Header("FACP", 276, 6);
         var s = t.AsSpan();
         BinaryPrimitives.WriteUInt32LittleEndian(s[40..], (uint)dsdt);
+        BinaryPrimitives.WriteUInt16LittleEndian(s[109..], FadtBootArch8042); // IAPC_BOOT_ARCH: an i8042 is there
         BinaryPrimitives.WriteUInt32LittleEndian(s[112..], FadtHwReducedAcpi | FadtResetRegSup);
         WriteIoGas(s[116..], AcpiPmDevice.Port);               // RESET_REG
         s[128] = AcpiPmDevice.ResetValue;                      // RESET_VALUE

@@ -64,4 +64,7 @@ public interface IVcpu : IDisposable
 
     /// <summary>An application processor: held in wait-for-SIPI until the guest starts it with INIT-SIPI-SIPI.</summary>
     void WaitForStartupIpi();
+
+    /// <summary>Queues a non-maskable interrupt for this vCPU's next entry. Called on the vCPU's own thread.</summary>
+    void InjectNmi();
 }

@@ -293,6 +293,9 @@ public sealed partial class KvmVcpu : IVcpu
     /// <summary>KVM_MP_STATE_UNINITIALIZED: the in-kernel LAPIC keeps the vCPU out of the guest until INIT and SIPI arrive.</summary>
     public void WaitForStartupIpi() => SetMpState(Kvm.KVM_MP_STATE_UNINITIALIZED);
 
+    /// <summary>KVM_NMI: the in-kernel LAPIC delivers an NMI on the next KVM_RUN (vCPU ioctls run on the vCPU's thread).</summary>
+    public void InjectNmi() => Kvm.Ioctl(_fd, Kvm.KVM_NMI, 0, $"KVM_NMI(vCPU {Id})");
+
     public uint GetMpState()
     {
         kvm_mp_state s = default;

@@ -56,6 +56,7 @@ internal static partial class Interop
         public static readonly nuint KVM_SET_CPUID2 = IOW<kvm_cpuid2>(0x90);
         public static readonly nuint KVM_GET_MP_STATE = IOR<kvm_mp_state>(0x98);
         public static readonly nuint KVM_SET_MP_STATE = IOW<kvm_mp_state>(0x99);
+        public static readonly nuint KVM_NMI = IO(0x9a);
 
         // Capabilities (KVM_CAP_*).
         public const int KVM_CAP_IRQCHIP = 0;

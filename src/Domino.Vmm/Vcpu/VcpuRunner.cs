@@ -28,6 +28,7 @@ public sealed class VcpuRunner : IDisposable
     private VcpuState _state = VcpuState.Created;
     private long _exits;
     private bool _exitInFlight; // the last exit was I/O or MMIO that KVM finishes on the next KVM_RUN
+    private int _nmiPending;    // NMIs asked for and not yet handed to KVM
 
     public VcpuRunner(IVcpu vcpu, IVcpuExitHandler handler)
     {
@@ -67,6 +68,22 @@ public sealed class VcpuRunner : IDisposable
     public void Pause() => Post(VcpuState.Paused);
 
     public void Stop() => Post(VcpuState.Stopped);
+
+    /// <summary>
+    /// Sends this vCPU a non-maskable interrupt. vCPU ioctls belong to the vCPU's thread (KVM holds
+    /// the vCPU while it runs), so the request is a message: the thread injects it before its next
+    /// KVM_RUN. A paused vCPU gets it when it resumes. NMIs do not queue on x86: several asked for
+    /// before the thread gets to them arrive as one.
+    /// </summary>
+    public void InjectNmi()
+    {
+        Volatile.Write(ref _nmiPending, 1);
+        _wake.Release();
+        _vcpu.Kick();
+    }
+
+    /// <summary>NMIs asked for but not handed to KVM yet (0 or 1).</summary>
+    public int PendingNmis => Volatile.Read(ref _nmiPending);
 
     /// <summary>Blocks until the thread has reached <paramref name="state"/> (or stopped); false on timeout.</summary>
     public bool WaitForState(VcpuState state, TimeSpan timeout)
@@ -142,6 +159,7 @@ public sealed class VcpuRunner : IDisposable
                     continue;
                 }
                 if (Gate is { } gate && !gate.WaitForWindow(Id, out _)) continue; // kicked while waiting: requests first
+                if (Interlocked.Exchange(ref _nmiPending, 0) != 0) _vcpu.InjectNmi();
                 var exit = _vcpu.Run();
                 Interlocked.Increment(ref _exits);
                 _exitInFlight = exit.Kind is VmExitKind.IoIn or VmExitKind.IoOut or VmExitKind.MmioRead or VmExitKind.MmioWrite;

@@ -359,6 +359,16 @@ public sealed class QemuDriver : DomainDriver
     public override Task RequestShutdownAsync(GuestRef guest, bool reboot, CancellationToken ct) =>
         Execute(guest, reboot ? "system_reset" : "system_powerdown", ct);
 
+    /// <summary>xl trigger over QMP, as libxl does for QEMU: QEMU's inject-nmi reaches every vCPU, whatever <paramref name="vcpu"/> says.</summary>
+    public override Task TriggerAsync(GuestRef guest, DomainTrigger trigger, int vcpu, CancellationToken ct) => trigger switch
+    {
+        DomainTrigger.Power => Execute(guest, "system_powerdown", ct),
+        DomainTrigger.Reset => Execute(guest, "system_reset", ct),
+        DomainTrigger.Nmi => Execute(guest, "inject-nmi", ct),
+        DomainTrigger.S3Resume => Execute(guest, "system_wakeup", ct),
+        _ => throw UnsupportedTrigger(trigger, DomainTrigger.Power, DomainTrigger.Reset, DomainTrigger.Nmi, DomainTrigger.S3Resume),
+    };
+
     public override async Task<IReadOnlyList<VcpuInfo>> GetVcpusAsync(GuestRef guest, CancellationToken ct)
     {
         var g = Get(guest);

@@ -57,6 +57,9 @@ public sealed partial class TestDriver : DomainDriver
         public DateTimeOffset Started { get; set; } = DateTimeOffset.UtcNow;
         public bool Exited { get; set; }
         public bool Booted { get; set; }
+        /// <summary>The power button was pressed while paused: the guest sees it when it runs again.</summary>
+        public bool PowerButtonPending { get; set; }
+        public int Nmis { get; set; }
     }
 
     public override async Task<GuestStarted> StartAsync(GuestRef guest, bool paused, string configJson, CancellationToken ct)
@@ -145,8 +148,50 @@ public sealed partial class TestDriver : DomainDriver
         g.Paused = false;
         WriteMarker(g);
         if (!g.Booted) Boot(g);
+        if (g.PowerButtonPending)
+        {
+            g.PowerButtonPending = false;
+            PowerOffSoon(guest, "power button");
+        }
         return Task.CompletedTask;
     }
+
+    /// <summary>
+    /// xl trigger on the fake guest: it answers the power button by powering off (once it runs: a
+    /// press while paused waits), the reset line ends it as a reboot at once, an NMI is logged on
+    /// its console. init, sleep and s3resume are refused, as on the vmm driver.
+    /// </summary>
+    public override Task TriggerAsync(GuestRef guest, DomainTrigger trigger, int vcpu, CancellationToken ct)
+    {
+        var g = Get(guest);
+        switch (trigger)
+        {
+            case DomainTrigger.Power when g.Paused || !g.Booted:
+                g.PowerButtonPending = true;
+                break;
+            case DomainTrigger.Power:
+                PowerOffSoon(guest, "power button");
+                break;
+            case DomainTrigger.Reset:
+                Exit(guest, GuestExit.Reboot, "hard reset (trigger reset)");
+                break;
+            case DomainTrigger.Nmi:
+                if (vcpu >= g.Vcpus)
+                    throw new ToolstackException(ErrorKind.Invalid, $"domain '{guest.Name}' has {g.Vcpus} vcpu(s) online: no vcpu {vcpu}");
+                g.Nmis++;
+                g.Console.Write(Encoding.ASCII.GetBytes($"{guest.Name}: NMI on vcpu {vcpu} ({g.Nmis} so far)\n"));
+                break;
+            default:
+                throw UnsupportedTrigger(trigger, DomainTrigger.Power, DomainTrigger.Reset, DomainTrigger.Nmi);
+        }
+        return Task.CompletedTask;
+    }
+
+    private void PowerOffSoon(GuestRef guest, string why) => _ = Task.Run(async () =>
+    {
+        await Task.Delay(10).ConfigureAwait(false);
+        Exit(guest, GuestExit.Poweroff, why);
+    });
 
     public override Task RequestShutdownAsync(GuestRef guest, bool reboot, CancellationToken ct)
     {

@@ -14,11 +14,23 @@ namespace Domino.Toolstack.Drivers.Vmm;
 /// nothing else with it. Direct kernel boot (PVH ELF, 64-bit ELF, bzImage); HVM waits for a qemu driver.
 /// The daemon keeps a "watch" connection per guest and hears at once when the guest ends or its VMM dies.
 /// </summary>
-public sealed partial class VmmDriver(StateStore store, string hostExecutable) : DomainDriver
+public sealed partial class VmmDriver : DomainDriver
 {
     private static readonly TimeSpan StartLimit = TimeSpan.FromSeconds(20);
     private readonly ConcurrentDictionary<Guid, CancellationTokenSource> _watches = new();
     private readonly ConcurrentDictionary<Guid, Process> _children = new();
+    private readonly StateStore store;
+    private readonly string hostExecutable;
+    private readonly SpareVmmHost _spares;
+
+    /// <param name="keepSpare">Keep one warmed-up VMM process ready for the next create (see <see cref="SpareVmmHost"/>).</param>
+    public VmmDriver(StateStore store, string hostExecutable, bool keepSpare = false)
+    {
+        this.store = store;
+        this.hostExecutable = hostExecutable;
+        _spares = new SpareVmmHost(hostExecutable, store.Root, keepSpare);
+        _spares.Replenish();
+    }
 
     public override string Name => "vmm";
 
@@ -39,10 +51,9 @@ public sealed partial class VmmDriver(StateStore store, string hostExecutable) :
         AtomicFile.Write(LaunchFile(store, guest.Uuid), JsonSerializer.SerializeToUtf8Bytes(
             new VmmLaunch { Uuid = guest.Uuid, DomId = guest.DomId, Name = guest.Name, Spec = guest.Spec, Paused = paused }, VmmWire.Json.VmmLaunch));
 
-        var psi = new ProcessStartInfo(hostExecutable) { UseShellExecute = false };
-        foreach (var a in new[] { "vmm-host", "--state-dir", store.Root, "--uuid", guest.Uuid.ToString() }) psi.ArgumentList.Add(a);
-        var process = Process.Start(psi) ?? throw new ToolstackException(ErrorKind.Failed, $"cannot start the VMM process for domain '{guest.Name}'");
+        var process = _spares.Take(guest.Uuid) ?? StartHost(guest);
         _children[guest.Uuid] = process; // kept so the runtime reaps it when it exits
+        _spares.Replenish();
 
         var deadline = DateTime.UtcNow + StartLimit;
         while (true)
@@ -71,6 +82,13 @@ public sealed partial class VmmDriver(StateStore store, string hostExecutable) :
         }
         Watch(guest, process.Id);
         return new GuestStarted(process.Id, Libc.ProcessStartTicks(process.Id));
+    }
+
+    private Process StartHost(GuestRef guest)
+    {
+        var psi = new ProcessStartInfo(hostExecutable) { UseShellExecute = false };
+        foreach (var a in new[] { "vmm-host", "--state-dir", store.Root, "--uuid", guest.Uuid.ToString() }) psi.ArgumentList.Add(a);
+        return Process.Start(psi) ?? throw new ToolstackException(ErrorKind.Failed, $"cannot start the VMM process for domain '{guest.Name}'");
     }
 
     public override async Task DestroyAsync(GuestRef guest, CancellationToken ct)
@@ -123,9 +141,23 @@ public sealed partial class VmmDriver(StateStore store, string hostExecutable) :
     public override Task PauseAsync(GuestRef guest, CancellationToken ct) => Checked(guest, "pause", ct);
     public override Task UnpauseAsync(GuestRef guest, CancellationToken ct) => Checked(guest, "resume", ct);
 
+    /// <summary>
+    /// The VMM has no PV control channel, so it asks the way a PC does: shutdown presses the ACPI
+    /// power button, reboot types Ctrl-Alt-Del on the i8042 keyboard. The guest decides; whatever it
+    /// does (power-off, reset, nothing) comes back through the watch.
+    /// </summary>
     public override Task RequestShutdownAsync(GuestRef guest, bool reboot, CancellationToken ct) =>
-        throw new ToolstackException(ErrorKind.Unsupported,
-            $"{(reboot ? "reboot" : "shutdown")} is not supported by the vmm driver (the VMM has no power button or PV control channel to ask the guest; use destroy)");
+        Checked(guest, reboot ? "ctrl-alt-del" : "power-button", ct, reboot ? "reboot" : "shutdown");
+
+    public override Task TriggerAsync(GuestRef guest, DomainTrigger trigger, int vcpu, CancellationToken ct) => trigger switch
+    {
+        DomainTrigger.Power => Checked(guest, "power-button", ct, "trigger power"),
+        DomainTrigger.Reset => Checked(guest, "reset", ct, "trigger reset"),
+        DomainTrigger.Nmi when vcpu >= guest.Spec.Vcpus =>
+            throw new ToolstackException(ErrorKind.Invalid, $"domain '{guest.Name}' runs {guest.Spec.Vcpus} vcpu(s) in its VMM: no vcpu {vcpu}"),
+        DomainTrigger.Nmi => Checked(guest, "nmi", ct, "trigger nmi", vcpu.ToString(CultureInfo.InvariantCulture)),
+        _ => throw UnsupportedTrigger(trigger, DomainTrigger.Power, DomainTrigger.Reset, DomainTrigger.Nmi),
+    };
 
     public override async Task<IReadOnlyList<VcpuInfo>> GetVcpusAsync(GuestRef guest, CancellationToken ct)
     {
@@ -167,10 +199,10 @@ public sealed partial class VmmDriver(StateStore store, string hostExecutable) :
         if (!r.Ok) throw new ToolstackException(ErrorKind.Failed, $"core dump of domain '{guest.Name}' failed: {r.Error}");
     }
 
-    private async Task Checked(GuestRef guest, string op, CancellationToken ct)
+    private async Task Checked(GuestRef guest, string op, CancellationToken ct, string? what = null, string? data = null)
     {
-        var r = await RequestAsync(guest.Uuid, op, ct).ConfigureAwait(false);
-        if (!r.Ok) throw new ToolstackException(ErrorKind.Failed, $"{op} of domain '{guest.Name}' failed in its VMM: {r.Error}");
+        var r = await RequestAsync(guest.Uuid, op, ct, data: data).ConfigureAwait(false);
+        if (!r.Ok) throw new ToolstackException(ErrorKind.Failed, $"{what ?? op} of domain '{guest.Name}' failed in its VMM: {r.Error}");
     }
 
     /// <summary>Holds a watch connection; reports the guest's end, or its VMM's death, to the toolstack.</summary>
@@ -245,6 +277,7 @@ public sealed partial class VmmDriver(StateStore store, string hostExecutable) :
 
     public override async ValueTask DisposeAsync()
     {
+        _spares.Dispose();
         foreach (var w in _watches.Values) await w.CancelAsync().ConfigureAwait(false);
         await base.DisposeAsync().ConfigureAwait(false);
     }

@@ -20,6 +20,27 @@ namespace Domino.Toolstack.Drivers.Vmm;
 /// </summary>
 public static class VmmHost
 {
+    /// <summary>
+    /// The daemon's spare VMM process (<c>domino vmm-host --spare</c>): started before any domain needs
+    /// it, it loads and warms the VMM's code, then waits on stdin for the UUID of the domain it is to run
+    /// and carries on as <see cref="Run"/>. The daemon writes that line at create time, so the create does
+    /// not wait for a runtime to start. End of file (the daemon closed the pipe, or died) ends it: a spare
+    /// never outlives its daemon and never holds a guest.
+    /// </summary>
+    public static int RunSpare(string stateDir)
+    {
+        VirtualMachine.WarmUp();
+        VmmWire.WarmUp();
+        string? line;
+        try
+        {
+            using var stdin = new StreamReader(Console.OpenStandardInput());
+            line = stdin.ReadLine();
+        }
+        catch (IOException) { return 0; }
+        return Guid.TryParse(line?.Trim(), out var uuid) ? Run(stateDir, uuid) : 0;
+    }
+
     public static int Run(string stateDir, Guid uuid)
     {
         Libc.NewSession();
@@ -203,11 +224,15 @@ public static class VmmHost
                     case "dump": CoreDump.Write(vm, request.Path!); break;
                     case "save": return Status() with { Result = VmmHostPersist.Save(vm, request) };
                     case "remus-stop": VmmHostPersist.RemusStop(); break;
+                    case "power-button": vm.PressPowerButton(); break;
+                    case "ctrl-alt-del": vm.SendCtrlAltDel(); break;
+                    case "nmi": vm.InjectNmi(int.Parse(request.Data ?? "0", CultureInfo.InvariantCulture)); break;
+                    case "reset": vm.HardReset("hard reset by the toolstack (trigger reset)"); break;
                     default: return new VmmResponse { Ok = false, Error = $"unknown request '{request.Op}'" };
                 }
                 return Status();
             }
-            catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException or ArgumentException or FormatException)
             {
                 return Status() with { Ok = false, Error = e.Message };
             }

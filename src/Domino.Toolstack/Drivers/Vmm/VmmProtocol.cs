@@ -17,7 +17,8 @@ public sealed record VmmLaunch
 
 /// <summary>
 /// One request on a VMM process's control socket, one JSON line. Ops: status, pause, resume, destroy,
-/// history, stats, dump (path), watch (answered when the guest ends), console (then raw bytes both ways).
+/// history, stats, dump (path), watch (answered when the guest ends), console (then raw bytes both ways),
+/// power-button, ctrl-alt-del, nmi (data: the vCPU), reset (ends the guest as a reboot).
 /// </summary>
 public sealed record VmmRequest(string Op, bool Replay = true, string? Path = null, string? Data = null);
 
@@ -76,4 +77,15 @@ internal static class VmmWire
     };
 
     public static ToolstackJson Json => ToolstackJson.Default;
+
+    /// <summary>Runs the control protocol's serializers once, so a spare VMM process has them ready.</summary>
+    public static void WarmUp()
+    {
+        var launch = new VmmLaunch { Name = "warm-up", Spec = new DomainSpec { Name = "warm-up" } };
+        _ = JsonSerializer.Deserialize(JsonSerializer.SerializeToUtf8Bytes(launch, Json.VmmLaunch), Json.VmmLaunch);
+        var request = Line(new VmmRequest("status"), Json.VmmRequest);
+        _ = JsonSerializer.Deserialize(request.AsSpan(0, request.Length - 1), Json.VmmRequest);
+        _ = Line(new VmmResponse { State = "created" }, Json.VmmResponse);
+        _ = JsonSerializer.Serialize(new VmmExitRecord("poweroff", ""), Json.VmmExitRecord);
+    }
 }

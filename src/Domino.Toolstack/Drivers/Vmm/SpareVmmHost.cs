@@ -1,0 +1,80 @@
+using System.ComponentModel;
+using System.Diagnostics;
+
+namespace Domino.Toolstack.Drivers.Vmm;
+
+/// <summary>
+/// One idle, warmed-up VMM process (<c>domino vmm-host --spare</c>) kept ready for the next create, so
+/// a create does not wait for a .NET runtime to start and load the VMM's code. The daemon holds the
+/// write end of the spare's stdin: <see cref="Take"/> writes the domain's UUID there and the spare
+/// carries on exactly as a freshly started <c>vmm-host --uuid</c> would (same pid file and launch file
+/// rules, so crash safety is unchanged). Closing the pipe, or the daemon dying, ends an idle spare.
+/// </summary>
+internal sealed class SpareVmmHost(string hostExecutable, string stateDir, bool enabled) : IDisposable
+{
+    private readonly Lock _lock = new();
+    private Process? _spare;
+    private bool _disposed;
+
+    /// <summary>Hands the spare the domain <paramref name="uuid"/>; null when there is no live spare.</summary>
+    public Process? Take(Guid uuid)
+    {
+        Process? spare;
+        lock (_lock) (spare, _spare) = (_spare, null);
+        if (spare is null) return null;
+        try
+        {
+            if (spare.HasExited) throw new IOException($"spare VMM process {spare.Id} has exited");
+            spare.StandardInput.WriteLine(uuid.ToString("D"));
+            spare.StandardInput.Close();
+            return spare;
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException)
+        {
+            Discard(spare);
+            return null;
+        }
+    }
+
+    /// <summary>Starts a new spare in the background unless one is ready (or spares are off).</summary>
+    public void Replenish()
+    {
+        lock (_lock) if (!enabled || _disposed || _spare is not null) return;
+        _ = Task.Run(() =>
+        {
+            var psi = new ProcessStartInfo(hostExecutable) { UseShellExecute = false, RedirectStandardInput = true };
+            foreach (var a in new[] { "vmm-host", "--spare", "--state-dir", stateDir }) psi.ArgumentList.Add(a);
+            Process? started;
+            try { started = Process.Start(psi); }
+            catch (Win32Exception) { return; } // creates fall back to starting a VMM process each
+            if (started is null) return;
+            lock (_lock)
+            {
+                if (!_disposed && _spare is null)
+                {
+                    _spare = started;
+                    return;
+                }
+            }
+            Discard(started);
+        });
+    }
+
+    private static void Discard(Process spare)
+    {
+        try { spare.StandardInput.Close(); } catch (IOException) { }
+        try { if (!spare.HasExited) spare.Kill(); } catch (InvalidOperationException) { }
+        spare.Dispose();
+    }
+
+    public void Dispose()
+    {
+        Process? spare;
+        lock (_lock)
+        {
+            _disposed = true;
+            (spare, _spare) = (_spare, null);
+        }
+        if (spare is not null) Discard(spare);
+    }
+}

@@ -1,0 +1,143 @@
+using System.Net.Sockets;
+using System.Net.WebSockets;
+using System.Text;
+using Domino.Cli.Client;
+
+namespace Domino.Cli.Tests;
+
+/// <summary>The CLI's HTTP/1.1 client against a canned server on a Unix socket.</summary>
+public sealed class DaemonHttpTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("domino-http-").FullName;
+    private string SocketPath => Path.Combine(_dir, "s.sock");
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>Serves one connection: records the request head and body, then writes <paramref name="response"/>.</summary>
+    private Task<string> ServeOnce(string response, bool keepOpen = false)
+    {
+        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(SocketPath));
+        listener.Listen(1);
+        return Task.Run(async () =>
+        {
+            using (listener)
+            {
+                using var client = await listener.AcceptAsync();
+                var request = new StringBuilder();
+                var buffer = new byte[4096];
+                while (!request.ToString().Contains("\r\n\r\n", StringComparison.Ordinal))
+                {
+                    var n = await client.ReceiveAsync(buffer);
+                    if (n == 0) break;
+                    request.Append(Encoding.ASCII.GetString(buffer, 0, n));
+                }
+                var head = request.ToString();
+                var lengthLine = head.Split("\r\n").FirstOrDefault(l => l.StartsWith("Content-Length:", StringComparison.Ordinal));
+                var length = lengthLine is null ? 0 : int.Parse(lengthLine["Content-Length:".Length..].Trim(), System.Globalization.CultureInfo.InvariantCulture);
+                while (Encoding.ASCII.GetByteCount(head[(head.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]) < length)
+                {
+                    var n = await client.ReceiveAsync(buffer);
+                    if (n == 0) break;
+                    head += Encoding.ASCII.GetString(buffer, 0, n);
+                }
+                await client.SendAsync(Encoding.Latin1.GetBytes(response));
+                if (keepOpen) await Task.Delay(200);
+                client.Shutdown(SocketShutdown.Both);
+                return head;
+            }
+        });
+    }
+
+    private async Task<(int Status, string Body, string Request)> Exchange(string response, string method = "GET", byte[]? json = null)
+    {
+        var server = ServeOnce(response);
+        using var r = await DaemonHttp.SendAsync(SocketPath, method, "domains/a", json, CancellationToken.None);
+        var body = Encoding.UTF8.GetString(await r.ReadAllAsync(CancellationToken.None));
+        return (r.Status, body, await server);
+    }
+
+    [Fact]
+    public async Task Sends_the_request_line_host_and_a_json_body()
+    {
+        var (_, _, request) = await Exchange("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", "POST", "{\"a\":1}"u8.ToArray());
+        Assert.StartsWith("POST /domains/a HTTP/1.1\r\n", request, StringComparison.Ordinal);
+        Assert.Contains("\r\nHost: domino\r\n", request, StringComparison.Ordinal);
+        Assert.Contains("\r\nContent-Type: application/json\r\nContent-Length: 7\r\n", request, StringComparison.Ordinal);
+        Assert.EndsWith("\r\n\r\n{\"a\":1}", request, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Reads_a_content_length_body_and_stops_there()
+    {
+        var (status, body, _) = await Exchange("HTTP/1.1 201 Created\r\ncontent-length: 5\r\n\r\nhelloTRAILING-GARBAGE");
+        Assert.Equal(201, status);
+        Assert.Equal("hello", body);
+    }
+
+    [Fact]
+    public async Task Decodes_a_chunked_body_with_extensions_and_trailers()
+    {
+        var (status, body, _) = await Exchange("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;x=y\r\nWiki\r\n6\r\npedia \r\nE\r\nin \r\n\r\nchunks.\r\n0\r\nX-Trailer: 1\r\n\r\n");
+        Assert.Equal(200, status);
+        Assert.Equal("Wikipedia in \r\n\r\nchunks.", body);
+    }
+
+    [Fact]
+    public async Task Reads_to_the_end_of_the_connection_without_framing()
+    {
+        var (_, body, _) = await Exchange("HTTP/1.1 200 OK\r\n\r\nuntil close");
+        Assert.Equal("until close", body);
+    }
+
+    [Theory]
+    [InlineData("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")]
+    [InlineData("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nshort")]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort")]
+    [InlineData("SMTP ready\r\n\r\n")]
+    [InlineData("")]
+    public async Task A_broken_answer_is_an_IOException(string response)
+    {
+        await Assert.ThrowsAsync<IOException>(() => Exchange(response));
+    }
+
+    [Fact]
+    public async Task No_daemon_is_an_IOException_naming_the_socket()
+    {
+        var e = await Assert.ThrowsAsync<IOException>(() => DaemonHttp.SendAsync(SocketPath, "GET", "domains", null, CancellationToken.None));
+        Assert.Contains(SocketPath, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_refused_upgrade_returns_the_daemons_answer()
+    {
+        var server = ServeOnce("HTTP/1.1 404 Not Found\r\nContent-Length: 15\r\n\r\n{\"error\":\"no\"}\n");
+        var (ws, refusal) = await DaemonHttp.UpgradeAsync(SocketPath, "domains/x/console", CancellationToken.None);
+        Assert.Null(ws);
+        using (refusal)
+        {
+            Assert.Equal(404, refusal!.Status);
+            Assert.Equal("{\"error\":\"no\"}\n", Encoding.ASCII.GetString(await refusal.ReadAllAsync(CancellationToken.None)));
+        }
+        var request = await server;
+        Assert.Contains("\r\nUpgrade: websocket\r\n", request, StringComparison.Ordinal);
+        Assert.Contains("\r\nSec-WebSocket-Version: 13\r\n", request, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_accepted_upgrade_carries_websocket_frames_including_bytes_sent_with_the_101()
+    {
+        // A server text frame "hi" (FIN, opcode 1, unmasked, length 2) sent in the same write as the 101.
+        var server = ServeOnce("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n\u0081\u0002hi", keepOpen: true);
+        var (ws, refusal) = await DaemonHttp.UpgradeAsync(SocketPath, "domains/x/console", CancellationToken.None);
+        Assert.Null(refusal);
+        using (ws)
+        {
+            var buffer = new byte[16];
+            var r = await ws!.ReceiveAsync(buffer, CancellationToken.None);
+            Assert.Equal(WebSocketMessageType.Text, r.MessageType);
+            Assert.Equal("hi", Encoding.ASCII.GetString(buffer, 0, r.Count));
+        }
+        await server;
+    }
+}

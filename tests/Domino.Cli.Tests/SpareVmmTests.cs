@@ -1,0 +1,76 @@
+using System.Globalization;
+using Domino.Toolstack.Interop;
+
+namespace Domino.Cli.Tests;
+
+/// <summary>
+/// The vmm driver keeps one warmed-up VMM process ready: a create hands it the domain instead of
+/// starting a runtime, a new spare follows, and an idle spare never outlives its daemon.
+/// </summary>
+public sealed class SpareVmmTests : IDisposable
+{
+    private readonly DominoRunner _d = new("vmm");
+
+    public void Dispose() => _d.Dispose();
+
+    /// <summary>Pids of this daemon's processes started as spares (command line <c>vmm-host --spare --state-dir DIR</c>).</summary>
+    private List<int> Spares()
+    {
+        var found = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid)) continue;
+            try
+            {
+                var args = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0');
+                if (args.Contains("vmm-host") && args.Contains("--spare") && args.Contains(_d.StateDir)) found.Add(pid);
+            }
+            catch (IOException) { }
+        }
+        return found;
+    }
+
+    [SkippableFact]
+    public void A_create_is_served_by_the_spare_and_a_new_spare_follows()
+    {
+        Kvm.Require();
+        _d.StartDaemon();
+        TestDriverEndToEndTests.WaitFor(() => Spares().Count == 1, 60);
+        var spare = Spares().Single();
+
+        var cfg = _d.Config("count", $"kernel = \"{Kvm.Guest("counter")}\"");
+        var r = _d.Run("create", "-q", cfg);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var pid = int.Parse(File.ReadAllText(Directory.GetFiles(Path.Combine(_d.StateDir, "vmm"), "*.pid").Single()).Split(' ')[0], CultureInfo.InvariantCulture);
+        Assert.Equal(spare, pid);
+        TestDriverEndToEndTests.WaitFor(() => _d.Run("dmesg", "count").Stdout.Contains("counter:", StringComparison.Ordinal));
+
+        // The adopted process keeps its command line; the new spare is the other one.
+        TestDriverEndToEndTests.WaitFor(() => Spares().Any(p => p != spare), 60);
+        Assert.Equal(0, _d.Run("destroy", "count").ExitCode);
+        TestDriverEndToEndTests.WaitFor(() => !Libc.ProcessExists(pid));
+    }
+
+    [SkippableFact]
+    public void An_idle_spare_ends_with_its_daemon()
+    {
+        Kvm.Require();
+        _d.StartDaemon();
+        TestDriverEndToEndTests.WaitFor(() => Spares().Count == 1, 60);
+        var spare = Spares().Single();
+        _d.KillDaemon(); // SIGKILL: the spare sees its stdin pipe close
+        TestDriverEndToEndTests.WaitFor(() => !Libc.ProcessExists(spare), 30);
+    }
+
+    [SkippableFact]
+    public void DOMINO_VMM_SPARE_0_turns_spares_off_and_creates_still_work()
+    {
+        Kvm.Require();
+        _d.ExtraEnvironment["DOMINO_VMM_SPARE"] = "0";
+        _d.StartDaemon();
+        var r = _d.Run("create", "-q", "-c", _d.Config("hello", $"kernel = \"{Kvm.Guest("hello")}\""));
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("hello: PASS", r.Stdout, StringComparison.Ordinal);
+        Assert.Empty(Spares());
+    }
+}
