@@ -228,6 +228,7 @@ public sealed partial class VirtualMachine
     /// <summary>Creates the vCPUs a restore fills in, with CPUID set; a VM built from a shell has them already.</summary>
     private void CreateVcpusForRestore(int count)
     {
+        JoinKernelSide();
         for (var i = _runners.Count; i < count; i++)
         {
             var vcpu = _vm.CreateVcpu(i);

@@ -40,6 +40,7 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
     private readonly IVm _vm;
     private readonly GuestRam _ram;
     private readonly List<VcpuRunner> _runners = [];
+    private Task? _kernelSide;
     private readonly List<IDisposable> _backends = [];
     private readonly TaskCompletionSource<GuestExit> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Action<string> _log;
@@ -118,6 +119,7 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
             using var machine = Construct(config, MemoryMap.ForSize(16UL << 20), () => KvmHypervisor.Open(), (m, _) =>
             {
                 AcpiTables.Write(m._ram.Memory, BootLayout.Rsdp, 1);
+                m.JoinKernelSide();
                 using var vcpu = m._vm.CreateVcpu(0);
                 vcpu.SetCpuid(1);
                 vcpu.InitializeFpu();
@@ -142,6 +144,7 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
         IVm? vm = null;
         GuestRam? ram = null;
         List<KvmVcpu>? readyVcpus = null;
+        Task? kernelSide = null;
         try
         {
             if (shell is not null)
@@ -170,12 +173,20 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
                 timer?.Mark("KVM_CREATE_VM");
                 vm.SetupArchitecturalPages();
                 timer?.Mark("TSS + identity map");
-                vm.CreateIrqchipAndPit();
-                timer?.Mark("irqchip + PIT");
-                ram = GuestRam.Create(map, vm);
-                timer?.Mark("guest RAM + memory slots");
+                ram = GuestRam.Create(map, vm: null);
+                timer?.Mark("guest RAM mapped");
+                // KVM_CREATE_IRQCHIP, KVM_CREATE_PIT2 and KVM_SET_USER_MEMORY_REGION can each wait for an
+                // RCU grace period in the kernel (milliseconds on these hosts). Devices, ACPI tables,
+                // the kernel image and a memory image need none of them, so they are made on another
+                // thread meanwhile; whatever needs them (vCPUs, interrupts) calls JoinKernelSide first.
+                var (v, r) = (vm, ram);
+                kernelSide = Task.Run(() =>
+                {
+                    v.CreateIrqchipAndPit();
+                    r.Register(v);
+                });
             }
-            machine = new VirtualMachine(kvm, vm, ram!, config);
+            machine = new VirtualMachine(kvm, vm, ram!, config) { _kernelSide = kernelSide };
             if (readyVcpus is not null)
             {
                 foreach (var v in readyVcpus) machine._runners.Add(new VcpuRunner(v, machine));
@@ -199,6 +210,8 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
                 cmdline.Append(machine.AttachVirtioMmio(i, virtio[i]));
             timer?.Mark("devices");
             populate(machine, cmdline.ToString().Trim());
+            machine.JoinKernelSide();
+            timer?.Mark("irqchip + PIT + memory slots joined");
             if (config.ConsoleInput is { } input) machine.StartInputPump(input);
             timer?.Mark("console input");
             return machine;
@@ -209,6 +222,7 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
             if (machine is not null) machine.Dispose();
             else
             {
+                WaitQuietly(kernelSide);
                 foreach (var v in readyVcpus ?? []) v.Dispose();
                 ram?.Dispose();
                 vm?.Dispose();
@@ -216,6 +230,20 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
             }
             throw;
         }
+    }
+
+    /// <summary>Waits until the VM's irqchip, PIT and memory slots exist; rethrows what failed in making them.</summary>
+    private void JoinKernelSide()
+    {
+        if (_kernelSide is not { } t) return;
+        t.GetAwaiter().GetResult();
+        _kernelSide = null;
+    }
+
+    private static void WaitQuietly(Task? t)
+    {
+        try { t?.Wait(); }
+        catch (AggregateException) { }
     }
 
     /// <summary>Opens every disk image before KVM is touched, so a bad path is a configuration error.</summary>
@@ -271,6 +299,7 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
 
     private void CreateVcpus(int count)
     {
+        JoinKernelSide();
         for (var i = 0; i < count; i++)
         {
             var vcpu = _vm.CreateVcpu(i);
@@ -547,6 +576,7 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         End(new GuestExit(VmExitReason.Stopped, "VM disposed"));
+        WaitQuietly(_kernelSide);
         foreach (var r in _runners) r.Dispose();
         foreach (var r in _runners) r.Vcpu.Dispose();
         foreach (var b in _backends) b.Dispose();

@@ -30,14 +30,13 @@ public sealed partial class GuestRam : IDisposable
             var regions = new List<GuestRegion>();
             var low = ram.Allocate(map.BelowFourGiBEnd);
             regions.Add(new GuestRegion(0, map.BelowFourGiBEnd, low.Address));
-            vm?.SetUserMemoryRegion(0, 0, map.BelowFourGiBEnd, low.Address);
             if (map.AboveFourGiBSize > 0)
             {
                 var high = ram.Allocate(map.AboveFourGiBSize);
                 regions.Add(new GuestRegion(MemoryMap.FourGiB, map.AboveFourGiBSize, high.Address));
-                vm?.SetUserMemoryRegion(1, MemoryMap.FourGiB, map.AboveFourGiBSize, high.Address);
             }
             ram.Memory = new GuestMemory(regions);
+            if (vm is not null) ram.Register(vm);
             return ram;
         }
         catch
@@ -45,6 +44,13 @@ public sealed partial class GuestRam : IDisposable
             ram.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Registers the RAM with <paramref name="vm"/> as memory slots (slot 0 below 4 GiB, slot 1 above).</summary>
+    public void Register(IVm vm)
+    {
+        vm.SetUserMemoryRegion(0, 0, Map.BelowFourGiBEnd, _mappings[0].Address);
+        if (Map.AboveFourGiBSize > 0) vm.SetUserMemoryRegion(1, MemoryMap.FourGiB, Map.AboveFourGiBSize, _mappings[1].Address);
     }
 
     private SafeMmap Allocate(ulong size)
