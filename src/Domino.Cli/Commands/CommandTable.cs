@@ -17,7 +17,7 @@ internal static class CommandTable
         new(["create"], () => [CreateCommands.Create()]),
         new(["config-update"], () => [CreateCommands.ConfigUpdate()]),
         new(["list", "domid", "domname", "uptime", "info", "dmesg", "events"], QueryCommands.All),
-        new(["destroy", "shutdown", "reboot", "pause", "unpause", "rename", "inject"], LifecycleCommands.All),
+        new(["destroy", "shutdown", "reboot", "trigger", "pause", "unpause", "rename", "inject"], LifecycleCommands.All),
         new(["console"], () => [ConsoleCommand.Create()]),
         new(["vcpu-list", "vcpu-pin", "vcpu-set"], VcpuCommands.All),
         new(["cpupool-create", "cpupool-list", "cpupool-destroy", "cpupool-rename", "cpupool-cpu-add",
