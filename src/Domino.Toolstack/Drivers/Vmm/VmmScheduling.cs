@@ -71,29 +71,6 @@ public static class VmmScheduling
         catch (Exception e) when (e is IOException or FormatException or IndexOutOfRangeException or ArgumentException) { return null; }
     }
 
-    /// <summary>Window-start lateness samples, summarised into the VMM log every 10 s.</summary>
-    private sealed class JitterLog
-    {
-        private readonly long[] _samples = new long[8192];
-        private long _count;
-
-        public void Add(int vcpu, long planned, long actual)
-        {
-            var i = Interlocked.Increment(ref _count) - 1;
-            _samples[i % _samples.Length] = actual - planned;
-        }
-
-        public string? Report()
-        {
-            var n = (int)Math.Min(Interlocked.Read(ref _count), _samples.Length);
-            if (n == 0) return null;
-            var s = _samples.AsSpan(0, n).ToArray();
-            Array.Sort(s);
-            string Us(double q) => (s[Math.Min(n - 1, (int)(q * n))] / 1000.0).ToString("0.0", CultureInfo.InvariantCulture);
-            return $"window-start jitter over the last {n} windows: p50 {Us(0.5)} µs, p99 {Us(0.99)} µs, max {Us(1)} µs";
-        }
-    }
-
     /// <summary>In the VMM process: publishes the vCPU threads, then follows the gate table file until <paramref name="ct"/> ends.</summary>
     public static void Serve(VirtualMachine vm, StateStore store, Guid uuid, Action<string> log, CancellationToken ct)
     {
@@ -103,14 +80,13 @@ public static class VmmScheduling
         {
             DateTime seen = default;
             Arinc653Gate? gate = null;
-            var jitter = new JitterLog();
             var nextReport = Environment.TickCount64 + 10_000;
             while (!ct.IsCancellationRequested)
             {
                 if (gate is not null && Environment.TickCount64 >= nextReport)
                 {
                     nextReport = Environment.TickCount64 + 10_000;
-                    if (jitter.Report() is { } line) log($"arinc653: {line}");
+                    if (gate.Stats.Take() is { Windows: > 0 } report) log($"arinc653: {report}");
                 }
                 var stamp = File.Exists(path) ? File.GetLastWriteTimeUtc(path) : default;
                 if (stamp != seen)
@@ -125,7 +101,7 @@ public static class VmmScheduling
                     }
                     else if (gate is null)
                     {
-                        gate = new Arinc653Gate(table, kickAtWindowEnd: true) { WindowStarted = jitter.Add };
+                        gate = new Arinc653Gate(table, kickAtWindowEnd: true);
                         vm.SetGate(gate);
                         log($"arinc653: gate installed ({table.Windows.Count} window(s) per {table.MajorFrameNs / 1000} µs major frame)");
                     }
