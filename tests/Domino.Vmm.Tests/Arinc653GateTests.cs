@@ -87,6 +87,19 @@ public class Arinc653GateTests
     }
 
     [Fact]
+    public void With_a_kick_lead_a_window_is_over_once_its_kick_is_due()
+    {
+        var table = new GateTable(10_000_000, 0, [new GateWindow(0, 1, 0, 1_000_000), new GateWindow(0, 1, 5_000_000, 100_000)]);
+        Assert.Equal(950_000, Arinc653Gate.KickAt(0, 1_000_000, 50_000));
+        Assert.Equal(5_075_000, Arinc653Gate.KickAt(5_000_000, 5_100_000, 50_000)); // a short window: at most a quarter early
+        Assert.Equal((0L, 1_000_000L, 1), Arinc653Gate.NextWindow(table, 0, 940_000, 50_000));
+        Assert.Equal((5_000_000L, 5_100_000L, 1), Arinc653Gate.NextWindow(table, 0, 950_000, 50_000));
+        Assert.Equal((0L, 1_000_000L, 1), Arinc653Gate.NextWindow(table, 0, 950_000)); // no lead: still open
+        Assert.Equal((10_000_000L, 11_000_000L, 1), Arinc653Gate.NextWindow(table, 0, 5_080_000, 50_000)); // the next frame's
+        Assert.Equal(-1, Arinc653Gate.NextWindow(table, 1, 0).Cpu);
+    }
+
+    [Fact]
     public void Stats_summarise_nearest_rank_percentiles_and_start_afresh()
     {
         var stats = new GateStats();

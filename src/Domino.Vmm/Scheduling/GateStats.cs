@@ -15,8 +15,8 @@ public sealed record GateReport(double Seconds, long Windows, long Skipped, long
 
 /// <summary>
 /// What an ARINC653 gate measured since the last <see cref="Take"/>: for each window, how late
-/// its vCPU thread woke (start lateness), how long after the window's end KVM_RUN returned (kick
-/// latency), and how much CPU time the thread used in the window beyond the window's length (overrun).
+/// its vCPU thread woke (start lateness), how long after the window-end kick's expiry KVM_RUN returned
+/// (kick latency), and how much CPU time the thread used in the window beyond the window's length (overrun).
 /// Many vCPU threads add samples at once; a report and a concurrent sample may miss each other, which
 /// costs one sample, never a wrong one.
 /// </summary>
@@ -34,7 +34,7 @@ public sealed class GateStats
     /// <summary>The thread woke after the whole window had passed and skipped it.</summary>
     public void WindowSkipped() => Interlocked.Increment(ref _skipped);
 
-    /// <summary>KVM_RUN returned <paramref name="latencyNs"/> after the window's end.</summary>
+    /// <summary>KVM_RUN returned <paramref name="latencyNs"/> after the window-end kick's expiry.</summary>
     public void Kicked(long latencyNs) => _kick.Add(latencyNs);
 
     /// <summary>A window closed: the thread had <paramref name="windowNs"/> of it and used <paramref name="overrunNs"/> CPU time beyond that.</summary>

@@ -71,6 +71,10 @@ public static class VmmScheduling
         catch (Exception e) when (e is IOException or FormatException or IndexOutOfRangeException or ArgumentException) { return null; }
     }
 
+    /// <summary>A gate lead in µs from the environment (the daemon's, which VMM processes inherit), else the default.</summary>
+    private static long LeadNs(string variable, long defaultNs) =>
+        long.TryParse(Environment.GetEnvironmentVariable(variable), NumberStyles.None, CultureInfo.InvariantCulture, out var us) ? us * 1000 : defaultNs;
+
     /// <summary>In the VMM process: publishes the vCPU threads, then follows the gate table file until <paramref name="ct"/> ends.</summary>
     public static void Serve(VirtualMachine vm, StateStore store, Guid uuid, Action<string> log, CancellationToken ct)
     {
@@ -101,9 +105,11 @@ public static class VmmScheduling
                     }
                     else if (gate is null)
                     {
-                        gate = new Arinc653Gate(table, kickAtWindowEnd: true);
+                        var kickLead = LeadNs("DOMINO_ARINC653_KICK_LEAD_US", Arinc653Gate.DefaultKickLeadNs);
+                        var wakeLead = LeadNs("DOMINO_ARINC653_WAKE_LEAD_US", Arinc653Gate.DefaultWakeLeadNs);
+                        gate = new Arinc653Gate(table, kickAtWindowEnd: true, kickLeadNs: kickLead, wakeLeadNs: wakeLead);
                         vm.SetGate(gate);
-                        log($"arinc653: gate installed ({table.Windows.Count} window(s) per {table.MajorFrameNs / 1000} µs major frame)");
+                        log($"arinc653: gate installed ({table.Windows.Count} window(s) per {table.MajorFrameNs / 1000} µs major frame, kick lead {kickLead / 1000} µs, wake lead {wakeLead / 1000} µs)");
                     }
                     else gate.Replace(table);
                 }
