@@ -37,7 +37,8 @@ share() { # prints "name share" for each named domain's vCPU 0 thread over $secs
     python3 -c "print('| ${names[$i]} | %.4f |' % (($b - ${a[$i]}) / ($t1 - $t0)))"
   done
 }
-echo "# $(date -u '+%F %H:%M') UTC, load average $(cut -d' ' -f1-3 /proc/loadavg), cpu $cpu, ${secs} s windows"
+echo "# $(date -u '+%F %H:%M') UTC, load average $(cut -d' ' -f1-3 /proc/loadavg), cpu $cpu, ${secs} s windows," \
+  "kick lead ${DOMINO_ARINC653_KICK_LEAD_US:-50} µs, wake lead ${DOMINO_ARINC653_WAKE_LEAD_US:-30} µs"
 d cpupool-cpu-remove Pool-0 "$cpu"
 d cpupool-create name=\"a653\" sched=\"arinc653\" cpus=\"$cpu\"
 for g in a b c; do d create -q "$(cfg $g a653)"; done
@@ -54,6 +55,7 @@ for g in a b c; do
   [ -n "$line" ] || { echo "$g: NO GATE REPORT: the VMM never opened a window (is the gate installed?)" >&2; exit 1; }
   echo "- $g: ${line#*arinc653: }"
 done
+echo "# load average after the arinc653 run: $(cut -d' ' -f1-3 /proc/loadavg)"
 for g in a b c; do d destroy "$g"; done
 d cpupool-destroy a653
 d cpupool-create name=\"cr\" sched=\"credit\" cpus=\"$cpu\"

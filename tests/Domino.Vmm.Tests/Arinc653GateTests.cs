@@ -108,10 +108,12 @@ public class Arinc653GateTests
         stats.WindowEnded(1_000_000, 30_000);
         stats.Kicked(5_000);
         stats.WindowSkipped();
+        stats.BetweenWindows(5_000);
         var r = stats.Take();
         Assert.Equal(2, r.Windows);
         Assert.Equal(1, r.Skipped);
         Assert.Equal(0.02, r.OverrunShare, 6);
+        Assert.Equal(0.0025, r.BetweenShare, 6);
         Assert.Equal(50_000, GateStats.Percentile(r.StartLateness, 0.5));
         Assert.Equal(99_000, GateStats.Percentile(r.StartLateness, 0.99));
         Assert.Equal("p50 50.0 / p99 99.0 / max 100.0 µs", GateStats.Summary(r.StartLateness));

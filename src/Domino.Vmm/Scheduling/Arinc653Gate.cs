@@ -46,6 +46,7 @@ public sealed class Arinc653Gate : IVcpuGate
         public long WindowEnd; // end of the window this thread last opened, 0 once it is accounted
         public long OpenedAt; // CLOCK_MONOTONIC when the thread entered that window
         public long CpuAtOpen; // the thread's CPU time then
+        public long CpuAtClose; // the thread's CPU time when it last closed a window, 0 before the first
         public long KickAt; // when that window's kick is due
         public bool KickSeen; // KVM_RUN has returned after that kick
     }
@@ -103,7 +104,7 @@ public sealed class Arinc653Gate : IVcpuGate
         var state = ThisThread();
         // Take what is pending: expiries are stale by now (the clock decides below), a kick from another
         // thread means the runner has a request to look at first.
-        if (TakePending(state)) return false;
+        if (TakePending()) return false;
         var table = Table;
         var now = Sched.Now();
         var lead = _kickAtWindowEnd ? _kickLeadNs : 0;
@@ -158,14 +159,11 @@ public sealed class Arinc653Gate : IVcpuGate
     }
 
     /// <summary>Takes every pending kick signal; true if one came from another thread (a kick, not an expiry).</summary>
-    private static bool TakePending(ThreadState state)
+    private static bool TakePending()
     {
         var kicked = false;
         while (Libc.TakeKickSignal(TimeSpan.Zero, out var code))
-        {
             if (code != Libc.SI_TIMER) kicked = true;
-            else if (Sched.Now() >= state.ArmedAt) state.ArmedAt = 0;
-        }
         return kicked;
     }
 
@@ -195,13 +193,15 @@ public sealed class Arinc653Gate : IVcpuGate
         Stats.Kicked(now - state.KickAt);
     }
 
-    private static void OpenWindow(ThreadState state, long end, long kickAt)
+    private void OpenWindow(ThreadState state, long end, long kickAt)
     {
         state.WindowEnd = end;
         state.KickAt = kickAt;
         state.OpenedAt = Sched.Now();
         state.CpuAtOpen = Sched.Now(Sched.CLOCK_THREAD_CPUTIME_ID);
         state.KickSeen = false;
+        // Between windows the thread only waits, wakes (and spins the wake lead): what that cost is CPU time outside any window.
+        if (state.CpuAtClose > 0) Stats.BetweenWindows(state.CpuAtOpen - state.CpuAtClose);
     }
 
     /// <summary>Accounts the window the thread last ran in: the CPU time it used from entering the window
@@ -210,7 +210,8 @@ public sealed class Arinc653Gate : IVcpuGate
     {
         if (state.WindowEnd == 0) return;
         var had = Math.Max(0, state.WindowEnd - state.OpenedAt);
-        var used = Sched.Now(Sched.CLOCK_THREAD_CPUTIME_ID) - state.CpuAtOpen;
+        state.CpuAtClose = Sched.Now(Sched.CLOCK_THREAD_CPUTIME_ID);
+        var used = state.CpuAtClose - state.CpuAtOpen;
         Stats.WindowEnded(had, Math.Max(0, used - had));
         state.WindowEnd = 0;
     }

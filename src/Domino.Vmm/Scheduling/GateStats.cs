@@ -3,14 +3,17 @@ using System.Globalization;
 namespace Domino.Vmm.Scheduling;
 
 /// <summary>What a gate measured over <paramref name="Seconds"/>; the sample arrays are sorted (ns).</summary>
-public sealed record GateReport(double Seconds, long Windows, long Skipped, long WindowNs, long OverrunNs,
+public sealed record GateReport(double Seconds, long Windows, long Skipped, long WindowNs, long OverrunNs, long BetweenNs,
     long[] StartLateness, long[] KickLatency, long[] Overrun)
 {
     /// <summary>Overrun CPU time as a fraction of the window time the vCPUs had.</summary>
     public double OverrunShare => WindowNs == 0 ? 0 : (double)OverrunNs / WindowNs;
 
+    /// <summary>CPU time the gated threads used between windows (waking, spinning the wake lead), as a fraction of the window time.</summary>
+    public double BetweenShare => WindowNs == 0 ? 0 : (double)BetweenNs / WindowNs;
+
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{Windows} windows in {Seconds:0.0} s ({Skipped} skipped); start lateness {GateStats.Summary(StartLateness)}; kick latency {GateStats.Summary(KickLatency)}; overrun {GateStats.Summary(Overrun)}, in all {100 * OverrunShare:0.00} % of window time");
+        $"{Windows} windows in {Seconds:0.0} s ({Skipped} skipped); start lateness {GateStats.Summary(StartLateness)}; kick latency {GateStats.Summary(KickLatency)}; overrun {GateStats.Summary(Overrun)}, in all {100 * OverrunShare:0.00} % of window time; between windows {100 * BetweenShare:0.00} %");
 }
 
 /// <summary>
@@ -25,7 +28,7 @@ public sealed class GateStats
     private readonly Samples _lateness = new();
     private readonly Samples _kick = new();
     private readonly Samples _overrun = new();
-    private long _windows, _skipped, _windowNs, _overrunNs;
+    private long _windows, _skipped, _windowNs, _overrunNs, _betweenNs;
     private long _since = Interop.Interop.Sched.Now();
 
     /// <summary>A window opened: its vCPU thread woke <paramref name="latenessNs"/> after the planned start.</summary>
@@ -46,6 +49,9 @@ public sealed class GateStats
         _overrun.Add(overrunNs);
     }
 
+    /// <summary>The thread used <paramref name="cpuNs"/> of CPU time between closing one window and opening its next.</summary>
+    public void BetweenWindows(long cpuNs) => Interlocked.Add(ref _betweenNs, cpuNs);
+
     /// <summary>The samples since the last call, which starts them afresh.</summary>
     public GateReport Take()
     {
@@ -56,6 +62,7 @@ public sealed class GateStats
             Interlocked.Exchange(ref _skipped, 0),
             Interlocked.Exchange(ref _windowNs, 0),
             Interlocked.Exchange(ref _overrunNs, 0),
+            Interlocked.Exchange(ref _betweenNs, 0),
             _lateness.Take(), _kick.Take(), _overrun.Take());
     }
 
