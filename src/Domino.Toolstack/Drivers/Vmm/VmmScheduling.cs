@@ -85,12 +85,16 @@ public static class VmmScheduling
             DateTime seen = default;
             Arinc653Gate? gate = null;
             var nextReport = Environment.TickCount64 + 10_000;
+            var lastCollections = GC.CollectionCount(0);
             while (!ct.IsCancellationRequested)
             {
                 if (gate is not null && Environment.TickCount64 >= nextReport)
                 {
                     nextReport = Environment.TickCount64 + 10_000;
-                    if (gate.Stats.Take() is { Windows: > 0 } report) log($"arinc653: {report}");
+                    // A collection stops every vCPU thread that returns to managed code while it runs: count them.
+                    var collections = GC.CollectionCount(0);
+                    if (gate.Stats.Take() is { Windows: > 0 } report) log($"arinc653: {report}; {collections - lastCollections} garbage collections");
+                    lastCollections = collections;
                 }
                 var stamp = File.Exists(path) ? File.GetLastWriteTimeUtc(path) : default;
                 if (stamp != seen)
