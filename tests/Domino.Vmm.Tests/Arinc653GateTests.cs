@@ -27,18 +27,24 @@ public class Arinc653GateTests
         return result;
     }
 
+    /// <summary>Waits once for <see cref="FarWindow"/> on a fresh thread after <paramref name="kick"/> (given
+    /// that thread) has arranged a kick; returns whether the window opened and how long the wait took.</summary>
+    private static (bool Opened, double Seconds) WaitForFarWindow(Func<nuint, IDisposable?> kick)
+    {
+        var gate = new Arinc653Gate(FarWindow(), kickAtWindowEnd: true, fifoPriority: 0);
+        return OnThread(() =>
+        {
+            using var kicker = kick(Libc.PthreadSelf());
+            var t0 = Sched.Now();
+            var opened = gate.WaitForWindow(0, out _);
+            return (opened, (Sched.Now() - t0) / 1e9);
+        });
+    }
+
     [Fact]
     public void A_kick_while_waiting_ends_the_wait()
     {
-        var gate = new Arinc653Gate(FarWindow(), kickAtWindowEnd: true, fifoPriority: 0);
-        var (opened, seconds) = OnThread(() =>
-        {
-            var self = Libc.PthreadSelf();
-            using var kicker = new Timer(_ => Libc.PthreadKill(self, Libc.VcpuKickSignal), null, 100, Timeout.Infinite);
-            var t0 = Sched.Now();
-            var ok = gate.WaitForWindow(0, out _);
-            return (ok, (Sched.Now() - t0) / 1e9);
-        });
+        var (opened, seconds) = WaitForFarWindow(self => new Timer(_ => Libc.PthreadKill(self, Libc.VcpuKickSignal), null, 100, Timeout.Infinite));
         Assert.False(opened);
         Assert.True(seconds < 4, $"the wait lasted {seconds:0.0} s: the kick did not end it");
     }
@@ -47,14 +53,11 @@ public class Arinc653GateTests
     [Fact]
     public void A_kick_sent_before_the_wait_still_ends_it()
     {
-        var gate = new Arinc653Gate(FarWindow(), kickAtWindowEnd: true, fifoPriority: 0);
-        var (opened, seconds) = OnThread(() =>
+        var (opened, seconds) = WaitForFarWindow(self =>
         {
             Libc.BlockKickSignal(); // as a vCPU thread has it from KvmVcpu.BindToCurrentThread
-            Libc.PthreadKill(Libc.PthreadSelf(), Libc.VcpuKickSignal);
-            var t0 = Sched.Now();
-            var ok = gate.WaitForWindow(0, out _);
-            return (ok, (Sched.Now() - t0) / 1e9);
+            Libc.PthreadKill(self, Libc.VcpuKickSignal);
+            return null;
         });
         Assert.False(opened);
         Assert.True(seconds < 4, $"the wait lasted {seconds:0.0} s: the early kick was lost");
