@@ -2,8 +2,9 @@
 # Scheduling on real VMM vCPU threads: three compute guests (guests/build/compute.elf, a ring-3 loop)
 # in an arinc653 pool on the last CPU under the planned 5/6/10 ms schedule, then two in a credit pool
 # with weights 512 and 256. Prints each vCPU thread's CPU share and what each VMM's ARINC653 gate
-# measured over its last 10 s report: window-start lateness, kick latency (window end → KVM_RUN
-# returns) and overrun (CPU time a vCPU used in a window beyond the window's length).
+# measured over its last 10 s report: window-start lateness, kick latency (the kick's expiry →
+# KVM_RUN returns), overrun (CPU time a vCPU used in a window beyond the window's length), CPU time
+# between windows, and the vCPU threads' CPU share over that same report period.
 # Needs root, /dev/kvm and cgroup v1. Usage: bench/sched-vmm.sh [SECONDS]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -44,7 +45,7 @@ d cpupool-create name=\"a653\" sched=\"arinc653\" cpus=\"$cpu\"
 for g in a b c; do d create -q "$(cfg $g a653)"; done
 d sched-arinc653 plan --cpus "$cpu" a:5ms:1ms,b:6ms:2ms,c:10ms:3ms > "$DOMINO_STATE_DIR/plan.txt"
 d sched-arinc653 set -p a653 -f "$DOMINO_STATE_DIR/plan.txt"
-sleep 1
+sleep 5 # past the start: the threads' first windows, the runtime's first compilations of the gate
 echo "## arinc653 (window shares: a 0.2, b 0.333, c 0.3)"
 echo "| domain | CPU share |"; echo "|---|---|"
 share a b c

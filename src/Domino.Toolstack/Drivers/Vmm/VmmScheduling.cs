@@ -75,6 +75,10 @@ public static class VmmScheduling
     private static long LeadNs(string variable, long defaultNs) =>
         long.TryParse(Environment.GetEnvironmentVariable(variable), NumberStyles.None, CultureInfo.InvariantCulture, out var us) ? us * 1000 : defaultNs;
 
+    /// <summary>CPU time all of the VM's vCPU threads have used (schedstat), for the gate report's CPU share.</summary>
+    private static long VcpuCpuNs(VirtualMachine vm) =>
+        vm.VcpuThreadIds().Sum(tid => Math.Max(0, HostThread.CpuNs(Environment.ProcessId, tid)));
+
     /// <summary>In the VMM process: publishes the vCPU threads, then follows the gate table file until <paramref name="ct"/> ends.</summary>
     public static void Serve(VirtualMachine vm, StateStore store, Guid uuid, Action<string> log, CancellationToken ct)
     {
@@ -86,6 +90,7 @@ public static class VmmScheduling
             Arinc653Gate? gate = null;
             var nextReport = Environment.TickCount64 + 10_000;
             var lastCollections = GC.CollectionCount(0);
+            var (lastCpuNs, lastWallNs) = (VcpuCpuNs(vm), HostThread.MonotonicNs());
             while (!ct.IsCancellationRequested)
             {
                 if (gate is not null && Environment.TickCount64 >= nextReport)
@@ -93,8 +98,11 @@ public static class VmmScheduling
                     nextReport = Environment.TickCount64 + 10_000;
                     // A collection stops every vCPU thread that returns to managed code while it runs: count them.
                     var collections = GC.CollectionCount(0);
-                    if (gate.Stats.Take() is { Windows: > 0 } report) log($"arinc653: {report}; {collections - lastCollections} garbage collections");
-                    lastCollections = collections;
+                    var (cpuNs, wallNs) = (VcpuCpuNs(vm), HostThread.MonotonicNs());
+                    var share = (double)(cpuNs - lastCpuNs) / (wallNs - lastWallNs);
+                    if (gate.Stats.Take() is { Windows: > 0 } report)
+                        log(string.Create(CultureInfo.InvariantCulture, $"arinc653: {report}; {collections - lastCollections} garbage collections; vCPU threads' CPU share {share:0.0000}"));
+                    (lastCollections, lastCpuNs, lastWallNs) = (collections, cpuNs, wallNs);
                 }
                 var stamp = File.Exists(path) ? File.GetLastWriteTimeUtc(path) : default;
                 if (stamp != seen)
