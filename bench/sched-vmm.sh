@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Scheduling on real VMM vCPU threads: three compute guests (guests/build/compute.elf, a ring-3 loop)
 # in an arinc653 pool on the last CPU under the planned 5/6/10 ms schedule, then two in a credit pool
-# with weights 512 and 256. Prints each vCPU thread's CPU share and the VMMs' window-start jitter.
+# with weights 512 and 256. Prints each vCPU thread's CPU share and what each VMM's ARINC653 gate
+# measured over its last 10 s report: window-start lateness, kick latency (the kick's expiry →
+# KVM_RUN returns), overrun (CPU time a vCPU used in a window beyond the window's length), CPU time
+# between windows, and the vCPU threads' CPU share over that same report period.
 # Needs root, /dev/kvm and cgroup v1. Usage: bench/sched-vmm.sh [SECONDS]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,7 +16,7 @@ make -s -C "$root/guests"
 cleanup() {
   for g in a b c h l; do d destroy "$g" >/dev/null 2>&1 || true; done
   kill "$(cat "$DOMINO_STATE_DIR/daemon.pid")" 2>/dev/null || true
-  sleep 0.5; rm -rf "$DOMINO_STATE_DIR"
+  sleep 0.5; [ -n "${KEEP:-}" ] || rm -rf "$DOMINO_STATE_DIR"
 }
 trap cleanup EXIT
 cfg() { # name pool [extra line]
@@ -21,10 +24,11 @@ cfg() { # name pool [extra line]
     "$1" "$root/guests/build/compute.elf" "$2" "${3:-}" > "$DOMINO_STATE_DIR/$1.cfg"
   echo "$DOMINO_STATE_DIR/$1.cfg"
 }
+uuid_of() { basename "$(grep -l "\"name\":\"$1\"" "$DOMINO_STATE_DIR"/vmm/*.launch.json | head -1)" .launch.json; }
 share() { # prints "name share" for each named domain's vCPU 0 thread over $secs seconds
   local names=("$@") tids=() a=() i
   for n in "${names[@]}"; do
-    u=$(grep -l "\"name\":\"$n\"" "$DOMINO_STATE_DIR"/vmm/*.launch.json | head -1); u=$(basename "$u" .launch.json)
+    u=$(uuid_of "$n")
     tids+=("$(cut -d' ' -f2 "$DOMINO_STATE_DIR/vmm/$u.vcpus")")
   done
   for i in "${!tids[@]}"; do a[$i]=$(cut -d' ' -f1 "/proc/${tids[$i]}/schedstat"); done
@@ -34,19 +38,25 @@ share() { # prints "name share" for each named domain's vCPU 0 thread over $secs
     python3 -c "print('| ${names[$i]} | %.4f |' % (($b - ${a[$i]}) / ($t1 - $t0)))"
   done
 }
-echo "# $(date -u '+%F %H:%M') UTC, load average $(cut -d' ' -f1-3 /proc/loadavg), cpu $cpu, ${secs} s windows"
+echo "# $(date -u '+%F %H:%M') UTC, load average $(cut -d' ' -f1-3 /proc/loadavg), cpu $cpu, ${secs} s windows," \
+  "kick lead ${DOMINO_ARINC653_KICK_LEAD_US:-50} µs, wake lead ${DOMINO_ARINC653_WAKE_LEAD_US:-30} µs"
 d cpupool-cpu-remove Pool-0 "$cpu"
 d cpupool-create name=\"a653\" sched=\"arinc653\" cpus=\"$cpu\"
 for g in a b c; do d create -q "$(cfg $g a653)"; done
 d sched-arinc653 plan --cpus "$cpu" a:5ms:1ms,b:6ms:2ms,c:10ms:3ms > "$DOMINO_STATE_DIR/plan.txt"
 d sched-arinc653 set -p a653 -f "$DOMINO_STATE_DIR/plan.txt"
-sleep 1
+sleep 5 # past the start: the threads' first windows, the runtime's first compilations of the gate
 echo "## arinc653 (window shares: a 0.2, b 0.333, c 0.3)"
 echo "| domain | CPU share |"; echo "|---|---|"
 share a b c
-sleep 10
-echo "## arinc653 window-start jitter reported by each VMM"
-for f in "$DOMINO_STATE_DIR"/logs/vmm-*.log; do grep "window-start jitter" "$f" | tail -1; done
+sleep 11
+echo "## arinc653: each VMM's gate over its last 10 s report"
+for g in a b c; do
+  line=$(grep "arinc653: .* windows in" "$DOMINO_STATE_DIR/logs/vmm-$(uuid_of $g).log" | tail -1 || true)
+  [ -n "$line" ] || { echo "$g: NO GATE REPORT: the VMM never opened a window (is the gate installed?)" >&2; exit 1; }
+  echo "- $g: ${line#*arinc653: }"
+done
+echo "# load average after the arinc653 run: $(cut -d' ' -f1-3 /proc/loadavg)"
 for g in a b c; do d destroy "$g"; done
 d cpupool-destroy a653
 d cpupool-create name=\"cr\" sched=\"credit\" cpus=\"$cpu\"

@@ -55,8 +55,7 @@ public static class DaemonHost
         // The test driver's guests have no host threads: keep pools in memory-backed host state there.
         IHostScheduler hostScheduler = driver.Name != "test" && CgroupHostScheduler.Available() ? new CgroupHostScheduler() : new InMemoryHostScheduler();
         using var scheduling = new SchedulingService(store.Root, hostScheduler, log: log.Write);
-        if (driver is Toolstack.Drivers.Vmm.VmmDriver)
-            scheduling.GateTableChanged += (uuid, table) => Toolstack.Drivers.Vmm.VmmScheduling.WriteGate(store, uuid, table);
+        scheduling.GateTableChanged += driver.PublishGateTable;
         service.AttachScheduling(scheduling);
         if (hostScheduler is CgroupHostScheduler) scheduling.StartBalancer(TimeSpan.FromMilliseconds(500));
         log.Write($"scheduling: {scheduling.Pools().Count} pool(s), host enforcement {hostScheduler.Name}");

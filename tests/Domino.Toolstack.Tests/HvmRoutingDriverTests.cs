@@ -1,5 +1,8 @@
 using System.Reflection;
 using Domino.Toolstack.Drivers;
+using Domino.Toolstack.Drivers.Vmm;
+using Domino.Toolstack.Store;
+using Domino.Vmm.Scheduling;
 using Xunit;
 
 namespace Domino.Toolstack.Tests;
@@ -22,5 +25,31 @@ public class HvmRoutingDriverTests
             .Select(m => m.Name)
             .ToList();
         Assert.Empty(missing);
+    }
+
+    /// <summary>The default driver wraps the vmm driver: an ARINC653 table handed to it must reach the
+    /// file its VMM processes follow, or arinc653 pools run their vCPUs ungated.</summary>
+    [Fact]
+    public async Task Default_driver_publishes_gate_tables_for_its_vmm_processes()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "domino-gate-" + Guid.NewGuid().ToString("N")[..12]);
+        try
+        {
+            var store = new StateStore(dir);
+            await using var driver = DriverFactory.Create(DriverFactory.Default, store);
+            var uuid = Guid.NewGuid();
+            var table = new GateTable(30_000_000, 123, [new GateWindow(0, 1, 0, 5_000_000)]);
+            driver.PublishGateTable(uuid, table);
+            var read = VmmScheduling.ReadGate(VmmScheduling.GateFile(store, uuid));
+            Assert.NotNull(read);
+            Assert.Equal(table.MajorFrameNs, read.MajorFrameNs);
+            Assert.Equal(table.Windows, read.Windows);
+            driver.PublishGateTable(uuid, null);
+            Assert.False(File.Exists(VmmScheduling.GateFile(store, uuid)));
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
     }
 }

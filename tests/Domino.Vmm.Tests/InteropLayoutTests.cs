@@ -37,5 +37,6 @@ public class InteropLayoutTests
         Assert.Equal((nuint)0x4008AE90, Interop.Interop.Kvm.KVM_SET_CPUID2);
         Assert.Equal((nuint)0x4008AE61, Interop.Interop.Kvm.KVM_IRQ_LINE);
         Assert.Equal((nuint)0x4040AE77, Interop.Interop.Kvm.KVM_CREATE_PIT2);
+        Assert.Equal((nuint)0x4004AE8B, Interop.Interop.Kvm.KVM_SET_SIGNAL_MASK);
     }
 }

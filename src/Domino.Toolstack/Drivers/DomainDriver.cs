@@ -113,6 +113,11 @@ public abstract partial class DomainDriver : IAsyncDisposable
     /// <summary>The host threads running the guest's vCPUs (pid and gettid), for the host scheduler to
     /// place; empty when the driver's guests have no host threads (test) or does not know them yet.</summary>
     public virtual IReadOnlyList<Scheduling.Host.VcpuThread> VcpuThreads(GuestRef guest) => [];
+
+    /// <summary>Hands a domain's ARINC653 window table (null: none) to whatever runs its vCPUs; drivers
+    /// whose guests have no gate (test, qemu) ignore it.</summary>
+    public virtual void PublishGateTable(Guid uuid, Domino.Vmm.Scheduling.GateTable? table) { }
+
     public virtual Task<byte[]> ReadConsoleHistoryAsync(GuestRef guest, CancellationToken ct) => throw Unsupported("dmesg");
 
     /// <summary>A duplex console: reads return guest output (the recent history first when

@@ -43,6 +43,9 @@ public sealed class HvmRoutingDriver(DomainDriver primary, DomainDriver hvm) : D
     public override Task InjectAsync(GuestRef guest, GuestExit exit, CancellationToken ct) => For(guest).InjectAsync(guest, exit, ct);
     public override IReadOnlyList<Scheduling.Host.VcpuThread> VcpuThreads(GuestRef guest) => For(guest).VcpuThreads(guest);
 
+    // A table names no domain type; only the primary driver's VMMs read one.
+    public override void PublishGateTable(Guid uuid, Domino.Vmm.Scheduling.GateTable? table) => primary.PublishGateTable(uuid, table);
+
     public override Task<PersistFigures> SaveAsync(GuestRef guest, string path, SavedDomain domain, IProgress<double>? progress, CancellationToken ct) =>
         For(guest).SaveAsync(guest, path, domain, progress, ct);
 

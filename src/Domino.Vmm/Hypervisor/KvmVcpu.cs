@@ -15,6 +15,7 @@ public sealed partial class KvmVcpu : IVcpu
     private readonly SafeMmap _run;
     private readonly Lock _kickLock = new();
     private nuint _thread; // pthread of the thread calling Run, 0 when none
+    private bool _interrupted; // the last KVM_RUN returned EINTR: a kick signal may be pending in the thread
 
     internal KvmVcpu(KvmVm vm, int id, SafeFd fd, SafeMmap run)
     {
@@ -32,10 +33,22 @@ public sealed partial class KvmVcpu : IVcpu
     // union fit) and stays mapped until Dispose, which runs only after the vCPU thread has ended.
     private unsafe kvm_run* RunPage => (kvm_run*)_run.Address;
 
-    /// <summary>Binds the calling thread as this vCPU's runner so that <see cref="Kick"/> can signal it.</summary>
+    /// <summary>
+    /// Binds the calling thread as this vCPU's runner so that <see cref="Kick"/> can signal it. The kick
+    /// signal is blocked in the thread and unblocked only inside KVM_RUN (KVM_SET_SIGNAL_MASK; api.rst:
+    /// "any unblocked signal received ... will cause KVM_RUN to return with -EINTR"). A kick that arrives
+    /// while the thread is in user space stays pending, and the next KVM_RUN returns at once instead of
+    /// entering the guest: no kick is lost, whoever sends it (a window-end timer cannot set immediate_exit).
+    /// </summary>
     public void BindToCurrentThread()
     {
-        Libc.InstallKickHandler();
+        Libc.InstallKickHandler(); // never runs while the signal is blocked; a stray unblocked one must not kill the process
+        var runMask = Libc.BlockKickSignal();
+        Span<byte> buffer = stackalloc byte[4 + 8];
+        BitConverter.TryWriteBytes(buffer, 8u); // kvm_signal_mask.len: the kernel's sigset_t is 64 bits
+        BitConverter.TryWriteBytes(buffer[4..], runMask);
+        if (Kvm.IoctlBuffer(_fd, Kvm.KVM_SET_SIGNAL_MASK, buffer, "KVM_SET_SIGNAL_MASK", out var errno) < 0)
+            throw new KvmException($"KVM_SET_SIGNAL_MASK(vCPU {Id})", errno);
         lock (_kickLock) _thread = Libc.PthreadSelf();
     }
 
@@ -58,11 +71,15 @@ public sealed partial class KvmVcpu : IVcpu
         }
     }
 
-    /// <summary>Clears a pending kick; the vCPU thread calls this before it resumes running.</summary>
+    /// <summary>Clears a pending kick (immediate_exit and the kick signals waiting in the bound thread, which
+    /// KVM_RUN leaves pending); the vCPU thread calls this before it looks at its requests.</summary>
     public void ClearKick()
     {
         // SAFETY: RunPage is valid while the vCPU exists; a one-byte store.
         unsafe { Volatile.Write(ref RunPage->immediate_exit, 0); }
+        if (!_interrupted) return; // a signal pending now makes the next KVM_RUN return EINTR, and is taken then
+        while (Libc.TakeKickSignal(TimeSpan.Zero, out _)) { }
+        _interrupted = false;
     }
 
     /// <summary>Runs the guest until the next exit the VMM must see.</summary>
@@ -71,7 +88,11 @@ public sealed partial class KvmVcpu : IVcpu
         var r = Libc.Ioctl(_fd, Kvm.KVM_RUN, 0, out var errno);
         if (r < 0)
         {
-            if (errno is Libc.EINTR or Libc.EAGAIN) return new VmExit { Kind = VmExitKind.Interrupted, RawReason = Kvm.KVM_EXIT_INTR };
+            if (errno is Libc.EINTR or Libc.EAGAIN)
+            {
+                _interrupted = true;
+                return new VmExit { Kind = VmExitKind.Interrupted, RawReason = Kvm.KVM_EXIT_INTR };
+            }
             throw new KvmException($"KVM_RUN(vCPU {Id})", errno);
         }
         return DecodeExit();

@@ -49,6 +49,7 @@ internal static partial class Interop
         public static readonly nuint KVM_SET_SREGS = IOW<kvm_sregs>(0x84);
         public static readonly nuint KVM_GET_MSRS = IOWR<kvm_msrs>(0x88);
         public static readonly nuint KVM_SET_MSRS = IOW<kvm_msrs>(0x89);
+        public static readonly nuint KVM_SET_SIGNAL_MASK = IOW<kvm_signal_mask>(0x8b);
         public static readonly nuint KVM_GET_FPU = IOR<kvm_fpu>(0x8c);
         public static readonly nuint KVM_SET_FPU = IOW<kvm_fpu>(0x8d);
         public static readonly nuint KVM_GET_LAPIC = IOR<kvm_lapic_state>(0x8e);

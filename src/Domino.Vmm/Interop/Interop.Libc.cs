@@ -106,6 +106,14 @@ internal static partial class Interop
         [LibraryImport(Lib, EntryPoint = "sigaction", SetLastError = true)]
         private static unsafe partial int sigaction_raw(int sig, sigaction_t* act, sigaction_t* oldact);
 
+        // SAFETY: set and oldset point to 128-byte glibc sigset_t buffers or are null (see the wrappers).
+        [LibraryImport(Lib, EntryPoint = "pthread_sigmask")]
+        private static unsafe partial int pthread_sigmask_raw(int how, ulong* set, ulong* oldset);
+
+        // SAFETY: set is a 128-byte sigset_t, info a 128-byte siginfo_t, timeout a timespec or null (see the wrappers).
+        [LibraryImport(Lib, EntryPoint = "sigtimedwait", SetLastError = true)]
+        private static unsafe partial int sigtimedwait_raw(ulong* set, byte* info, Sched.timespec* timeout);
+
         [LibraryImport(Lib, EntryPoint = "isatty")]
         private static partial int isatty_raw(int fd);
 
@@ -236,6 +244,65 @@ internal static partial class Interop
         public static int GetTid() => gettid_raw();
 
         public static bool IsATty(int fd) => isatty_raw(fd) == 1;
+
+        private const int SIG_BLOCK = 0;
+        private const int SigsetWords = 16; // glibc's sigset_t: 1024 bits
+        private const int SiginfoSize = 128;
+
+        /// <summary>si_code of a signal sent by a POSIX timer's expiry (the gate's window timers).</summary>
+        public const int SI_TIMER = -2;
+
+        /// <summary>si_code of a signal sent with tgkill / pthread_kill (a vCPU kick from another thread).</summary>
+        public const int SI_TKILL = -6;
+
+        /// <summary>
+        /// Blocks <see cref="VcpuKickSignal"/> in the calling thread, so a kick arriving outside KVM_RUN stays
+        /// pending instead of being consumed by the handler. Returns the kernel's 64-bit signal mask the thread
+        /// had before, which never blocks the kick signal: the mask for KVM_SET_SIGNAL_MASK.
+        /// </summary>
+        // SAFETY: passes two stack buffers of glibc's sigset_t size; see below.
+        public static unsafe ulong BlockKickSignal()
+        {
+            var set = stackalloc ulong[SigsetWords];
+            var old = stackalloc ulong[SigsetWords];
+            new Span<ulong>(set, SigsetWords).Clear();
+            set[0] = 1UL << (VcpuKickSignal - 1);
+            // SAFETY: both buffers are 128 bytes, the size of glibc's sigset_t; the kernel reads set and writes old.
+            var r = pthread_sigmask_raw(SIG_BLOCK, set, old);
+            if (r != 0) throw new KvmException("pthread_sigmask(block vcpu kick signal)", r);
+            return old[0] & ~set[0];
+        }
+
+        /// <summary>
+        /// Takes one pending <see cref="VcpuKickSignal"/> (blocked in this thread), waiting at most until
+        /// <paramref name="wait"/> has passed (null: as long as it takes, zero: not at all). False if none came;
+        /// else <paramref name="code"/> is its si_code (<see cref="SI_TIMER"/> for a timer's expiry; a kick from
+        /// another thread has SI_TKILL, or SI_USER (0) on kernels that report tgkill so).
+        /// </summary>
+        // SAFETY: passes stack buffers of the sizes sigtimedwait(2) expects; see below.
+        public static unsafe bool TakeKickSignal(TimeSpan? wait, out int code)
+        {
+            code = 0;
+            var set = stackalloc ulong[SigsetWords];
+            new Span<ulong>(set, SigsetWords).Clear();
+            set[0] = 1UL << (VcpuKickSignal - 1);
+            var info = stackalloc byte[SiginfoSize];
+            var ts = wait is { } w ? new Sched.timespec { tv_sec = w.Ticks / TimeSpan.TicksPerSecond, tv_nsec = w.Ticks % TimeSpan.TicksPerSecond * 100 } : default;
+            while (true)
+            {
+                // SAFETY: set is a 128-byte sigset_t, info a 128-byte siginfo_t, ts a local timespec; all live across the call.
+                var r = sigtimedwait_raw(set, info, wait is null ? null : &ts);
+                if (r == VcpuKickSignal)
+                {
+                    code = *(int*)(info + 8); // si_code
+                    return true;
+                }
+                var errno = Errno;
+                if (r < 0 && errno == EINTR) continue; // another signal's handler ran (the runtime's own)
+                if (r < 0 && errno == EAGAIN) return false;
+                throw new KvmException("sigtimedwait(vcpu kick signal)", errno);
+            }
+        }
 
         private static readonly Lock s_kickLock = new();
         private static SafeMmap? s_kickHandler;

@@ -115,6 +115,13 @@ internal struct kvm_mp_state
     public uint mp_state;
 }
 
+/// <summary>Header of kvm_signal_mask; the kernel's sigset_t (<c>len</c> = 8 bytes on x86-64) follows.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct kvm_signal_mask
+{
+    public uint len;
+}
+
 /// <summary>Header of the variable-length kvm_cpuid2; <see cref="kvm_cpuid_entry2"/>[nent] follows.</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal struct kvm_cpuid2

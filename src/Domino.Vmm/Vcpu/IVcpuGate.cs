@@ -13,4 +13,7 @@ public interface IVcpuGate
     /// request to look at) and the caller must ask again before running.
     /// </summary>
     bool WaitForWindow(int vcpu, out long windowEndNs);
+
+    /// <summary>Called on the vCPU thread right after each KVM_RUN returns (for window-end accounting).</summary>
+    void LeftGuest(int vcpu);
 }

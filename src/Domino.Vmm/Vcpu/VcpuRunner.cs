@@ -158,9 +158,11 @@ public sealed class VcpuRunner : IDisposable
                     _wake.Wait();
                     continue;
                 }
-                if (Gate is { } gate && !gate.WaitForWindow(Id, out _)) continue; // kicked while waiting: requests first
+                var gate = Gate;
+                if (gate is not null && !gate.WaitForWindow(Id, out _)) continue; // kicked while waiting: requests first
                 if (Interlocked.Exchange(ref _nmiPending, 0) != 0) _vcpu.InjectNmi();
                 var exit = _vcpu.Run();
+                gate?.LeftGuest(Id);
                 Interlocked.Increment(ref _exits);
                 _exitInFlight = exit.Kind is VmExitKind.IoIn or VmExitKind.IoOut or VmExitKind.MmioRead or VmExitKind.MmioWrite;
                 if (exit.Kind == VmExitKind.Interrupted) continue;

@@ -36,6 +36,8 @@ public sealed partial class VmmDriver : DomainDriver
 
     public override IReadOnlyList<Scheduling.Host.VcpuThread> VcpuThreads(GuestRef guest) => VmmScheduling.ReadThreads(store, guest.Uuid);
 
+    public override void PublishGateTable(Guid uuid, Domino.Vmm.Scheduling.GateTable? table) => VmmScheduling.WriteGate(store, uuid, table);
+
     internal static string LaunchFile(StateStore store, Guid uuid) => Path.Combine(store.VmmDir, $"{uuid}.launch.json");
     internal static string ErrorFile(StateStore store, Guid uuid) => Path.Combine(store.VmmDir, $"{uuid}.error");
 

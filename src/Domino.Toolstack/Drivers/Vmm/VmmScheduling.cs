@@ -71,28 +71,13 @@ public static class VmmScheduling
         catch (Exception e) when (e is IOException or FormatException or IndexOutOfRangeException or ArgumentException) { return null; }
     }
 
-    /// <summary>Window-start lateness samples, summarised into the VMM log every 10 s.</summary>
-    private sealed class JitterLog
-    {
-        private readonly long[] _samples = new long[8192];
-        private long _count;
+    /// <summary>A gate lead in µs from the environment (the daemon's, which VMM processes inherit), else the default.</summary>
+    private static long LeadNs(string variable, long defaultNs) =>
+        long.TryParse(Environment.GetEnvironmentVariable(variable), NumberStyles.None, CultureInfo.InvariantCulture, out var us) ? us * 1000 : defaultNs;
 
-        public void Add(int vcpu, long planned, long actual)
-        {
-            var i = Interlocked.Increment(ref _count) - 1;
-            _samples[i % _samples.Length] = actual - planned;
-        }
-
-        public string? Report()
-        {
-            var n = (int)Math.Min(Interlocked.Read(ref _count), _samples.Length);
-            if (n == 0) return null;
-            var s = _samples.AsSpan(0, n).ToArray();
-            Array.Sort(s);
-            string Us(double q) => (s[Math.Min(n - 1, (int)(q * n))] / 1000.0).ToString("0.0", CultureInfo.InvariantCulture);
-            return $"window-start jitter over the last {n} windows: p50 {Us(0.5)} µs, p99 {Us(0.99)} µs, max {Us(1)} µs";
-        }
-    }
+    /// <summary>CPU time all of the VM's vCPU threads have used (schedstat), for the gate report's CPU share.</summary>
+    private static long VcpuCpuNs(VirtualMachine vm) =>
+        vm.VcpuThreadIds().Sum(tid => Math.Max(0, HostThread.CpuNs(Environment.ProcessId, tid)));
 
     /// <summary>In the VMM process: publishes the vCPU threads, then follows the gate table file until <paramref name="ct"/> ends.</summary>
     public static void Serve(VirtualMachine vm, StateStore store, Guid uuid, Action<string> log, CancellationToken ct)
@@ -103,14 +88,21 @@ public static class VmmScheduling
         {
             DateTime seen = default;
             Arinc653Gate? gate = null;
-            var jitter = new JitterLog();
             var nextReport = Environment.TickCount64 + 10_000;
+            var lastCollections = GC.CollectionCount(0);
+            var (lastCpuNs, lastWallNs) = (VcpuCpuNs(vm), HostThread.MonotonicNs());
             while (!ct.IsCancellationRequested)
             {
                 if (gate is not null && Environment.TickCount64 >= nextReport)
                 {
                     nextReport = Environment.TickCount64 + 10_000;
-                    if (jitter.Report() is { } line) log($"arinc653: {line}");
+                    // A collection stops every vCPU thread that returns to managed code while it runs: count them.
+                    var collections = GC.CollectionCount(0);
+                    var (cpuNs, wallNs) = (VcpuCpuNs(vm), HostThread.MonotonicNs());
+                    var share = (double)(cpuNs - lastCpuNs) / (wallNs - lastWallNs);
+                    if (gate.Stats.Take() is { Windows: > 0 } report)
+                        log(string.Create(CultureInfo.InvariantCulture, $"arinc653: {report}; {collections - lastCollections} garbage collections; vCPU threads' CPU share {share:0.0000}"));
+                    (lastCollections, lastCpuNs, lastWallNs) = (collections, cpuNs, wallNs);
                 }
                 var stamp = File.Exists(path) ? File.GetLastWriteTimeUtc(path) : default;
                 if (stamp != seen)
@@ -125,9 +117,11 @@ public static class VmmScheduling
                     }
                     else if (gate is null)
                     {
-                        gate = new Arinc653Gate(table, kickAtWindowEnd: true) { WindowStarted = jitter.Add };
+                        var kickLead = LeadNs("DOMINO_ARINC653_KICK_LEAD_US", Arinc653Gate.DefaultKickLeadNs);
+                        var wakeLead = LeadNs("DOMINO_ARINC653_WAKE_LEAD_US", Arinc653Gate.DefaultWakeLeadNs);
+                        gate = new Arinc653Gate(table, kickAtWindowEnd: true, kickLeadNs: kickLead, wakeLeadNs: wakeLead);
                         vm.SetGate(gate);
-                        log($"arinc653: gate installed ({table.Windows.Count} window(s) per {table.MajorFrameNs / 1000} µs major frame)");
+                        log($"arinc653: gate installed ({table.Windows.Count} window(s) per {table.MajorFrameNs / 1000} µs major frame, kick lead {kickLead / 1000} µs, wake lead {wakeLead / 1000} µs)");
                     }
                     else gate.Replace(table);
                 }
