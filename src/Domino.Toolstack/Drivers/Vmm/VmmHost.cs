@@ -31,6 +31,7 @@ public static class VmmHost
     {
         VirtualMachine.WarmUp();
         VmmWire.WarmUp();
+        WarmUpControlPath(new StateStore(stateDir));
         string? line;
         try
         {
@@ -92,6 +93,46 @@ public static class VmmHost
     private static void TryDelete(string path)
     {
         try { File.Delete(path); } catch (IOException) { }
+    }
+
+    /// <summary>
+    /// Serves one request to itself over a Unix socket the way the control channel does (listen,
+    /// accept, a JSON line each way, this process's stats) and registers and drops a SIGTERM handler,
+    /// so a spare has the code the daemon's first requests run loaded before they come.
+    /// </summary>
+    private static void WarmUpControlPath(StateStore store)
+    {
+        var path = Path.Combine(store.VmmDir, $"spare-{Environment.ProcessId}.sock");
+        try
+        {
+            TryDelete(path);
+            using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            listener.Bind(new UnixDomainSocketEndPoint(path));
+            listener.Listen(1);
+            var server = Task.Run(async () =>
+            {
+                using var accepted = await listener.AcceptAsync().ConfigureAwait(false);
+                await using var stream = new NetworkStream(accepted, ownsSocket: false);
+                var line = await VmmWire.ReadLineAsync(stream, CancellationToken.None).ConfigureAwait(false) ?? "{}";
+                var request = JsonSerializer.Deserialize(line, VmmWire.Json.VmmRequest);
+                var (cpu, rss) = SelfStats();
+                await stream.WriteAsync(VmmWire.Line(new VmmResponse { State = request?.Op ?? "", CpuTime = cpu, RssKb = rss }, VmmWire.Json.VmmResponse)).ConfigureAwait(false);
+            });
+            using (var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+            {
+                client.Connect(new UnixDomainSocketEndPoint(path));
+                using var stream = new NetworkStream(client, ownsSocket: false);
+                stream.Write(VmmWire.Line(new VmmRequest("status"), VmmWire.Json.VmmRequest));
+                _ = VmmWire.ReadLineAsync(stream, CancellationToken.None).GetAwaiter().GetResult();
+            }
+            server.Wait(TimeSpan.FromSeconds(5));
+            using (System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, _ => { })) { }
+        }
+        catch (Exception e) when (e is IOException or SocketException or JsonException or AggregateException or UnauthorizedAccessException) { }
+        finally
+        {
+            TryDelete(path);
+        }
     }
 
     private sealed class Host(VirtualMachine vm, ConsoleRing ring, ConsoleInputPipe input, StateStore store, Guid uuid, Action<string> log)
