@@ -24,4 +24,23 @@ public sealed class AutoStartTests : IDisposable
         Assert.Equal(0, _d.Run("create", "-q", _d.Config("web")).ExitCode);
         Assert.Contains("web", _d.Run("list").Stdout, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Started_as_dotnet_domino_dll_it_starts_the_daemon_the_same_way()
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "domino.dll"));
+        psi.ArgumentList.Add("list");
+        _d.Environment(psi);
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await p.WaitForExitAsync(cts.Token);
+        Assert.True(p.ExitCode == 0, $"exit {p.ExitCode}: {await stderr}");
+        Assert.StartsWith("Name", await stdout, StringComparison.Ordinal);
+        var pid = int.Parse(File.ReadAllText(Path.Combine(_d.StateDir, "daemon.pid")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        var cmdline = File.ReadAllText($"/proc/{pid}/cmdline").Split('\0');
+        Assert.Equal([Path.Combine(AppContext.BaseDirectory, "domino.dll"), "daemon"], cmdline[1..3]);
+    }
 }

@@ -4,6 +4,7 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using Domino.Toolstack;
 using Domino.Toolstack.Api;
 using Domino.Toolstack.Store;
 
@@ -49,14 +50,12 @@ internal sealed partial class DaemonClient : IDisposable
     private static async Task StartDaemonAsync(DaemonPaths paths, CancellationToken ct)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(paths.LogFile)!);
-        var self = Environment.ProcessPath ?? throw new CliException("cannot find the domino executable to start a daemon");
         // sh backgrounds it so we do not wait; the daemon calls setsid() itself (--background).
-        var psi = new ProcessStartInfo("/bin/sh")
-        {
-            ArgumentList = { "-c", "exec \"$0\" daemon --background --state-dir \"$1\" --socket \"$2\" >>\"$3\" 2>&1 </dev/null &",
-                self, paths.StateDir, paths.Socket, paths.LogFile },
-            UseShellExecute = false,
-        };
+        // $0 is the log; the daemon's command line follows (this program again, maybe as `dotnet domino.dll`).
+        var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
+        foreach (var a in new[] { "-c", "log=$0; exec \"$@\" >>\"$log\" 2>&1 </dev/null &", paths.LogFile }
+                     .Concat(SelfCommand.Current().CommandLine("daemon", "--background", "--state-dir", paths.StateDir, "--socket", paths.Socket)))
+            psi.ArgumentList.Add(a);
         using (var sh = Process.Start(psi) ?? throw new CliException("cannot start /bin/sh to launch the daemon"))
             await sh.WaitForExitAsync(ct).ConfigureAwait(false);
 

@@ -10,7 +10,7 @@ namespace Domino.Toolstack.Drivers.Vmm;
 /// carries on exactly as a freshly started <c>vmm-host --uuid</c> would (same pid file and launch file
 /// rules, so crash safety is unchanged). Closing the pipe, or the daemon dying, ends an idle spare.
 /// </summary>
-internal sealed class SpareVmmHost(string hostExecutable, string stateDir, bool enabled) : IDisposable
+internal sealed class SpareVmmHost(SelfCommand host, string stateDir, bool enabled) : IDisposable
 {
     private readonly Lock _lock = new();
     private Process? _spare;
@@ -42,8 +42,8 @@ internal sealed class SpareVmmHost(string hostExecutable, string stateDir, bool 
         lock (_lock) if (!enabled || _disposed || _spare is not null) return;
         _ = Task.Run(() =>
         {
-            var psi = new ProcessStartInfo(hostExecutable) { UseShellExecute = false, RedirectStandardInput = true };
-            foreach (var a in new[] { "vmm-host", "--spare", "--state-dir", stateDir }) psi.ArgumentList.Add(a);
+            var psi = host.StartInfo("vmm-host", "--spare", "--state-dir", stateDir);
+            psi.RedirectStandardInput = true;
             Process? started;
             try { started = Process.Start(psi); }
             catch (Win32Exception) { return; } // creates fall back to starting a VMM process each

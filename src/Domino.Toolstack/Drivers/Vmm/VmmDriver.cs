@@ -20,15 +20,16 @@ public sealed partial class VmmDriver : DomainDriver
     private readonly ConcurrentDictionary<Guid, CancellationTokenSource> _watches = new();
     private readonly ConcurrentDictionary<Guid, Process> _children = new();
     private readonly StateStore store;
-    private readonly string hostExecutable;
+    private readonly SelfCommand _host;
     private readonly SpareVmmHost _spares;
 
     /// <param name="keepSpare">Keep one warmed-up VMM process ready for the next create (see <see cref="SpareVmmHost"/>).</param>
-    public VmmDriver(StateStore store, string hostExecutable, bool keepSpare = false)
+    /// <param name="host">How to run <c>domino vmm-host</c>: this program again.</param>
+    public VmmDriver(StateStore store, SelfCommand host, bool keepSpare = false)
     {
         this.store = store;
-        this.hostExecutable = hostExecutable;
-        _spares = new SpareVmmHost(hostExecutable, store.Root, keepSpare);
+        _host = host;
+        _spares = new SpareVmmHost(host, store.Root, keepSpare);
         _spares.Replenish();
     }
 
@@ -88,9 +89,7 @@ public sealed partial class VmmDriver : DomainDriver
 
     private Process StartHost(GuestRef guest)
     {
-        var psi = new ProcessStartInfo(hostExecutable) { UseShellExecute = false };
-        foreach (var a in new[] { "vmm-host", "--state-dir", store.Root, "--uuid", guest.Uuid.ToString() }) psi.ArgumentList.Add(a);
-        return Process.Start(psi) ?? throw new ToolstackException(ErrorKind.Failed, $"cannot start the VMM process for domain '{guest.Name}'");
+        return Process.Start(_host.StartInfo("vmm-host", "--state-dir", store.Root, "--uuid", guest.Uuid.ToString())) ?? throw new ToolstackException(ErrorKind.Failed, $"cannot start the VMM process for domain '{guest.Name}'");
     }
 
     public override async Task DestroyAsync(GuestRef guest, CancellationToken ct)
