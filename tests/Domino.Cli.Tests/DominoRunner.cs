@@ -127,6 +127,11 @@ public sealed class DominoRunner : IDisposable
         foreach (var pf in Directory.Exists(Path.Combine(StateDir, "vmm")) ? Directory.GetFiles(Path.Combine(StateDir, "vmm"), "*.pid") : [])
             if (int.TryParse(File.ReadAllText(pf).Split(' ')[0].Trim(), out var vmmPid) && Toolstack.Interop.Libc.ProcessExists(vmmPid))
                 Toolstack.Interop.Libc.Signal(vmmPid, Toolstack.Interop.Libc.SIGKILL);
+        // Domains whose VMM was killed here never had their cpu cgroup removed by a daemon: remove the
+        // empty ones (rmdir of a cgroup fails while it holds a task, so a live domain's group stays).
+        foreach (var dir in Directory.Exists(Path.Combine(StateDir, "domains")) ? Directory.GetDirectories(Path.Combine(StateDir, "domains")) : [])
+            if (Guid.TryParse(Path.GetFileName(dir), out var uuid))
+                try { Directory.Delete(Path.Combine("/sys/fs/cgroup/cpu/domino", uuid.ToString())); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         try { Directory.Delete(StateDir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 }
