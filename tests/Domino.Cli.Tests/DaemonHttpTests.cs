@@ -84,6 +84,13 @@ public sealed class DaemonHttpTests : IDisposable
     }
 
     [Fact]
+    public async Task Chunked_encoding_wins_over_a_content_length()
+    {
+        var (_, body, _) = await Exchange("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+        Assert.Equal("hello", body);
+    }
+
+    [Fact]
     public async Task Reads_to_the_end_of_the_connection_without_framing()
     {
         var (_, body, _) = await Exchange("HTTP/1.1 200 OK\r\n\r\nuntil close");

@@ -48,12 +48,7 @@ internal static class DaemonHttp
             await connection.WriteAsync(Encoding.ASCII.GetBytes(head.ToString()), ct).ConfigureAwait(false);
             if (json is not null) await connection.WriteAsync(json, ct).ConfigureAwait(false);
             var (status, headers) = await ReadHeadAsync(connection, ct).ConfigureAwait(false);
-            Stream body = headers.TryGetValue("transfer-encoding", out var te) && te.Contains("chunked", StringComparison.OrdinalIgnoreCase)
-                ? new ChunkedBody(connection)
-                : headers.TryGetValue("content-length", out var cl) && long.TryParse(cl, NumberStyles.None, CultureInfo.InvariantCulture, out var length)
-                    ? new LengthBody(connection, length)
-                    : connection;
-            return new Response(status, headers, body);
+            return new Response(status, headers, FramedBody(connection, headers));
         }
         catch
         {
@@ -82,10 +77,7 @@ internal static class DaemonHttp
             var (status, headers) = await ReadHeadAsync(connection, ct).ConfigureAwait(false);
             if (status != 101)
             {
-                Stream body = headers.TryGetValue("content-length", out var cl) && long.TryParse(cl, NumberStyles.None, CultureInfo.InvariantCulture, out var length)
-                    ? new LengthBody(connection, length)
-                    : headers.TryGetValue("transfer-encoding", out var te) && te.Contains("chunked", StringComparison.OrdinalIgnoreCase) ? new ChunkedBody(connection) : connection;
-                return (null, new Response(status, headers, body));
+                return (null, new Response(status, headers, FramedBody(connection, headers)));
             }
             if (!headers.TryGetValue("upgrade", out var upgrade) || !upgrade.Equals("websocket", StringComparison.OrdinalIgnoreCase))
                 throw new IOException("the daemon answered 101 without upgrading to a WebSocket");
@@ -97,6 +89,14 @@ internal static class DaemonHttp
             throw;
         }
     }
+
+    /// <summary>How the body is framed (RFC 9112 §6.3): chunked wins over Content-Length; with neither it runs to the end of the connection.</summary>
+    private static Stream FramedBody(Connection connection, Dictionary<string, string> headers) =>
+        headers.TryGetValue("transfer-encoding", out var te) && te.Contains("chunked", StringComparison.OrdinalIgnoreCase)
+            ? new ChunkedBody(connection)
+            : headers.TryGetValue("content-length", out var cl) && long.TryParse(cl, NumberStyles.None, CultureInfo.InvariantCulture, out var length)
+                ? new LengthBody(connection, length)
+                : connection;
 
     private static async Task<Connection> ConnectAsync(string path, CancellationToken ct)
     {

@@ -160,7 +160,8 @@ public sealed class VcpuRunner : IDisposable
                 }
                 var gate = Gate;
                 if (gate is not null && !gate.WaitForWindow(Id, out _)) continue; // kicked while waiting: requests first
-                if (Interlocked.Exchange(ref _nmiPending, 0) != 0) _vcpu.InjectNmi();
+                // A plain read first: this runs before every KVM_RUN, and an NMI is rare.
+                if (Volatile.Read(ref _nmiPending) != 0 && Interlocked.Exchange(ref _nmiPending, 0) != 0) _vcpu.InjectNmi();
                 var exit = _vcpu.Run();
                 gate?.LeftGuest(Id);
                 Interlocked.Increment(ref _exits);
