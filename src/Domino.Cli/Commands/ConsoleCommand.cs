@@ -9,6 +9,7 @@ namespace Domino.Cli.Commands;
 internal static class ConsoleCommand
 {
     private const byte Escape = 0x1d; // ^]
+    private static readonly TimeSpan CloseWait = TimeSpan.FromSeconds(1);
 
     public static Command Create()
     {
@@ -69,7 +70,10 @@ internal static class ConsoleCommand
                     if (esc >= 0)
                     {
                         if (esc > 0) await ws.SendAsync(buffer.AsMemory(0, esc), WebSocketMessageType.Binary, true, stop.Token).ConfigureAwait(false);
-                        await stop.CancelAsync().ConfigureAwait(false);
+                        // Detach by closing: the daemon answers, which ends the output loop (a cancelled receive
+                        // would abort the connection instead); a daemon that does not answer is not waited for long.
+                        await ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "detached", stop.Token).ConfigureAwait(false);
+                        stop.CancelAfter(CloseWait);
                         return;
                     }
                     await ws.SendAsync(buffer.AsMemory(0, n), WebSocketMessageType.Binary, true, stop.Token).ConfigureAwait(false);
@@ -85,6 +89,8 @@ internal static class ConsoleCommand
         {
             if (ws.State == WebSocketState.Open)
                 await ws.CloseAsync(WebSocketCloseStatus.NormalClosure, "detached", CancellationToken.None).ConfigureAwait(false);
+            else if (ws.State == WebSocketState.CloseReceived) // the console ended: answer the daemon's close
+                await ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "console closed", CancellationToken.None).ConfigureAwait(false);
         }
         catch (WebSocketException) { }
         return 0;

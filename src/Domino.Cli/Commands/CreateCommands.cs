@@ -127,7 +127,7 @@ internal static class CreateCommands
             using var client = await DaemonClient.ConnectAsync(ct).ConfigureAwait(false);
             return await action(client, ct).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is CliException or IOException or System.Text.Json.JsonException)
+        catch (Exception e) when (e is CliException or IOException or System.Text.Json.JsonException or System.Net.WebSockets.WebSocketException)
         {
             await Console.Error.WriteLineAsync($"domino: {e.Message}").ConfigureAwait(false);
             return 1;

@@ -122,38 +122,64 @@ internal static class DomainEndpoints
         var ct = ctx.RequestAborted;
         await using var console = await s.OpenConsoleAsync(domain, replay ?? true, ct).ConfigureAwait(false);
         using var ws = await ctx.WebSockets.AcceptWebSocketAsync().ConfigureAwait(false);
-        using var done = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        await RelayAsync(ws, console, ct).ConfigureAwait(false);
+    }
 
+    /// <summary>How long a client has to answer our close once the console has ended.</summary>
+    private static readonly TimeSpan CloseWait = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Console bytes both ways between the WebSocket and the guest until either side ends. WebSocket
+    /// operations are never cancelled here: a cancelled send or receive aborts the connection, and
+    /// output the guest printed last (a whole short-lived guest's, under create -c) could go with it.
+    /// The side that ends first closes; the other answers.
+    /// </summary>
+    private static async Task RelayAsync(WebSocket ws, Stream console, CancellationToken ct)
+    {
+        using var detached = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var toClient = Task.Run(async () =>
         {
             var buffer = new byte[16 * 1024];
-            while (!done.Token.IsCancellationRequested)
+            try
             {
-                var n = await console.ReadAsync(buffer, done.Token).ConfigureAwait(false);
-                if (n == 0) break;
-                await ws.SendAsync(buffer.AsMemory(0, n), WebSocketMessageType.Binary, true, done.Token).ConfigureAwait(false);
+                int n;
+                while ((n = await console.ReadAsync(buffer, detached.Token).ConfigureAwait(false)) > 0)
+                    await ws.SendAsync(buffer.AsMemory(0, n), WebSocketMessageType.Binary, true, ct).ConfigureAwait(false);
             }
-        }, done.Token);
+            catch (OperationCanceledException) when (detached.IsCancellationRequested) { }
+            catch (IOException) { } // the guest's console went away
+            if (ws.State is WebSocketState.Open or WebSocketState.CloseReceived)
+                await ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "console closed", ct).ConfigureAwait(false);
+        }, CancellationToken.None);
         var fromClient = Task.Run(async () =>
         {
             var buffer = new byte[4096];
-            while (!done.Token.IsCancellationRequested)
+            while (true)
             {
-                var r = await ws.ReceiveAsync(buffer.AsMemory(), done.Token).ConfigureAwait(false);
-                if (r.MessageType == WebSocketMessageType.Close) break;
-                await console.WriteAsync(buffer.AsMemory(0, r.Count), done.Token).ConfigureAwait(false);
+                var r = await ws.ReceiveAsync(buffer.AsMemory(), ct).ConfigureAwait(false);
+                if (r.MessageType == WebSocketMessageType.Close) return;
+                await console.WriteAsync(buffer.AsMemory(0, r.Count), ct).ConfigureAwait(false);
             }
-        }, done.Token);
+        }, CancellationToken.None);
 
-        await Task.WhenAny(toClient, fromClient).ConfigureAwait(false);
-        await done.CancelAsync().ConfigureAwait(false);
         try
         {
-            if (ws.State == WebSocketState.Open)
-                await ws.CloseAsync(WebSocketCloseStatus.NormalClosure, "console closed", CancellationToken.None).ConfigureAwait(false);
+            if (await Task.WhenAny(toClient, fromClient).ConfigureAwait(false) == fromClient)
+            {
+                await detached.CancelAsync().ConfigureAwait(false); // the client detached: stop reading the console, answer its close
+                await toClient.ConfigureAwait(false);
+                await fromClient.ConfigureAwait(false);
+            }
+            else
+            {
+                await toClient.ConfigureAwait(false);
+                await fromClient.WaitAsync(CloseWait, ct).ConfigureAwait(false); // the client answers our close
+            }
         }
-        catch (WebSocketException) { }
-        catch (OperationCanceledException) { }
+        catch (Exception e) when (e is WebSocketException or IOException or TimeoutException or OperationCanceledException)
+        {
+            // The client went away without closing, or never answered: nothing left to tell it.
+        }
     }
 
     private static async Task Events(HttpContext ctx, string? domain, DomainService s)
