@@ -300,10 +300,11 @@ public static class VmmHost
 
         private async Task ConsoleAsync(NetworkStream stream, bool replay)
         {
-            await Reply(stream, Status()).ConfigureAwait(false);
+            // Attached before the answer: a resume sent once the answer is in sees every byte reach this reader.
             var reader = ring.Attach(replay, out var detach);
             try
             {
+                await Reply(stream, Status()).ConfigureAwait(false);
                 var fromClient = Task.Run(async () =>
                 {
                     var buffer = new byte[1024];
