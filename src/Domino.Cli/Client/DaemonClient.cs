@@ -120,6 +120,48 @@ internal sealed partial class DaemonClient : IDisposable
         throw new CliException($"cannot attach to the console of domain '{domain}'");
     }
 
+    /// <summary>
+    /// Creates a domain with its console attached, in one request (<c>GET /create-console</c>): the
+    /// daemon runs the guest only once the console is attached. A refused create throws the daemon's error.
+    /// </summary>
+    public async Task<WebSocket> CreateWithConsoleAsync(CreateDomainRequest request, CancellationToken ct)
+    {
+        var (ws, refusal) = await DaemonHttp.UpgradeAsync(Paths.Socket, "create-console", ct).ConfigureAwait(false);
+        if (ws is null)
+        {
+            using (refusal) await ThrowIfErrorAsync(refusal!, ct).ConfigureAwait(false);
+            throw new CliException("the daemon refused to create the domain");
+        }
+        try
+        {
+            await ws.SendAsync(JsonSerializer.SerializeToUtf8Bytes(request, ToolstackJson.Default.CreateDomainRequest), WebSocketMessageType.Text, true, ct).ConfigureAwait(false);
+            // One text message answers: the new domain, or an error.
+            var answer = await ReceiveTextAsync(ws, ct).ConfigureAwait(false)
+                ?? throw new CliException($"the daemon closed the console before answering the create ({ws.CloseStatusDescription ?? "no reason given"})");
+            if (JsonSerializer.Deserialize(answer, ToolstackJson.Default.ErrorResponse)?.Error is { } error)
+                throw new CliException(error, ws.CloseStatus is { } status ? (int)status - 4000 : 0);
+            return ws;
+        }
+        catch
+        {
+            ws.Dispose();
+            throw;
+        }
+    }
+
+    private static async Task<byte[]?> ReceiveTextAsync(WebSocket ws, CancellationToken ct)
+    {
+        using var message = new MemoryStream();
+        var buffer = new byte[4096];
+        while (true)
+        {
+            var r = await ws.ReceiveAsync(buffer.AsMemory(), ct).ConfigureAwait(false);
+            if (r.MessageType == WebSocketMessageType.Close) return null;
+            message.Write(buffer, 0, r.Count);
+            if (r.EndOfMessage) return message.ToArray();
+        }
+    }
+
     private Task<DaemonHttp.Response> SendAsync(string method, string path, byte[]? json, CancellationToken ct) =>
         DaemonHttp.SendAsync(Paths.Socket, method, path, json, ct);
 

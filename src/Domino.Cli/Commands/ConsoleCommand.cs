@@ -28,12 +28,16 @@ internal static class ConsoleCommand
         return command;
     }
 
-    /// <summary>Copies console output to stdout and stdin to the guest until the console closes or ^] is typed.</summary>
-    /// <param name="attached">Runs once the console is attached (create -c unpauses the guest here, so no output is missed).</param>
-    public static async Task<int> AttachAsync(DaemonClient client, string domain, bool replay, CancellationToken ct, Func<Task>? attached = null)
+    /// <summary>Attaches to a domain's console: see <see cref="RunAsync"/>.</summary>
+    public static async Task<int> AttachAsync(DaemonClient client, string domain, bool replay, CancellationToken ct)
     {
         using var ws = await client.OpenConsoleAsync(domain, replay, ct).ConfigureAwait(false);
-        if (attached is not null) await attached().ConfigureAwait(false);
+        return await RunAsync(ws, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Copies console output to stdout and stdin to the guest until the console closes or ^] is typed.</summary>
+    public static async Task<int> RunAsync(WebSocket ws, CancellationToken ct)
+    {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         using var terminal = Terminal.RawIfInteractive();
         using var stdout = Console.OpenStandardOutput();
