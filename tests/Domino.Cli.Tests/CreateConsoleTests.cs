@@ -63,6 +63,33 @@ public sealed class CreateConsoleTests : IDisposable
     }
 
     [Fact]
+    public async Task Console_forwards_input_and_ctrl_close_bracket_detaches_leaving_the_guest_running()
+    {
+        Assert.Equal(0, _d.Run("create", "-q", _d.Config("web")).ExitCode);
+        using var console = Start(keepStdin: true, "console", "web");
+        var stdout = new StringBuilder();
+        var reading = Task.Run(async () =>
+        {
+            var buffer = new char[256];
+            int n;
+            while ((n = await console.StandardOutput.ReadAsync(buffer)) > 0)
+                lock (stdout) stdout.Append(buffer, 0, n);
+        });
+        string Output() { lock (stdout) return stdout.ToString(); }
+
+        TestDriverEndToEndTests.WaitFor(() => Output().Contains("web: running", StringComparison.Ordinal), 30); // the replayed history
+        await console.StandardInput.WriteAsync("ping\n");
+        await console.StandardInput.FlushAsync();
+        TestDriverEndToEndTests.WaitFor(() => Output().Contains("ping\n", StringComparison.Ordinal), 30); // the test guest echoes
+        await console.StandardInput.WriteAsync('\u001d');
+        await console.StandardInput.FlushAsync();
+        Assert.True(console.WaitForExit(15_000), "Ctrl-] did not detach");
+        await reading;
+        Assert.Equal(0, console.ExitCode);
+        Assert.Matches(@"(?m)^web\s+1\s+.*r-----", _d.Run("list").Stdout);
+    }
+
+    [Fact]
     public void A_refused_create_c_is_one_line_and_leaves_nothing_behind()
     {
         Assert.Equal(0, _d.Run("create", "-q", _d.Config("web")).ExitCode);
@@ -143,13 +170,15 @@ public sealed class CreateConsoleTests : IDisposable
         lock (_d.DaemonLog!) return _d.DaemonLog.ToString();
     }
 
-    private Process Start(params string[] args)
+    private Process Start(params string[] args) => Start(keepStdin: false, args);
+
+    private Process Start(bool keepStdin, params string[] args)
     {
         var psi = new ProcessStartInfo(DominoRunner.Binary) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
         foreach (var a in args) psi.ArgumentList.Add(a);
         _d.Environment(psi);
         var p = Process.Start(psi)!;
-        p.StandardInput.Close();
+        if (!keepStdin) p.StandardInput.Close();
         return p;
     }
 

@@ -26,7 +26,7 @@ internal sealed partial class DaemonClient : IDisposable
     public static async Task<DaemonClient> ConnectAsync(CancellationToken ct)
     {
         var paths = DaemonPaths.Resolve();
-        if (!await AnswersAsync(paths.Socket, ct).ConfigureAwait(false))
+        if (!Answers(paths.Socket))
         {
             if (Environment.GetEnvironmentVariable("DOMINO_NO_AUTOSTART") == "1")
                 throw new CliException($"no daemon answers on {paths.Socket} (start one with 'domino daemon')");
@@ -35,13 +35,13 @@ internal sealed partial class DaemonClient : IDisposable
         return new DaemonClient(paths);
     }
 
-    private static async Task<bool> AnswersAsync(string socketPath, CancellationToken ct)
+    private static bool Answers(string socketPath)
     {
         if (!File.Exists(socketPath)) return false;
         using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
-            await s.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), ct).ConfigureAwait(false);
+            s.Connect(new UnixDomainSocketEndPoint(socketPath));
             return true;
         }
         catch (SocketException) { return false; }
@@ -62,7 +62,7 @@ internal sealed partial class DaemonClient : IDisposable
         var deadline = DateTime.UtcNow + StartLimit;
         while (DateTime.UtcNow < deadline)
         {
-            if (await AnswersAsync(paths.Socket, ct).ConfigureAwait(false)) return;
+            if (Answers(paths.Socket)) return;
             await Task.Delay(10, ct).ConfigureAwait(false);
         }
         throw new CliException($"started a daemon but it did not answer on {paths.Socket} within {StartLimit.TotalSeconds:0} s (see {paths.LogFile})");

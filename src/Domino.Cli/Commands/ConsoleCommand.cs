@@ -42,7 +42,9 @@ internal static class ConsoleCommand
         using var terminal = Terminal.RawIfInteractive();
         using var stdout = Console.OpenStandardOutput();
 
-        var output = Task.Run(async () =>
+        // Each direction runs on a thread of its own: reading the daemon's socket blocks (see DaemonHttp), and so
+        // does reading stdin; neither should hold a thread-pool thread.
+        var output = OnOwnThread(async () =>
         {
             var buffer = new byte[16 * 1024];
             try
@@ -57,9 +59,9 @@ internal static class ConsoleCommand
             }
             catch (WebSocketException) { }
             catch (OperationCanceledException) { }
-        }, CancellationToken.None);
+        });
 
-        var input = Task.Run(async () =>
+        var input = OnOwnThread(async () =>
         {
             // Piped input is forwarded too, so scripts and tests can type into a guest; at its end we just follow the output.
             using var stdin = Console.OpenStandardInput();
@@ -68,7 +70,7 @@ internal static class ConsoleCommand
             {
                 while (true)
                 {
-                    var n = await stdin.ReadAsync(buffer, stop.Token).ConfigureAwait(false);
+                    var n = stdin.Read(buffer);
                     if (n == 0) return;
                     var esc = Array.IndexOf(buffer, Escape, 0, n);
                     if (esc >= 0)
@@ -85,7 +87,7 @@ internal static class ConsoleCommand
             }
             catch (WebSocketException) { }
             catch (OperationCanceledException) { }
-        }, CancellationToken.None);
+        });
 
         await output.ConfigureAwait(false);
         await stop.CancelAsync().ConfigureAwait(false);
@@ -99,4 +101,7 @@ internal static class ConsoleCommand
         catch (WebSocketException) { }
         return 0;
     }
+
+    private static Task OnOwnThread(Func<Task> pump) =>
+        Task.Factory.StartNew(pump, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
 }
