@@ -134,7 +134,7 @@ internal sealed partial class DaemonClient : IDisposable
         }
         try
         {
-            await ws.SendAsync(JsonSerializer.SerializeToUtf8Bytes(request, ToolstackJson.Default.CreateDomainRequest), WebSocketMessageType.Text, true, ct).ConfigureAwait(false);
+            await ws.SendAsync(JsonSerializer.SerializeToUtf8Bytes(request, ToolstackRequestJson.Default.CreateDomainRequest), WebSocketMessageType.Text, true, ct).ConfigureAwait(false);
             // One text message answers: the new domain, or an error.
             var answer = await ReceiveTextAsync(ws, ct).ConfigureAwait(false)
                 ?? throw new CliException($"the daemon closed the console before answering the create ({ws.CloseStatusDescription ?? "no reason given"})");

@@ -53,7 +53,7 @@ internal static class CreateCommands
             {
                 if (!parse.GetValue(console))
                 {
-                    await client.PostAsync("domains", request, ToolstackJson.Default.CreateDomainRequest, ToolstackJson.Default.DomainInfo, token).ConfigureAwait(false);
+                    await client.PostAsync("domains", request, ToolstackRequestJson.Default.CreateDomainRequest, ToolstackJson.Default.DomainInfo, token).ConfigureAwait(false);
                     return 0;
                 }
                 // One request: the daemon runs the guest only once its console is attached, so no output is lost,
@@ -86,7 +86,7 @@ internal static class CreateCommands
             return await RunClient(async (client, token) =>
             {
                 await client.PostAsync($"domains/{Escape(parse.GetValue(domain)!)}/config", new ConfigUpdateRequest { Spec = spec, Config = LibxlJson.Serialize(config) },
-                    ToolstackJson.Default.ConfigUpdateRequest, ToolstackJson.Default.DomainInfo, token).ConfigureAwait(false);
+                    ToolstackRequestJson.Default.ConfigUpdateRequest, ToolstackJson.Default.DomainInfo, token).ConfigureAwait(false);
                 return 0;
             }, ct).ConfigureAwait(false);
         });
