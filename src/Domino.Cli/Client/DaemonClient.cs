@@ -138,7 +138,7 @@ internal sealed partial class DaemonClient : IDisposable
             // One text message answers: the new domain, or an error.
             var answer = await ReceiveTextAsync(ws, ct).ConfigureAwait(false)
                 ?? throw new CliException($"the daemon closed the console before answering the create ({ws.CloseStatusDescription ?? "no reason given"})");
-            if (JsonSerializer.Deserialize(answer, ToolstackJson.Default.ErrorResponse)?.Error is { } error)
+            if (ErrorMessage(answer) is { } error)
                 throw new CliException(error, ws.CloseStatus is { } status ? (int)status - 4000 : 0);
             return ws;
         }
@@ -175,11 +175,27 @@ internal sealed partial class DaemonClient : IDisposable
     private static async Task ThrowIfErrorAsync(DaemonHttp.Response response, CancellationToken ct)
     {
         if (response.IsSuccess) return;
-        var body = Encoding.UTF8.GetString(await response.ReadAllAsync(ct).ConfigureAwait(false));
-        string message;
-        try { message = JsonSerializer.Deserialize(body, ToolstackJson.Default.ErrorResponse)?.Error ?? body; }
-        catch (JsonException) { message = $"daemon answered {response.Status}: {body}"; }
-        throw new CliException(message, response.Status);
+        var body = await response.ReadAllAsync(ct).ConfigureAwait(false);
+        throw new CliException(ErrorMessage(body) ?? $"daemon answered {response.Status}: {Encoding.UTF8.GetString(body)}", response.Status);
+    }
+
+    /// <summary>
+    /// The message of an <see cref="ErrorResponse"/> (<c>{"error": ..., "code": ...}</c>), or null when
+    /// <paramref name="json"/> is something else (the create-console answer is the new domain or an error).
+    /// Read as a document: an error is printed and the command ends, so building the serializer's
+    /// metadata for it would cost more than the whole answer is worth.
+    /// </summary>
+    private static string? ErrorMessage(byte[] json)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(json);
+            return document.RootElement.ValueKind == JsonValueKind.Object
+                && document.RootElement.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.String
+                ? error.GetString()
+                : null;
+        }
+        catch (JsonException) { return null; }
     }
 
     public void Dispose() { }
