@@ -56,8 +56,21 @@ public sealed partial class VmmDriver : DomainDriver
 
         var process = _spares.Take(guest.Uuid) ?? StartHost(guest);
         _children[guest.Uuid] = process; // kept so the runtime reaps it when it exits
-        _spares.Replenish();
+        try { await WaitUntilServingAsync(guest, process, ct).ConfigureAwait(false); }
+        finally
+        {
+            // The next spare starts once this guest is built: a runtime starting up and warming a VMM takes a
+            // core's worth of CPU for a while, which the guest being built (and on a 2-core host, the client
+            // and this daemon) would otherwise have to share.
+            _spares.Replenish();
+        }
+        Watch(guest, process.Id);
+        return new GuestStarted(process.Id, Libc.ProcessStartTicks(process.Id));
+    }
 
+    /// <summary>Waits until the VMM process answers on its control socket (or fails, or takes too long).</summary>
+    private async Task WaitUntilServingAsync(GuestRef guest, Process process, CancellationToken ct)
+    {
         var deadline = DateTime.UtcNow + StartLimit;
         while (true)
         {
@@ -83,8 +96,6 @@ public sealed partial class VmmDriver : DomainDriver
             }
             await Task.Delay(2, ct).ConfigureAwait(false);
         }
-        Watch(guest, process.Id);
-        return new GuestStarted(process.Id, Libc.ProcessStartTicks(process.Id));
     }
 
     private Process StartHost(GuestRef guest)
