@@ -87,6 +87,13 @@ internal sealed partial class DaemonClient : IDisposable
         return await ReadAsync(response, resultType, path, ct).ConfigureAwait(false);
     }
 
+    /// <summary>POSTs a body written beforehand and checks the status; the answer is not read, the command prints nothing from it.</summary>
+    public async Task PostAsync(string path, byte[] json, CancellationToken ct)
+    {
+        using var response = await SendAsync("POST", path, json, ct).ConfigureAwait(false);
+        await ThrowIfErrorAsync(response, ct).ConfigureAwait(false);
+    }
+
     public async Task<TResult> PostAsync<TResult>(string path, JsonTypeInfo<TResult> resultType, CancellationToken ct)
     {
         using var response = await SendAsync("POST", path, null, ct).ConfigureAwait(false);
@@ -124,7 +131,7 @@ internal sealed partial class DaemonClient : IDisposable
     /// Creates a domain with its console attached, in one request (<c>GET /create-console</c>): the
     /// daemon runs the guest only once the console is attached. A refused create throws the daemon's error.
     /// </summary>
-    public async Task<WebSocket> CreateWithConsoleAsync(CreateDomainRequest request, CancellationToken ct)
+    public async Task<WebSocket> CreateWithConsoleAsync(byte[] request, CancellationToken ct)
     {
         var (ws, refusal) = await DaemonHttp.UpgradeAsync(Paths.Socket, "create-console", ct).ConfigureAwait(false);
         if (ws is null)
@@ -134,7 +141,7 @@ internal sealed partial class DaemonClient : IDisposable
         }
         try
         {
-            await ws.SendAsync(JsonSerializer.SerializeToUtf8Bytes(request, ToolstackRequestJson.Default.CreateDomainRequest), WebSocketMessageType.Text, true, ct).ConfigureAwait(false);
+            await ws.SendAsync(request, WebSocketMessageType.Text, true, ct).ConfigureAwait(false);
             // One text message answers: the new domain, or an error.
             var answer = await ReceiveTextAsync(ws, ct).ConfigureAwait(false)
                 ?? throw new CliException($"the daemon closed the console before answering the create ({ws.CloseStatusDescription ?? "no reason given"})");

@@ -48,12 +48,12 @@ internal static class CreateCommands
                 await Console.Error.WriteLineAsync($"{path}: error: {e.Message}").ConfigureAwait(false);
                 return 1;
             }
-            var request = new CreateDomainRequest { Spec = spec, Config = json, Paused = parse.GetValue(paused) };
+            var request = SpecRequestWriter.Write(new CreateDomainRequest { Spec = spec, Config = json, Paused = parse.GetValue(paused) });
             return await RunClient(async (client, token) =>
             {
                 if (!parse.GetValue(console))
                 {
-                    await client.PostAsync("domains", request, ToolstackRequestJson.Default.CreateDomainRequest, ToolstackJson.Default.DomainInfo, token).ConfigureAwait(false);
+                    await client.PostAsync("domains", request, token).ConfigureAwait(false);
                     return 0;
                 }
                 // One request: the daemon runs the guest only once its console is attached, so no output is lost,
@@ -85,8 +85,8 @@ internal static class CreateCommands
             var spec = DomainSpecMapping.ToSpec(config, p => ResolvePath(p, path));
             return await RunClient(async (client, token) =>
             {
-                await client.PostAsync($"domains/{Escape(parse.GetValue(domain)!)}/config", new ConfigUpdateRequest { Spec = spec, Config = LibxlJson.Serialize(config) },
-                    ToolstackRequestJson.Default.ConfigUpdateRequest, ToolstackJson.Default.DomainInfo, token).ConfigureAwait(false);
+                await client.PostAsync($"domains/{Escape(parse.GetValue(domain)!)}/config",
+                    SpecRequestWriter.Write(new ConfigUpdateRequest { Spec = spec, Config = LibxlJson.Serialize(config) }), token).ConfigureAwait(false);
                 return 0;
             }, ct).ConfigureAwait(false);
         });

@@ -93,12 +93,13 @@ public sealed record HostInfo
 public sealed partial class ToolstackJson : JsonSerializerContext;
 
 /// <summary>
-/// The request bodies the CLI sends, with exactly <see cref="ToolstackJson"/>'s options, generated for
-/// writing only. Writing is then straight-line code over the properties: a client does not build the
-/// serializer's per-property metadata (generic instantiations over Guid, long, the enums..., which the
-/// JIT compiles on every run because ReadyToRun cannot hold them: about 45 methods and a sixth of the
-/// client's CPU for a create). The daemon reads the same bytes with ToolstackJson; a test checks both
-/// contexts write identical JSON, so the two attribute lists below must stay alike.
+/// The small request bodies the CLI sends, with exactly <see cref="ToolstackJson"/>'s options,
+/// generated for writing only. Writing is then straight-line code over the properties: a client does
+/// not build the serializer's per-property metadata (generic instantiations the JIT compiles on every
+/// run because ReadyToRun cannot hold them). Requests that carry a spec go through
+/// <see cref="SpecRequestWriter"/>, which skips the serializer altogether. The daemon reads the same
+/// bytes with ToolstackJson; a test checks both contexts write identical JSON, so the two attribute
+/// lists below must stay alike.
 /// </summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web,
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
@@ -106,8 +107,6 @@ public sealed partial class ToolstackJson : JsonSerializerContext;
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     WriteIndented = false,
     GenerationMode = JsonSourceGenerationMode.Serialization)]
-[JsonSerializable(typeof(CreateDomainRequest))]
-[JsonSerializable(typeof(ConfigUpdateRequest))]
 [JsonSerializable(typeof(RenameRequest))]
 [JsonSerializable(typeof(VcpuSetRequest))]
 [JsonSerializable(typeof(VcpuPinRequest))]
