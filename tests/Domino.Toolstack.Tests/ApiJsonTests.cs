@@ -128,6 +128,49 @@ public sealed class ApiJsonTests
         Assert.True(read.Paused);
     }
 
+    [Fact]
+    public void The_domain_reader_reads_what_the_daemons_context_writes()
+    {
+        var filled = FilledDomain();
+        var minimal = new DomainInfo { Name = "min", State = "paused", Flags = "--p---", Reason = "created-paused" };
+        Assert.Equal(filled, DomainInfoReader.Read(JsonSerializer.SerializeToUtf8Bytes(filled, ToolstackJson.Default.DomainInfo)));
+        Assert.Equal(minimal, DomainInfoReader.Read(JsonSerializer.SerializeToUtf8Bytes(minimal, ToolstackJson.Default.DomainInfo)));
+        Assert.Equal([filled, minimal], DomainInfoReader.ReadList(JsonSerializer.SerializeToUtf8Bytes(new List<DomainInfo> { filled, minimal }, ToolstackJson.Default.ListDomainInfo)));
+        Assert.Empty(DomainInfoReader.ReadList("[]"u8.ToArray()));
+    }
+
+    [Fact]
+    public void The_domain_reader_skips_what_it_does_not_know_and_takes_null_as_unset()
+    {
+        var json = """[{"name":"a","future":{"x":[1,{"y":2}]},"state":"running","flags":"r-----","reason":"booted","vmm_pid":null,"started_at":null,"job":null,"domid":3,"more":[]}]"""u8.ToArray();
+        var d = Assert.Single(DomainInfoReader.ReadList(json));
+        Assert.Equal(new DomainInfo { Name = "a", State = "running", Flags = "r-----", Reason = "booted", DomId = 3 }, d);
+        Assert.Throws<JsonException>(() => DomainInfoReader.Read("""{"name":"a","flags":"r-----","reason":"booted"}"""u8.ToArray()));
+    }
+
+    /// <summary>A DomainInfo with every settable property set by reflection (a new property fails the reader test until it is read).</summary>
+    private static DomainInfo FilledDomain()
+    {
+        var d = new DomainInfo { Name = "x", State = "x", Flags = "x", Reason = "x" };
+        var when = new DateTimeOffset(2026, 11, 21, 10, 23, 45, 678, TimeSpan.FromHours(1));
+        foreach (var p in typeof(DomainInfo).GetProperties())
+        {
+            if (p.SetMethod is null) continue;
+            object value = p.PropertyType switch
+            {
+                var t when t == typeof(string) => $"{p.Name} \"é\"",
+                var t when t == typeof(Guid) => Guid.Parse("0c0ffee0-1234-4abc-8def-0123456789ab"),
+                var t when t == typeof(int) || t == typeof(int?) => 5 + p.Name.Length,
+                var t when t == typeof(long) => (1L << 40) + p.Name.Length,
+                var t when t == typeof(double) => 12.5 + p.Name.Length,
+                var t when t == typeof(DateTimeOffset) || t == typeof(DateTimeOffset?) => when.AddSeconds(p.Name.Length),
+                var t => throw new InvalidOperationException($"FilledDomain() does not know how to fill DomainInfo.{p.Name} ({t.Name}): teach it, and teach DomainInfoReader to read it"),
+            };
+            p.SetValue(d, value);
+        }
+        return d;
+    }
+
     private static JsonTypeInfo Type(JsonSerializerContext context, object value) =>
         context.GetTypeInfo(value.GetType()) ?? throw new InvalidOperationException($"{context.GetType().Name} has no {value.GetType().Name}");
 }

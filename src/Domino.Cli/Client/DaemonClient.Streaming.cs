@@ -23,10 +23,4 @@ internal sealed partial class DaemonClient
         }
         throw new CliException($"the daemon ended {path} without a result");
     }
-
-    public async Task DeleteBytesAsync(string path, CancellationToken ct)
-    {
-        using var response = await SendAsync("DELETE", path, null, ct).ConfigureAwait(false);
-        await ThrowIfErrorAsync(response, ct).ConfigureAwait(false);
-    }
 }

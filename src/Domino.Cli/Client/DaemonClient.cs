@@ -87,10 +87,31 @@ internal sealed partial class DaemonClient : IDisposable
         return await ReadAsync(response, resultType, path, ct).ConfigureAwait(false);
     }
 
-    /// <summary>POSTs a body written beforehand and checks the status; the answer is not read, the command prints nothing from it.</summary>
+    // Requests whose answer (mostly the domain, as it is after the change) the command does not print:
+    // only the status is checked. Reading it would cost the JIT what reading it for a query costs.
+
+    /// <summary>POSTs a body written beforehand and checks the status.</summary>
     public async Task PostAsync(string path, byte[] json, CancellationToken ct)
     {
         using var response = await SendAsync("POST", path, json, ct).ConfigureAwait(false);
+        await ThrowIfErrorAsync(response, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>POSTs <paramref name="body"/> and checks the status.</summary>
+    public Task PostAsync<TBody>(string path, TBody body, JsonTypeInfo<TBody> bodyType, CancellationToken ct) =>
+        PostAsync(path, JsonSerializer.SerializeToUtf8Bytes(body, bodyType), ct);
+
+    /// <summary>POSTs without a body and checks the status.</summary>
+    public async Task PostAsync(string path, CancellationToken ct)
+    {
+        using var response = await SendAsync("POST", path, null, ct).ConfigureAwait(false);
+        await ThrowIfErrorAsync(response, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>DELETEs and checks the status.</summary>
+    public async Task DeleteAsync(string path, CancellationToken ct)
+    {
+        using var response = await SendAsync("DELETE", path, null, ct).ConfigureAwait(false);
         await ThrowIfErrorAsync(response, ct).ConfigureAwait(false);
     }
 

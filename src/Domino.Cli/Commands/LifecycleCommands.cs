@@ -11,17 +11,17 @@ internal static class LifecycleCommands
 {
     public static IEnumerable<Command> All()
     {
-        yield return Simple("destroy", "Terminate a domain immediately", (c, id, ct) => c.DeleteAsync($"domains/{Escape(id)}", ToolstackJson.Default.DomainInfo, ct), force: true);
+        yield return Simple("destroy", "Terminate a domain immediately", (c, id, ct) => c.DeleteAsync($"domains/{Escape(id)}", ct), force: true);
         yield return ShutdownLike("shutdown", "Gracefully shut down a domain (the guest is asked to power off)", reboot: false);
         yield return ShutdownLike("reboot", "Reboot a domain (the guest is asked to reboot)", reboot: true);
         yield return Trigger();
-        yield return Simple("pause", "Pause a domain's vCPUs", (c, id, ct) => c.PostAsync($"domains/{Escape(id)}/pause", ToolstackJson.Default.DomainInfo, ct));
-        yield return Simple("unpause", "Unpause a paused domain", (c, id, ct) => c.PostAsync($"domains/{Escape(id)}/unpause", ToolstackJson.Default.DomainInfo, ct));
+        yield return Simple("pause", "Pause a domain's vCPUs", (c, id, ct) => c.PostAsync($"domains/{Escape(id)}/pause", ct));
+        yield return Simple("unpause", "Unpause a paused domain", (c, id, ct) => c.PostAsync($"domains/{Escape(id)}/unpause", ct));
         yield return Rename();
         yield return Inject();
     }
 
-    private static Command Simple(string name, string description, Func<DaemonClient, string, CancellationToken, Task<DomainInfo>> call, bool force = false)
+    private static Command Simple(string name, string description, Func<DaemonClient, string, CancellationToken, Task> call, bool force = false)
     {
         var domain = DomainArgument();
         var command = new Command(name, description) { domain };
@@ -49,7 +49,7 @@ internal static class LifecycleCommands
             if (parse.GetValue(all))
             {
                 if (id is not null) throw new CliException($"{name}: give a domain or -a, not both");
-                var list = await client.GetAsync("domains", ToolstackJson.Default.ListDomainInfo, ct).ConfigureAwait(false);
+                var list = DomainInfoReader.ReadList(await client.GetBytesAsync("domains", ct).ConfigureAwait(false));
                 targets = [.. list.Where(d => d.State is "running" or "shutting-down").Select(d => d.Name)];
             }
             else targets = [id ?? throw new CliException($"{name}: which domain? (give a name, domid or UUID, or -a for all)")];
@@ -58,7 +58,7 @@ internal static class LifecycleCommands
             await Task.WhenAll(targets.Select(async t =>
             {
                 if (waitFlag) await Console.Out.WriteLineAsync($"Waiting for domain {t} to {(reboot ? "reboot" : "shut down")}").ConfigureAwait(false);
-                await client.PostAsync($"domains/{Escape(t)}/{verb}{(waitFlag ? "?wait=true" : "")}", ToolstackJson.Default.DomainInfo, ct).ConfigureAwait(false);
+                await client.PostAsync($"domains/{Escape(t)}/{verb}{(waitFlag ? "?wait=true" : "")}", ct).ConfigureAwait(false);
                 if (waitFlag) await Console.Out.WriteLineAsync($"Domain {t} has {(reboot ? "rebooted" : "shut down")}").ConfigureAwait(false);
             })).ConfigureAwait(false);
             if (waitFlag && targets.Count > 1) await Console.Out.WriteLineAsync("All domains done").ConfigureAwait(false);
@@ -77,7 +77,7 @@ internal static class LifecycleCommands
         command.SetClientAction(async (parse, client, ct) =>
         {
             await client.PostAsync($"domains/{Escape(parse.GetValue(domain)!)}/trigger", new TriggerRequest(parse.GetValue(what)!, parse.GetValue(vcpu)),
-                ToolstackRequestJson.Default.TriggerRequest, ToolstackJson.Default.DomainInfo, ct).ConfigureAwait(false);
+                ToolstackRequestJson.Default.TriggerRequest, ct).ConfigureAwait(false);
             return 0;
         });
         return command;
@@ -91,7 +91,7 @@ internal static class LifecycleCommands
         command.SetClientAction(async (parse, client, ct) =>
         {
             await client.PostAsync($"domains/{Escape(parse.GetValue(domain)!)}/rename", new RenameRequest(parse.GetValue(newName)!),
-                ToolstackRequestJson.Default.RenameRequest, ToolstackJson.Default.DomainInfo, ct).ConfigureAwait(false);
+                ToolstackRequestJson.Default.RenameRequest, ct).ConfigureAwait(false);
             return 0;
         });
         return command;
@@ -116,7 +116,7 @@ internal static class LifecycleCommands
                 var other => throw new CliException($"unknown guest event '{other}' (expected poweroff, reboot, crash, watchdog or soft-reset)"),
             };
             await client.PostAsync($"domains/{Escape(parse.GetValue(domain)!)}/inject", new InjectRequest(exit),
-                ToolstackRequestJson.Default.InjectRequest, ToolstackJson.Default.DomainInfo, ct).ConfigureAwait(false);
+                ToolstackRequestJson.Default.InjectRequest, ct).ConfigureAwait(false);
             return 0;
         });
         return command;

@@ -101,7 +101,7 @@ internal static class MigrationCommands
             var id = parse.GetValue(domain)!;
             if (parse.GetValue(stop))
             {
-                await client.DeleteBytesAsync($"domains/{Escape(id)}/remus", ct).ConfigureAwait(false);
+                await client.DeleteAsync($"domains/{Escape(id)}/remus", ct).ConfigureAwait(false);
                 return 0;
             }
             var (host, port) = ParseTarget(parse.GetValue(target) ?? throw new CliException("remus: which backup? (give HOST[:PORT])"));

@@ -39,7 +39,7 @@ internal static class QueryCommands
                 await Console.Out.WriteLineAsync(FormatLong(Filter(details, d => d.Info, wanted))).ConfigureAwait(false);
                 return 0;
             }
-            var list = await client.GetAsync("domains", ToolstackJson.Default.ListDomainInfo, ct).ConfigureAwait(false);
+            var list = DomainInfoReader.ReadList(await client.GetBytesAsync("domains", ct).ConfigureAwait(false));
             await Console.Out.WriteAsync(FormatList(Filter(list, d => d, wanted), parse.GetValue(verbose))).ConfigureAwait(false);
             return 0;
         });
@@ -112,7 +112,7 @@ internal static class QueryCommands
         var command = new Command("domid", "Print a domain's numeric id") { domain };
         command.SetClientAction(async (parse, client, ct) =>
         {
-            var d = await client.GetAsync($"domains/{Escape(parse.GetValue(domain)!)}", ToolstackJson.Default.DomainInfo, ct).ConfigureAwait(false);
+            var d = DomainInfoReader.Read(await client.GetBytesAsync($"domains/{Escape(parse.GetValue(domain)!)}", ct).ConfigureAwait(false));
             await Console.Out.WriteLineAsync(d.DomId.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
             return 0;
         });
@@ -125,7 +125,7 @@ internal static class QueryCommands
         var command = new Command("domname", "Print a domain's name") { domain };
         command.SetClientAction(async (parse, client, ct) =>
         {
-            var d = await client.GetAsync($"domains/{Escape(parse.GetValue(domain)!)}", ToolstackJson.Default.DomainInfo, ct).ConfigureAwait(false);
+            var d = DomainInfoReader.Read(await client.GetBytesAsync($"domains/{Escape(parse.GetValue(domain)!)}", ct).ConfigureAwait(false));
             await Console.Out.WriteLineAsync(d.Name).ConfigureAwait(false);
             return 0;
         });
@@ -139,7 +139,7 @@ internal static class QueryCommands
         var command = new Command("uptime", "Print how long each domain has been running") { domains, shortFormat };
         command.SetClientAction(async (parse, client, ct) =>
         {
-            var list = Filter(await client.GetAsync("domains", ToolstackJson.Default.ListDomainInfo, ct).ConfigureAwait(false), d => d, parse.GetValue(domains) ?? []);
+            var list = Filter(DomainInfoReader.ReadList(await client.GetBytesAsync("domains", ct).ConfigureAwait(false)), d => d, parse.GetValue(domains) ?? []);
             var sb = new StringBuilder();
             if (!parse.GetValue(shortFormat)) sb.Append(Inv($"{"Name",-32} {"ID",5} Uptime\n"));
             foreach (var d in list)

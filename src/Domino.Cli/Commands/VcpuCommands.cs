@@ -25,12 +25,12 @@ internal static class VcpuCommands
         {
             var wanted = parse.GetValue(domains) ?? [];
             var names = wanted.Length > 0 ? wanted
-                : [.. (await client.GetAsync("domains", ToolstackJson.Default.ListDomainInfo, ct).ConfigureAwait(false))
+                : [.. DomainInfoReader.ReadList(await client.GetBytesAsync("domains", ct).ConfigureAwait(false))
                     .Where(d => d.State is "running" or "paused" or "shutting-down").Select(d => d.Name)];
             var sb = new StringBuilder(Inv($"{"Name",-32} {"ID",5} {"VCPU",5} {"CPU",5} {"State",5} {"Time(s)",9} Affinity (Hard / Soft)\n"));
             foreach (var name in names)
             {
-                var d = await client.GetAsync($"domains/{Escape(name)}", ToolstackJson.Default.DomainInfo, ct).ConfigureAwait(false);
+                var d = DomainInfoReader.Read(await client.GetBytesAsync($"domains/{Escape(name)}", ct).ConfigureAwait(false));
                 var vcpus = await client.GetAsync($"domains/{Escape(name)}/vcpus", ToolstackJson.Default.ListVcpuInfo, ct).ConfigureAwait(false);
                 foreach (var v in vcpus)
                 {
@@ -62,7 +62,7 @@ internal static class VcpuCommands
             static string? Affinity(string? s) => s is null or "-" ? null : s;
             await client.PostAsync($"domains/{Escape(parse.GetValue(domain)!)}/vcpu-pin",
                 new VcpuPinRequest(number, Affinity(parse.GetValue(hard)), Affinity(parse.GetValue(soft))),
-                ToolstackRequestJson.Default.VcpuPinRequest, ToolstackJson.Default.DomainInfo, ct).ConfigureAwait(false);
+                ToolstackRequestJson.Default.VcpuPinRequest, ct).ConfigureAwait(false);
             return 0;
         });
         return command;
@@ -76,7 +76,7 @@ internal static class VcpuCommands
         command.SetClientAction(async (parse, client, ct) =>
         {
             await client.PostAsync($"domains/{Escape(parse.GetValue(domain)!)}/vcpus", new VcpuSetRequest(parse.GetValue(count)),
-                ToolstackRequestJson.Default.VcpuSetRequest, ToolstackJson.Default.DomainInfo, ct).ConfigureAwait(false);
+                ToolstackRequestJson.Default.VcpuSetRequest, ct).ConfigureAwait(false);
             return 0;
         });
         return command;
