@@ -116,6 +116,16 @@ public sealed class DaemonHttpTests : IDisposable
     }
 
     [Fact]
+    public async Task A_socket_nobody_listens_on_is_an_IOException_saying_so()
+    {
+        // Bound but not listening: connecting is refused, as on the file a daemon killed with SIGKILL leaves.
+        using var bound = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        bound.Bind(new UnixDomainSocketEndPoint(SocketPath));
+        var e = await Assert.ThrowsAsync<IOException>(() => DaemonHttp.SendAsync(SocketPath, "GET", "domains", null, CancellationToken.None));
+        Assert.Equal($"cannot reach the daemon: cannot connect to {SocketPath}: Connection refused", e.Message);
+    }
+
+    [Fact]
     public async Task A_refused_upgrade_returns_the_daemons_answer()
     {
         var server = ServeOnce("HTTP/1.1 404 Not Found\r\nContent-Length: 15\r\n\r\n{\"error\":\"no\"}\n");

@@ -1,11 +1,11 @@
 using System.Diagnostics;
-using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Domino.Toolstack;
 using Domino.Toolstack.Api;
+using Domino.Toolstack.Interop;
 using Domino.Toolstack.Store;
 
 namespace Domino.Cli.Client;
@@ -38,13 +38,12 @@ internal sealed partial class DaemonClient : IDisposable
     private static bool Answers(string socketPath)
     {
         if (!File.Exists(socketPath)) return false;
-        using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
-            s.Connect(new UnixDomainSocketEndPoint(socketPath));
+            UnixSocketStream.Connect(socketPath).Dispose();
             return true;
         }
-        catch (SocketException) { return false; }
+        catch (IOException) { return false; }
     }
 
     private static async Task StartDaemonAsync(DaemonPaths paths, CancellationToken ct)

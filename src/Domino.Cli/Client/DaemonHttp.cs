@@ -1,7 +1,7 @@
 using System.Globalization;
-using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text;
+using Domino.Toolstack.Interop;
 
 namespace Domino.Cli.Client;
 
@@ -102,22 +102,8 @@ internal static class DaemonHttp
 
     private static Connection Connect(string path)
     {
-        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
-        {
-            socket.Connect(new UnixDomainSocketEndPoint(path));
-            return new Connection(new NetworkStream(socket, ownsSocket: true));
-        }
-        catch (SocketException e)
-        {
-            socket.Dispose();
-            throw new IOException($"cannot reach the daemon on {path}: {e.Message}", e);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
+        try { return new Connection(UnixSocketStream.Connect(path)); }
+        catch (IOException e) { throw new IOException($"cannot reach the daemon: {e.Message}", e); }
     }
 
     /// <summary>Reads the status line and headers (names lower-cased; a repeated header keeps its last value).</summary>
@@ -145,7 +131,7 @@ internal static class DaemonHttp
     /// client's, System.CommandLine's, ManagedWebSocket's; ReadyToRun cannot hold them), on every run.
     /// Cancelling closes the socket, which ends a blocked read.
     /// </summary>
-    private sealed class Connection(NetworkStream inner) : Stream
+    private sealed class Connection(UnixSocketStream inner) : Stream
     {
         private const int MaxLine = 64 * 1024;
         private readonly byte[] _buffer = new byte[16 * 1024];
@@ -179,11 +165,15 @@ internal static class DaemonHttp
         {
             ct.ThrowIfCancellationRequested();
             using var closeOnCancel = ct.UnsafeRegister(static s => ((Stream)s!).Dispose(), inner);
-            try { return inner.Read(destination); }
+            int n;
+            try { n = inner.Read(destination); }
             catch (Exception e) when ((e is IOException or ObjectDisposedException) && ct.IsCancellationRequested)
             {
                 throw new OperationCanceledException(ct);
             }
+            // Closing the socket ends a blocked read as if the daemon had hung up.
+            ct.ThrowIfCancellationRequested();
+            return n;
         }
 
         private int Read(Span<byte> destination, CancellationToken ct)
