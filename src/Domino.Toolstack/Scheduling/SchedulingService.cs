@@ -28,13 +28,13 @@ public sealed partial class SchedulingService : IDisposable
     private Timer? _balancer;
 
     /// <param name="stateDir">Where scheduling.json lives; null keeps everything in memory.</param>
-    /// <param name="hostCpus">The host's CPUs (default: 0..ProcessorCount-1).</param>
+    /// <param name="hostCpus">The host's CPUs (default: every online CPU, whatever this process's own affinity).</param>
     /// <param name="nodes">NUMA nodes and their CPUs (default: read from sysfs, else one node).</param>
     public SchedulingService(string? stateDir, IHostScheduler host, CpuSet? hostCpus = null,
         IReadOnlyDictionary<int, CpuSet>? nodes = null, SchedulerKind defaultScheduler = SchedulerKind.Credit, Action<string>? log = null)
     {
         Host = host;
-        HostCpus = hostCpus ?? CpuSet.Range(0, Environment.ProcessorCount);
+        HostCpus = hostCpus ?? CpuSet.Range(0, Config.Output.HostInfo.OnlineCpus());
         Nodes = nodes ?? ReadNodes(HostCpus);
         Log = log ?? (_ => { });
         _path = stateDir is null ? null : Path.Combine(stateDir, "scheduling.json");

@@ -129,6 +129,8 @@ public sealed class CpusetShield
                     $"the host's processes are already confined to cpus {record.HostCpus} (cpuset {Path.Combine(_tree.Mount, record.Group)}) by another Domino {record.Owner}: make its pools non-exclusive there, or stop that daemon");
             if (record is not null && !IsMine(record))
                 _log($"scheduling: taking over the host confinement of {record.Owner}, which is no longer running");
+            else if (record is not null && record.OwnerStartTicks != _owner.StartTicks)
+                _log($"scheduling: re-adopting the host confinement this state dir's previous {record.Owner} left");
             if (record is not null && record.Group != Group && _tree.Exists(record.Group)) GiveBack(record);
             record = new ShieldRecord
             {
