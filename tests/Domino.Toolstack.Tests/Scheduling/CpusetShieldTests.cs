@@ -113,6 +113,22 @@ public sealed class CpusetShieldTests : IDisposable
     }
 
     [Fact]
+    public void The_record_forgets_threads_that_have_exited()
+    {
+        _tree.MakeGroup("other", "3");
+        _tree.Spawn(200, "other");
+        _tree.Spawn(201, "other");
+        var shield = Shield(Me());
+        shield.Apply(CpuSet.Range(0, 3), new CpuSet([3]), Pool);
+        Assert.Equal([200, 201], shield.Record()!.MovedFrom.Keys.Order());
+
+        _tree.Exit(200);
+        _tree.Spawn(202, "other");
+        shield.Sweep();
+        Assert.Equal([201, 202], shield.Record()!.MovedFrom.Keys.Order());
+    }
+
+    [Fact]
     public void Giving_back_part_of_the_cpus_widens_the_group_and_keeps_its_tasks()
     {
         var shield = Shield(Me());

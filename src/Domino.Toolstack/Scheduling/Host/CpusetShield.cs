@@ -100,12 +100,6 @@ public sealed class CpusetShield
 
     public string Group { get; }
 
-    /// <summary>True while this object has a confinement applied.</summary>
-    public bool Applied
-    {
-        get { lock (_sync) return _exclusive is not null; }
-    }
-
     /// <summary>The record on the host, if any.</summary>
     public ShieldRecord? Record()
     {
@@ -224,7 +218,9 @@ public sealed class CpusetShield
             var n = 0;
             foreach (var source in sources)
             {
-                var sourceCpus = ParseList(_tree.Read(source, "cpuset.cpus"));
+                CpuSet sourceCpus;
+                try { sourceCpus = ParseList(_tree.Read(source, "cpuset.cpus")); }
+                catch (IOException) { continue; } // removed meanwhile
                 foreach (var tid in _tree.Tasks(source))
                 {
                     seen.Add(tid);
@@ -253,7 +249,17 @@ public sealed class CpusetShield
             moved += n;
             if (n == 0) break;
         }
-        if (changed) Save(record);
+        if (changed)
+        {
+            // Forget threads that have exited, so the record does not grow with every process the host ran.
+            var inGroup = _tree.Tasks(Group).ToHashSet();
+            foreach (var tid in record.MovedFrom.Keys.Concat(record.Pinned.Keys).Where(t => !inGroup.Contains(t)).ToList())
+            {
+                record.MovedFrom.Remove(tid);
+                record.Pinned.Remove(tid);
+            }
+            Save(record);
+        }
         _immovable.IntersectWith(seen); // a thread id that has gone may come back as another task
         var kernelLeft = _tree.Tasks("").Count(t => (_immovable.Contains(t) || _neverMove.Contains(t)) && !refused.ContainsKey(t));
         if (moved > 0) _log(string.Create(CultureInfo.InvariantCulture, $"scheduling: moved {moved} task(s) to the host's cpus {record.HostCpus} ({Path.Combine(_tree.Mount, Group)})"));
