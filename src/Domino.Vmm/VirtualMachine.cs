@@ -40,6 +40,7 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
     private readonly IVm _vm;
     private readonly GuestRam _ram;
     private readonly List<VcpuRunner> _runners = [];
+    private readonly Queue<IVcpu> _shellVcpus = new(); // made by a VM shell (CPUID set), in id order, not yet in a runner
     private Task? _kernelSide;
     private readonly List<IDisposable> _backends = [];
     private readonly TaskCompletionSource<GuestExit> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -88,6 +89,9 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
 
     public int VcpuCount => _runners.Count;
 
+    /// <summary>True when the VM was built in a <see cref="VmShell"/>'s KVM objects rather than making its own.</summary>
+    public bool InShell { get; private init; }
+
     /// <summary>Completes when the guest ends (or the VM is stopped) with how it ended.</summary>
     public Task<GuestExit> Exited => _exited.Task;
 
@@ -96,14 +100,25 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
 
     public static VirtualMachine Build(VmResources resources) => Build(resources, () => KvmHypervisor.Open());
 
+    /// <summary>
+    /// Validates <paramref name="config"/> and builds the VM, paused, in <paramref name="shell"/>'s
+    /// KVM objects if the guest <see cref="VmShell.Fits"/> it, else from scratch (see <see cref="InShell"/>).
+    /// The guest sees the same machine either way: memory map, tables and devices come from its config.
+    /// </summary>
+    public static VirtualMachine Build(VmConfig config, VmShell? shell) => Build(VmResources.Validate(config), shell);
+
+    public static VirtualMachine Build(VmResources resources, VmShell? shell) => Build(resources, () => KvmHypervisor.Open(), shell);
+
     /// <summary>Builds on a given backend; <paramref name="openHypervisor"/> runs after the files are checked.</summary>
-    public static VirtualMachine Build(VmResources resources, Func<IHypervisor> openHypervisor) =>
+    public static VirtualMachine Build(VmResources resources, Func<IHypervisor> openHypervisor) => Build(resources, openHypervisor, null);
+
+    private static VirtualMachine Build(VmResources resources, Func<IHypervisor> openHypervisor, VmShell? shell) =>
         Construct(resources.Config, resources.MemoryMap, openHypervisor, (machine, cmdline) =>
         {
             var rsdp = AcpiTables.Write(machine._ram.Memory, BootLayout.Rsdp, resources.Config.Vcpus);
             machine.Boot = BootSetup.Load(resources.Kernel, machine._ram.Memory, resources.MemoryMap, cmdline, resources.Ramdisk, rsdp);
             machine.CreateVcpus(resources.Config.Vcpus);
-        });
+        }, shell: shell);
 
     /// <summary>
     /// Builds and discards a small VM with no guest in it, through the code a real build runs (KVM VM,
@@ -131,7 +146,8 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
 
     /// <summary>
     /// Creates the backend's VM, RAM and devices for <paramref name="config"/> (or takes the kernel
-    /// objects ready-made from <paramref name="shell"/>), then lets <paramref name="populate"/> fill
+    /// objects ready-made from <paramref name="shell"/> when the VM <see cref="VmShell.Fits"/> it; one
+    /// that does not fit is left as it was), then lets <paramref name="populate"/> fill
     /// memory and create the vCPUs (boot a kernel, or restore a snapshot) given the kernel command
     /// line the devices asked for. <paramref name="timer"/>, when given, is told each step's end.
     /// </summary>
@@ -147,9 +163,9 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
         Task? kernelSide = null;
         try
         {
-            if (shell is not null)
+            if (shell is not null && shell.Fits(config.MemoryMiB, config.Vcpus))
             {
-                (var shellKvm, var shellVm, ram, readyVcpus) = shell.Take(config.MemoryMiB, config.Vcpus);
+                (var shellKvm, var shellVm, ram, readyVcpus) = shell.Take(map, config.Vcpus);
                 (kvm, vm) = (shellKvm, shellVm);
                 timer?.Mark("take VM shell");
             }
@@ -186,12 +202,9 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
                     r.Register(v);
                 });
             }
-            machine = new VirtualMachine(kvm, vm, ram!, config) { _kernelSide = kernelSide };
-            if (readyVcpus is not null)
-            {
-                foreach (var v in readyVcpus) machine._runners.Add(new VcpuRunner(v, machine));
-                readyVcpus = null;
-            }
+            machine = new VirtualMachine(kvm, vm, ram!, config) { _kernelSide = kernelSide, InShell = readyVcpus is not null };
+            foreach (var v in readyVcpus ?? []) machine._shellVcpus.Enqueue(v);
+            readyVcpus = null;
             machine._backends.AddRange(backends);
             backends.Clear();
             machine.AttachLegacyDevices();
@@ -297,15 +310,31 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
         return $" virtio_mmio.device=4K@0x{address:x}:{gsi}";
     }
 
+    /// <summary>vCPU <paramref name="id"/> of <paramref name="count"/> with its CPUID set: the VM shell's, or a new one.</summary>
+    private IVcpu NextVcpu(int id, int count)
+    {
+        if (_shellVcpus.TryDequeue(out var ready)) return ready;
+        var vcpu = _vm.CreateVcpu(id);
+        try
+        {
+            vcpu.SetCpuid(count);
+            return vcpu;
+        }
+        catch
+        {
+            vcpu.Dispose();
+            throw;
+        }
+    }
+
     private void CreateVcpus(int count)
     {
         JoinKernelSide();
         for (var i = 0; i < count; i++)
         {
-            var vcpu = _vm.CreateVcpu(i);
+            var vcpu = NextVcpu(i, count);
             try
             {
-                vcpu.SetCpuid(count);
                 vcpu.InitializeFpu();
                 vcpu.SetupLapicLints();
                 if (i == 0)
@@ -579,6 +608,7 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
         WaitQuietly(_kernelSide);
         foreach (var r in _runners) r.Dispose();
         foreach (var r in _runners) r.Vcpu.Dispose();
+        while (_shellVcpus.TryDequeue(out var unused)) unused.Dispose();
         foreach (var b in _backends) b.Dispose();
         _ram.Dispose();
         _vm.Dispose();
