@@ -535,12 +535,23 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
             case VmExitKind.IoOut:
                 for (var i = 0; i < exit.Count; i++) PioBus.Write(exit.Address, exit.Data.Slice(i * exit.Size, exit.Size));
                 break;
+            case VmExitKind.MmioRead or VmExitKind.MmioWrite when _ram.Map.IsBeyondRam(exit.Address):
+                // RAM's range past this guest's RAM is no empty bus: nothing is there for it. A guest
+                // in a VM shell, whose slot covers it, faults in KVM (MemoryFault below) or, where KVM
+                // emulates the access, comes here like a guest without a shell: all end the same way.
+                End(new GuestExit(VmExitReason.Crash,
+                    $"vCPU {vcpu.Id} {(exit.Kind == VmExitKind.MmioWrite ? "wrote" : "read")} {exit.Size} bytes at guest-physical 0x{exit.Address:x}, " +
+                    $"beyond its RAM ({_ram.Map.DescribeRam()})", Snapshot(vcpu)));
+                return false;
             case VmExitKind.MmioRead:
                 MmioBus.Read(exit.Address, exit.Data);
                 break;
             case VmExitKind.MmioWrite:
                 MmioBus.Write(exit.Address, exit.Data);
                 break;
+            case VmExitKind.MemoryFault:
+                End(new GuestExit(VmExitReason.Crash, DescribeMemoryFault(vcpu, exit), Snapshot(vcpu)));
+                return false;
             case VmExitKind.Shutdown:
                 End(new GuestExit(VmExitReason.Reboot, $"triple fault on vCPU {vcpu.Id} (KVM_EXIT_SHUTDOWN)", Snapshot(vcpu)));
                 return false;
@@ -568,6 +579,21 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
     {
         _log($"vCPU {vcpu.Id}: {error}");
         End(new GuestExit(VmExitReason.Crash, $"VMM fault while handling vCPU {vcpu.Id}: {error.GetType().Name}: {error.Message}", Snapshot(vcpu)));
+    }
+
+    private string DescribeMemoryFault(IVcpu vcpu, VmExit exit)
+    {
+        var map = _ram.Map;
+        if (exit.Address != VmExit.UnknownAddress)
+            return $"vCPU {vcpu.Id} touched guest-physical 0x{exit.Address:x} (+0x{exit.Size:x}), " +
+                (map.IsBeyondRam(exit.Address) ? "beyond its RAM" : "which KVM could not map to host memory") + $" ({map.DescribeRam()}; KVM_EXIT_MEMORY_FAULT)";
+        // This KVM does not say where. A slot that reaches past the RAM (a VM shell's) is the likely place.
+        var slotEnd = _ram.Slots.Max(s => s.Gpa + s.Size);
+        var ramEnd = _ram.Memory.Regions.Max(r => r.End);
+        return slotEnd > ramEnd
+            ? $"vCPU {vcpu.Id} touched guest memory KVM could not map to host memory (KVM_RUN: EFAULT, this KVM does not report the address): " +
+              $"most likely beyond its RAM ({map.DescribeRam()}), where its VM shell's memory slot goes on to 0x{slotEnd:x} over no memory; see rip and the code there"
+            : $"vCPU {vcpu.Id} touched guest RAM KVM could not map to host memory (KVM_RUN: EFAULT, this KVM does not report the address; {map.DescribeRam()})";
     }
 
     private static string Describe(VmExit exit) => exit.Kind switch

@@ -113,6 +113,41 @@ public sealed partial class VmShellTests : IDisposable
         if (guest == "memmap") Assert.Contains($"memmap: ram={(memoryMiB << 10) - 384} KiB", shelled.Console); // the 384 KiB legacy hole is not RAM
     }
 
+    [SkippableTheory]
+    [InlineData("op=write ring=3")]
+    [InlineData("op=read ring=3")]
+    [InlineData("op=write ring=0")]
+    [InlineData("op=read ring=0")]
+    public void A_guest_touching_the_slot_past_its_RAM_crashes_alone_as_it_would_without_a_shell(string cmdline)
+    {
+        KvmGate.RequireKvm();
+        // A neighbour in this process keeps counting throughout.
+        var neighbourConsole = new ConsoleCapture();
+        using var neighbour = CounterGuest.Boot("counter", $"every={CounterGuest.Every}", neighbourConsole);
+        neighbour.Start();
+
+        using var shell = VmShell.CreateForAnyGuest();
+        var shelled = Run(Config("wild", 32, cmdline, console: new ConsoleCapture()), shell);
+        var plain = Run(Config("wild", 32, cmdline, console: new ConsoleCapture()), shell: null);
+
+        foreach (var (exit, console) in new[] { shelled, plain })
+        {
+            Assert.True(exit.Reason == VmExitReason.Crash, $"{exit}\n{console}");
+            Assert.Contains("wild: ram ends at 0x2000000", console);
+            Assert.DoesNotContain("survived", console);
+            Assert.True(exit.Detail.Contains("beyond its RAM (32 MiB of RAM, ending at 0x2000000", StringComparison.Ordinal), exit.ToString());
+            Assert.NotNull(exit.Vcpu);
+        }
+        // Without a shell nothing is mapped there: KVM hands the access to the VMM, which names the address.
+        // In a shell KVM maps the access through the slot and fails; it names the address where it reports it.
+        Assert.True(plain.Exit.Detail.Contains("guest-physical 0x2000000", StringComparison.Ordinal), plain.Exit.Detail);
+        Assert.True(shelled.Exit.Detail.Contains("guest-physical 0x2000000", StringComparison.Ordinal)
+            || shelled.Exit.Detail.Contains("this KVM does not report the address", StringComparison.Ordinal), shelled.Exit.Detail);
+        var seen = CounterGuest.Values(neighbourConsole.Text).Count;
+        CounterGuest.WaitForValues(neighbourConsole, seen + 2, Wait);
+        Assert.Equal(VmState.Running, neighbour.State);
+    }
+
     [SkippableFact]
     public void Counter_restored_into_a_shell_for_any_guest_continues_and_saves_only_its_RAM()
     {
