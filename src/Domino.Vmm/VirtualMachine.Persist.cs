@@ -175,7 +175,7 @@ public sealed partial class VirtualMachine
             using (var machine = Construct(config, MemoryMap.ForSize((ulong)mib << 20), () => KvmHypervisor.Open(), (m, _) => m.CreateVcpusForRestore(1), shell: shell))
                 machine.SaveToFile(scratchPath);
             using var again = VmShell.CreateForAnyGuest(mib);
-            using var restored = RestoreFromFile(scratchPath, new RestoreOptions { VerifyMemory = false, Shell = again }, out var report);
+            using var restored = RestoreFromFile(scratchPath, new RestoreOptions { VerifyMemory = false, Shell = again, ConsoleInput = Stream.Null }, out var report);
             return report.InShell;
         }
         catch (Exception e) when (e is HypervisorUnavailableException or Interop.KvmException or SnapshotException or IOException or UnauthorizedAccessException)
@@ -261,6 +261,6 @@ public sealed partial class VirtualMachine
     private void CreateVcpusForRestore(int count)
     {
         JoinKernelSide();
-        for (var i = _runners.Count; i < count; i++) _runners.Add(new VcpuRunner(NextVcpu(i, count), this));
+        for (var i = _runners.Count; i < count; i++) _runners.Add(new VcpuRunner(NextVcpu(i, count), this, NextThread()));
     }
 }

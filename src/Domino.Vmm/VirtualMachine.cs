@@ -41,6 +41,7 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
     private readonly GuestRam _ram;
     private readonly List<VcpuRunner> _runners = [];
     private readonly Queue<IVcpu> _shellVcpus = new(); // made by a VM shell (CPUID set), in id order, not yet in a runner
+    private readonly Queue<ParkedThread> _shellThreads = new(); // started by a VM shell, for vCPUs and console input
     private Task? _kernelSide;
     private readonly List<IDisposable> _backends = [];
     private readonly TaskCompletionSource<GuestExit> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -49,7 +50,6 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
     private readonly Lock _consoleLock = new();
     private readonly Lock _stateLock = new();
     private VmState _state = VmState.Built;
-    private Thread? _inputPump;
     private int _disposed;
 
     private VirtualMachine(IHypervisor hypervisor, IVm vm, GuestRam ram, VmConfig config)
@@ -160,12 +160,13 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
         IVm? vm = null;
         GuestRam? ram = null;
         List<KvmVcpu>? readyVcpus = null;
+        List<ParkedThread>? readyThreads = null;
         Task? kernelSide = null;
         try
         {
             if (shell is not null && shell.Fits(config.MemoryMiB, config.Vcpus))
             {
-                (var shellKvm, var shellVm, ram, readyVcpus) = shell.Take(map, config.Vcpus);
+                (var shellKvm, var shellVm, ram, readyVcpus, readyThreads) = shell.Take(map, config.Vcpus);
                 (kvm, vm) = (shellKvm, shellVm);
                 timer?.Mark("take VM shell");
             }
@@ -204,7 +205,8 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
             }
             machine = new VirtualMachine(kvm, vm, ram!, config) { _kernelSide = kernelSide, InShell = readyVcpus is not null };
             foreach (var v in readyVcpus ?? []) machine._shellVcpus.Enqueue(v);
-            readyVcpus = null;
+            foreach (var t in readyThreads ?? []) machine._shellThreads.Enqueue(t);
+            (readyVcpus, readyThreads) = (null, null);
             machine._backends.AddRange(backends);
             backends.Clear();
             machine.AttachLegacyDevices();
@@ -237,6 +239,7 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
             {
                 WaitQuietly(kernelSide);
                 foreach (var v in readyVcpus ?? []) v.Dispose();
+                foreach (var t in readyThreads ?? []) t.Dispose();
                 ram?.Dispose();
                 vm?.Dispose();
                 kvm.Dispose();
@@ -353,13 +356,16 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
                 vcpu.Dispose();
                 throw;
             }
-            _runners.Add(new VcpuRunner(vcpu, this));
+            _runners.Add(new VcpuRunner(vcpu, this, NextThread()));
         }
     }
 
+    /// <summary>A thread the VM shell started ahead, or null: the caller starts its own.</summary>
+    private ParkedThread? NextThread() => _shellThreads.TryDequeue(out var t) ? t : null;
+
     private void StartInputPump(Stream input)
     {
-        _inputPump = new Thread(() =>
+        void Pump()
         {
             var buffer = new byte[256];
             try
@@ -376,9 +382,9 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
             {
                 // console input gone: the guest just sees no more bytes
             }
-        })
-        { Name = "console-input", IsBackground = true };
-        _inputPump.Start();
+        }
+        if (_shellThreads.TryDequeue(out var parked)) parked.Run(Pump, "console-input");
+        else new Thread(Pump) { Name = "console-input", IsBackground = true }.Start();
     }
 
     private void WriteConsole(byte b) => WriteConsole([b]);
@@ -635,6 +641,7 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
         foreach (var r in _runners) r.Dispose();
         foreach (var r in _runners) r.Vcpu.Dispose();
         while (_shellVcpus.TryDequeue(out var unused)) unused.Dispose();
+        while (_shellThreads.TryDequeue(out var idle)) idle.Dispose();
         foreach (var b in _backends) b.Dispose();
         _ram.Dispose();
         _vm.Dispose();

@@ -1,11 +1,13 @@
 using Domino.Vmm.Hypervisor;
 using Domino.Vmm.Memory;
+using Domino.Vmm.Vcpu;
 
 namespace Domino.Vmm;
 
 /// <summary>
 /// The kernel half of a VM made ahead of a boot, a restore or an incoming migration: KVM VM, TSS and
-/// identity map, irqchip and PIT, RAM registered as memory slots, vCPUs with their CPUID. Making
+/// identity map, irqchip and PIT, RAM registered as memory slots, vCPUs with their CPUID, and the
+/// host threads to run them and the console input on (<see cref="ParkedThread"/>). Making
 /// these waits on the kernel (KVM_SET_USER_MEMORY_REGION and the irqchip/PIT set-up each wait for
 /// an SRCU grace period: 1–15 ms together on this host, whatever the memory size), so a VM that must
 /// start fast takes a shell prepared while nothing was waiting for it
@@ -33,6 +35,7 @@ public sealed class VmShell : IDisposable
     private GuestRam? _ram;
     private RamReservation? _reservation;
     private List<KvmVcpu>? _vcpus;
+    private List<ParkedThread>? _threads;
 
     private VmShell(int memoryMiB, int vcpus, bool forAnyGuest)
     {
@@ -95,6 +98,8 @@ public sealed class VmShell : IDisposable
                 shell._vcpus.Add(vcpu);
                 vcpu.SetCpuid(shell.Vcpus);
             }
+            // A thread per vCPU and one for console input, started now rather than while the VM is built.
+            shell._threads = [.. Enumerable.Range(0, shell.Vcpus + 1).Select(_ => new ParkedThread())];
             return shell;
         }
         catch
@@ -109,7 +114,7 @@ public sealed class VmShell : IDisposable
     /// vCPUs, each with its CPUID set for that count; the shell is empty afterwards, also when taking
     /// fails half-way. A guest that does not <see cref="Fits"/> is refused and leaves the shell as it was.
     /// </summary>
-    internal (KvmHypervisor Kvm, KvmVm Vm, GuestRam Ram, List<KvmVcpu> Vcpus) Take(MemoryMap map, int vcpus)
+    internal (KvmHypervisor Kvm, KvmVm Vm, GuestRam Ram, List<KvmVcpu> Vcpus, List<ParkedThread> Threads) Take(MemoryMap map, int vcpus)
     {
         if (_vm is null) throw new InvalidOperationException("this VM shell has already been used");
         var memoryMiB = (int)(map.Size >> 20);
@@ -127,8 +132,8 @@ public sealed class VmShell : IDisposable
             {
                 foreach (var v in _vcpus) v.SetCpuid(vcpus);
             }
-            var taken = (_kvm!, _vm, ram, _vcpus);
-            (_kvm, _vm, _ram, _reservation, _vcpus) = (null, null, null, null, null);
+            var taken = (_kvm!, _vm, ram, _vcpus, _threads!);
+            (_kvm, _vm, _ram, _reservation, _vcpus, _threads) = (null, null, null, null, null, null);
             return taken;
         }
         catch
@@ -140,11 +145,12 @@ public sealed class VmShell : IDisposable
 
     public void Dispose()
     {
+        foreach (var t in _threads ?? []) t.Dispose();
         foreach (var v in _vcpus ?? []) v.Dispose();
         _ram?.Dispose();
         _reservation?.Dispose();
         _vm?.Dispose();
         _kvm?.Dispose();
-        (_kvm, _vm, _ram, _reservation, _vcpus) = (null, null, null, null, null);
+        (_kvm, _vm, _ram, _reservation, _vcpus, _threads) = (null, null, null, null, null, null);
     }
 }

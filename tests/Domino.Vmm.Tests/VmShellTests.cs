@@ -2,6 +2,7 @@ using System.Text.RegularExpressions;
 using Domino.Vmm.Memory;
 using Domino.Vmm.Persist;
 using Domino.Vmm.Tests.Persist;
+using Domino.Vmm.Vcpu;
 
 namespace Domino.Vmm.Tests;
 
@@ -181,6 +182,86 @@ public sealed partial class VmShellTests : IDisposable
         using var file = SnapshotFile.Open(again);
         var image = Assert.Single(file.Regions);
         Assert.Equal(128L << 20 >> 12, image.Pages);
+    }
+
+    [Fact]
+    public void A_parked_thread_runs_the_work_it_is_given_once_and_ends_unused_when_disposed()
+    {
+        using var done = new ManualResetEventSlim();
+        var parked = new ParkedThread();
+        var ranOn = 0;
+        parked.Run(() => { ranOn = Environment.CurrentManagedThreadId; done.Set(); }, "worker");
+        Assert.True(done.Wait(Wait));
+        Assert.Equal(parked.Thread.ManagedThreadId, ranOn);
+        Assert.Equal("worker", parked.Thread.Name);
+        Assert.Throws<InvalidOperationException>(() => parked.Run(() => { }, "again"));
+        Assert.True(parked.Thread.Join(Wait));
+
+        var idle = new ParkedThread();
+        idle.Dispose();
+        Assert.True(idle.Thread.Join(Wait));
+    }
+
+    /// <summary>How many of this process's threads have the kernel name <paramref name="comm"/>.</summary>
+    private static int ThreadsNamed(string comm) =>
+        Directory.GetDirectories("/proc/self/task").Count(t =>
+        {
+            try { return File.ReadAllText(Path.Combine(t, "comm")).TrimEnd('\n') == comm; }
+            catch (IOException) { return false; }
+        });
+
+    [SkippableFact]
+    public void A_VM_built_in_a_shell_runs_on_the_shells_threads_and_a_disposed_shell_leaves_none()
+    {
+        KvmGate.RequireKvm();
+        var console = new ConsoleCapture();
+        var parkedBefore = ThreadsNamed("parked");
+        using (var shell = VmShell.CreateForAnyGuest())
+        {
+            Assert.Equal(parkedBefore + 2, ThreadsNamed("parked")); // one vCPU, console input
+            using var input = new BlockingInput();
+            using var vm = VirtualMachine.Build(new VmConfig
+            {
+                KernelPath = GuestKit.Guest("counter"), CommandLine = $"every={CounterGuest.Every}", MemoryMiB = 32, ConsoleOutput = console, ConsoleInput = input,
+            }, shell);
+            vm.Start();
+            CounterGuest.WaitForValues(console, 1, Wait);
+            Assert.Equal(parkedBefore, ThreadsNamed("parked"));
+            Assert.True(ThreadsNamed("console-input") >= 1 && ThreadsNamed("vcpu0") >= 1);
+            vm.Stop();
+        }
+        using (VmShell.CreateForAnyGuest()) Assert.Equal(parkedBefore + 2, ThreadsNamed("parked"));
+        var deadline = DateTime.UtcNow + Wait;
+        while (ThreadsNamed("parked") > parkedBefore && DateTime.UtcNow < deadline) Thread.Sleep(10);
+        Assert.Equal(parkedBefore, ThreadsNamed("parked"));
+    }
+
+    /// <summary>Console input that never comes until disposed (keeps the input thread alive while the test looks).</summary>
+    private sealed class BlockingInput : Stream
+    {
+        private readonly ManualResetEventSlim _closed = new();
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            _closed.Wait();
+            return 0;
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            _closed.Set();
+            base.Dispose(disposing);
+        }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     [SkippableFact]

@@ -30,10 +30,17 @@ public sealed class VcpuRunner : IDisposable
     private bool _exitInFlight; // the last exit was I/O or MMIO that KVM finishes on the next KVM_RUN
     private int _nmiPending;    // NMIs asked for and not yet handed to KVM
 
-    public VcpuRunner(IVcpu vcpu, IVcpuExitHandler handler)
+    /// <param name="thread">A thread started ahead to run this vCPU on (a VM shell's); null to start one here.</param>
+    public VcpuRunner(IVcpu vcpu, IVcpuExitHandler handler, ParkedThread? thread = null)
     {
         _vcpu = vcpu;
         _handler = handler;
+        if (thread is not null)
+        {
+            _thread = thread.Thread;
+            thread.Run(ThreadMain, $"vcpu{vcpu.Id}");
+            return;
+        }
         _thread = new Thread(ThreadMain) { Name = $"vcpu{vcpu.Id}", IsBackground = true };
         _thread.Start();
     }
