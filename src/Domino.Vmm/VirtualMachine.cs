@@ -42,6 +42,7 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
     private readonly List<VcpuRunner> _runners = [];
     private readonly Queue<IVcpu> _shellVcpus = new(); // made by a VM shell (CPUID set), in id order, not yet in a runner
     private readonly Queue<ParkedThread> _shellThreads = new(); // started by a VM shell, for vCPUs and console input
+    private ParkedThread? _inputThread; // the shell's console-input thread, woken by Start
     private Task? _kernelSide;
     private readonly List<IDisposable> _backends = [];
     private readonly TaskCompletionSource<GuestExit> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -383,7 +384,11 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
                 // console input gone: the guest just sees no more bytes
             }
         }
-        if (_shellThreads.TryDequeue(out var parked)) parked.Run(Pump, "console-input");
+        if (_shellThreads.TryDequeue(out var parked))
+        {
+            parked.Give(Pump, "console-input"); // woken by Start
+            _inputThread = parked;
+        }
         else new Thread(Pump) { Name = "console-input", IsBackground = true }.Start();
     }
 
@@ -425,6 +430,7 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
             _state = VmState.Running;
         }
         foreach (var r in _runners) r.Resume();
+        _inputThread?.Wake();
         VirtioConsole?.HoldInput(false);
     }
 
@@ -642,6 +648,7 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
         foreach (var r in _runners) r.Vcpu.Dispose();
         while (_shellVcpus.TryDequeue(out var unused)) unused.Dispose();
         while (_shellThreads.TryDequeue(out var idle)) idle.Dispose();
+        _inputThread?.Dispose(); // a VM never started: the pump sees it ended and returns
         foreach (var b in _backends) b.Dispose();
         _ram.Dispose();
         _vm.Dispose();

@@ -200,6 +200,17 @@ public sealed partial class VmShellTests : IDisposable
         var idle = new ParkedThread();
         idle.Dispose();
         Assert.True(idle.Thread.Join(Wait));
+
+        // Given work without a wake, it waits; the wake (once) runs it.
+        var waiting = new ParkedThread();
+        using var ran = new ManualResetEventSlim();
+        waiting.Give(ran.Set, "later");
+        Assert.False(ran.Wait(200));
+        Assert.NotEqual(0, waiting.Tid);
+        waiting.Wake();
+        waiting.Wake();
+        Assert.True(ran.Wait(Wait));
+        Assert.True(waiting.Thread.Join(Wait));
     }
 
     /// <summary>How many of this process's threads have the kernel name <paramref name="comm"/>.</summary>
