@@ -49,6 +49,11 @@ public sealed partial class VmShellTests : IDisposable
         Assert.False(shell.Fits(4096, 1));
         Assert.False(shell.Fits(128, 0));
 
+        using var smaller = VmShell.CreateForAnyGuest(64);
+        Assert.True(smaller.Fits(64, 2));
+        Assert.False(smaller.Fits(65, 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => VmShell.CreateForAnyGuest(3073));
+
         using var sized = VmShell.Create(128, 1);
         Assert.True(sized.Fits(128, 1));
         Assert.False(sized.Fits(64, 1));

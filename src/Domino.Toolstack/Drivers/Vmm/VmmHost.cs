@@ -52,10 +52,23 @@ public static class VmmHost
         return Run(stateDir, uuid, shell);
     }
 
-    /// <summary>A VM shell for any guest, or null where it cannot be made (no KVM): the domain is then built from scratch, which reports the error.</summary>
+    /// <summary>
+    /// How much RAM the spare's VM shell covers: <c>DOMINO_VMM_SHELL_MIB</c> (from the daemon's
+    /// environment) between 8 and 3072, 0 for no shell; by default all RAM below the MMIO hole. The
+    /// slot's kernel bookkeeping grows with it (on a shadow-paging KVM such as kvm_pvm, about 2.5 MiB
+    /// per GiB covered, held while the guest runs), so a host whose guests are small may cover less.
+    /// </summary>
+    internal static int ShellMiB(string? setting) =>
+        int.TryParse(setting, NumberStyles.None, CultureInfo.InvariantCulture, out var mib) && (mib == 0 || mib is >= 8 and <= VmShell.AnyGuestMaxMemoryMiB)
+            ? mib
+            : VmShell.AnyGuestMaxMemoryMiB;
+
+    /// <summary>A VM shell for any guest, or null where it cannot be made (no KVM) or is turned off: the domain is then built from scratch.</summary>
     private static VmShell? MakeShell()
     {
-        try { return VmShell.CreateForAnyGuest(); }
+        var mib = ShellMiB(Environment.GetEnvironmentVariable("DOMINO_VMM_SHELL_MIB"));
+        if (mib == 0) return null;
+        try { return VmShell.CreateForAnyGuest(mib); }
         catch (Exception e) when (e is Domino.Vmm.Hypervisor.HypervisorUnavailableException or Domino.Vmm.Interop.KvmException) { return null; }
     }
 
