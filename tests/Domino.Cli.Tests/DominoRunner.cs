@@ -152,6 +152,23 @@ public sealed class DominoRunner : IDisposable
         foreach (var dir in Directory.Exists(Path.Combine(StateDir, "domains")) ? Directory.GetDirectories(Path.Combine(StateDir, "domains")) : [])
             if (Guid.TryParse(Path.GetFileName(dir), out var uuid))
                 try { Directory.Delete(Path.Combine("/sys/fs/cgroup/cpu/domino", uuid.ToString())); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        var crashed = UnhandledExceptionsInLogs();
         try { Directory.Delete(StateDir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        if (crashed.Length > 0) throw new Xunit.Sdk.XunitException($"a Domino process died of an unhandled exception:\n{crashed}");
+    }
+
+    /// <summary>The daemon's and VMM processes' logs (their stderr goes there too) must never show a .NET crash.</summary>
+    private string UnhandledExceptionsInLogs()
+    {
+        var logs = Path.Combine(StateDir, "logs");
+        if (!Directory.Exists(logs)) return "";
+        var found = new System.Text.StringBuilder();
+        foreach (var log in Directory.GetFiles(logs, "*.log"))
+        {
+            var text = File.ReadAllText(log);
+            var at = text.IndexOf("Unhandled exception.", StringComparison.Ordinal);
+            if (at >= 0) found.AppendLine($"{Path.GetFileName(log)}: {text[at..Math.Min(text.Length, at + 600)]}");
+        }
+        return found.ToString();
     }
 }

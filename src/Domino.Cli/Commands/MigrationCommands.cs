@@ -82,7 +82,12 @@ internal static class MigrationCommands
             {
                 await Console.Out.WriteLineAsync(Inv($"migration of {id} to {host}:{port} done: downtime {m.DowntimeMs:0.0} ms, total {m.TotalMs:0} ms")).ConfigureAwait(false);
                 if (parse.GetValue(verbose))
+                {
                     await Console.Out.WriteLineAsync(Inv($"  {m.Rounds} rounds, {m.PagesSent} pages, {m.BytesSent / 1048576.0:0.0} MiB sent; dirty pages per round: {string.Join(' ', m.DirtyPerRound)}")).ConfigureAwait(false);
+                    // Absent from the answer of a VMM process started before the figures had steps.
+                    if (m.DowntimeSteps is { Count: > 0 } steps)
+                        await Console.Out.WriteLineAsync("  downtime: " + string.Join(", ", steps.Select(s => Inv($"{s.Step} {s.Ms:0.0} ms")))).ConfigureAwait(false);
+                }
             }
             return 0;
         });

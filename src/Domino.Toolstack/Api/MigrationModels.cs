@@ -68,7 +68,13 @@ public sealed record MigrationFigures
     public double DowntimeMs { get; init; }
     public double TotalMs { get; init; }
     public IReadOnlyList<long> DirtyPerRound { get; init; } = [];
+
+    /// <summary>Where the downtime went, step by step, in the order the source saw the steps end.</summary>
+    public IReadOnlyList<MigrationStep> DowntimeSteps { get; init; } = [];
 }
+
+/// <summary>One step of a migration's downtime.</summary>
+public sealed record MigrationStep(string Step, double Ms);
 
 /// <summary>What a saved or migrating domain is to the toolstack: carried inside the state file and the migration preamble.</summary>
 public sealed record SavedDomain

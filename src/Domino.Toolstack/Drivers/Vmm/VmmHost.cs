@@ -194,7 +194,7 @@ public static class VmmHost
             }, TaskScheduler.Default);
 
             using var scheduling = new CancellationTokenSource();
-            VmmScheduling.Serve(vm, store, uuid, m => log(m), scheduling.Token);
+            var gateFollower = VmmScheduling.Serve(vm, store, uuid, m => log(m), scheduling.Token);
             if (!paused) StartOrResume();
             log($"serving {socketPath} ({(paused ? "paused" : "running")})");
             _ = AcceptLoop(listener);
@@ -206,6 +206,9 @@ public static class VmmHost
             });
             _destroyed.Task.GetAwaiter().GetResult();
             log("destroyed");
+            // The gate follower reads the VM and waits on the token: it ends before either goes.
+            scheduling.Cancel();
+            gateFollower.Join();
             vm.Stop("destroyed by the toolstack");
             // Attached consoles get the guest's last words before the process goes.
             ring.Close();

@@ -190,6 +190,7 @@ internal static class VmmHostPersist
             {
                 Rounds = report.Rounds, PagesSent = report.PagesSent, BytesSent = report.BytesSent,
                 DowntimeMs = report.Downtime.TotalMilliseconds, TotalMs = report.Total.TotalMilliseconds, DirtyPerRound = report.DirtyPerRound,
+                DowntimeSteps = [.. report.DowntimeSteps.Select(p => new MigrationStep(p.Step, p.Elapsed.TotalMilliseconds))],
             }, MigrationJson.Default.MigrationFigures));
         }
         catch (MigrationOutcomeUnknownException e)
