@@ -107,6 +107,26 @@ public sealed class DominoRunner : IDisposable
         return new Result(p.ExitCode, await stdout, await stderr);
     }
 
+    /// <summary>Pids of this daemon's processes started as spares (command line <c>vmm-host --spare --state-dir DIR</c>).</summary>
+    public List<int> SparePids()
+    {
+        var found = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid)) continue;
+            try
+            {
+                var args = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0');
+                if (args.Contains("vmm-host") && args.Contains("--spare") && args.Contains(StateDir)) found.Add(pid);
+            }
+            catch (IOException) { }
+        }
+        return found;
+    }
+
+    /// <summary>The VMM process log of the only domain this daemon has run (logs/vmm-UUID.log).</summary>
+    public string VmmLog() => File.ReadAllText(Directory.GetFiles(Path.Combine(StateDir, "logs"), "vmm-*.log").Single());
+
     /// <summary>Writes an xl.cfg into the state dir and returns its path.</summary>
     public string Config(string name, params string[] lines)
     {

@@ -58,6 +58,7 @@ internal static class MigrationCommands
             {
                 await Console.Out.WriteLineAsync($"domain {result.Domain?.Name} (domid {result.Domain?.DomId}) {result.Domain?.State}").ConfigureAwait(false);
                 await PrintFiguresAsync("restored", path, result.Persist).ConfigureAwait(false);
+                await PrintVmmRestoreAsync(result.Persist).ConfigureAwait(false);
             }
             return 0;
         });
@@ -125,6 +126,21 @@ internal static class MigrationCommands
         if (!int.TryParse(text[(colon + 1)..], out var port) || port is < 1 or > 65535)
             throw new CliException($"invalid target '{text}' (expected HOST[:PORT])");
         return (text[..colon], port);
+    }
+
+    /// <summary>The VMM process's own restore, step by step, when the driver reports it.</summary>
+    private static async Task PrintVmmRestoreAsync(PersistFigures? f)
+    {
+        if (f?.VmmMs is not { } total) return;
+        var how = f.InShell switch
+        {
+            true => "in a VM shell made ahead by the spare VMM process",
+            false => "KVM objects made from scratch (no VM shell the domain fits)",
+            null => "",
+        };
+        await Console.Out.WriteLineAsync($"VMM restore steps{(how.Length > 0 ? $" ({how})" : "")}:").ConfigureAwait(false);
+        foreach (var p in f.Phases ?? []) await Console.Out.WriteLineAsync(Inv($"  {p.Step,-40} {p.Ms,8:0.000} ms")).ConfigureAwait(false);
+        await Console.Out.WriteLineAsync(Inv($"  {"restore total",-40} {total,8:0.000} ms")).ConfigureAwait(false);
     }
 
     private static Task PrintFiguresAsync(string verb, string path, PersistFigures? f) =>

@@ -42,9 +42,22 @@ public sealed record PersistFigures
     public long Bytes { get; init; }
     public long PagesWritten { get; init; }
     public long PagesSkipped { get; init; }
+    /// <summary>The whole operation as the daemon saw it (a restore: from the request to the VMM serving the domain).</summary>
     public double Ms { get; init; }
     public string? Detail { get; init; }
+
+    /// <summary>Restore in a VMM process: its own restore total, from opening the file to the state loaded.</summary>
+    public double? VmmMs { get; init; }
+
+    /// <summary>Restore in a VMM process: the domain was built in a VM shell made ahead (the spare VMM process's), not from scratch.</summary>
+    public bool? InShell { get; init; }
+
+    /// <summary>Restore in a VMM process: where <see cref="VmmMs"/> went, step by step.</summary>
+    public IReadOnlyList<PhaseFigure>? Phases { get; init; }
 }
+
+/// <summary>One step of a restore and its time.</summary>
+public sealed record PhaseFigure(string Step, double Ms);
 
 /// <summary>Figures of a live migration.</summary>
 public sealed record MigrationFigures

@@ -42,7 +42,15 @@ public sealed partial class VmmDriver : DomainDriver
     internal static string LaunchFile(StateStore store, Guid uuid) => Path.Combine(store.VmmDir, $"{uuid}.launch.json");
     internal static string ErrorFile(StateStore store, Guid uuid) => Path.Combine(store.VmmDir, $"{uuid}.error");
 
-    public override async Task<GuestStarted> StartAsync(GuestRef guest, bool paused, string configJson, CancellationToken ct)
+    public override async Task<GuestStarted> StartAsync(GuestRef guest, bool paused, string configJson, CancellationToken ct) =>
+        (await StartHostAsync(guest, paused, "status", ct).ConfigureAwait(false)).Started;
+
+    /// <summary>
+    /// Starts the domain's VMM process (the spare, if one is live, else a new one) and waits until it
+    /// serves its control socket; <paramref name="firstRequest"/> is the request that finds it serving,
+    /// and its answer is returned.
+    /// </summary>
+    private async Task<(GuestStarted Started, VmmResponse FirstAnswer)> StartHostAsync(GuestRef guest, bool paused, string firstRequest, CancellationToken ct)
     {
         if (guest.Spec.Type == GuestType.Hvm) throw Unsupported("hvm guests");
         if (guest.Spec.Kernel is null)
@@ -59,6 +67,7 @@ public sealed partial class VmmDriver : DomainDriver
         _spares.Replenish();
 
         var deadline = DateTime.UtcNow + StartLimit;
+        VmmResponse answer;
         while (true)
         {
             ct.ThrowIfCancellationRequested();
@@ -71,7 +80,7 @@ public sealed partial class VmmDriver : DomainDriver
             {
                 try
                 {
-                    await RequestAsync(guest.Uuid, "status", ct).ConfigureAwait(false);
+                    answer = await RequestAsync(guest.Uuid, firstRequest, ct).ConfigureAwait(false);
                     break;
                 }
                 catch (Exception e) when (e is SocketException or IOException) { }
@@ -84,7 +93,7 @@ public sealed partial class VmmDriver : DomainDriver
             await Task.Delay(2, ct).ConfigureAwait(false);
         }
         Watch(guest, process.Id);
-        return new GuestStarted(process.Id, Libc.ProcessStartTicks(process.Id));
+        return (new GuestStarted(process.Id, Libc.ProcessStartTicks(process.Id)), answer);
     }
 
     private Process StartHost(GuestRef guest)
