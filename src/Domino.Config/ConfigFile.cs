@@ -61,7 +61,9 @@ public static class ConfigFile
         for (var i = 0; i < (extraArgs?.Count ?? 0); i++)
             ConfigParser.Parse(extraArgs![i] ?? "", CommandLineSource, document, diagnostics, lineOffset: i);
         var config = DomainConfigBinder.Bind(document, diagnostics, afterSyntaxErrors: diagnostics.HasErrors);
-        var ordered = diagnostics.Items
+        // Most files have no diagnostics at all: the sort's generic instantiations would cost the JIT more
+        // than the whole parse, on every create.
+        var ordered = diagnostics.Items.Count < 2 ? [.. diagnostics.Items] : diagnostics.Items
             .Select((d, index) => (d, index))
             .OrderBy(x => x.d.File == CommandLineSource ? 1 : 0)
             .ThenBy(x => x.d.Line)

@@ -147,4 +147,49 @@ public sealed class DaemonHttpTests : IDisposable
         }
         await server;
     }
+
+    [Fact]
+    public async Task Reads_block_yet_a_cancelled_request_ends_at_once()
+    {
+        // A daemon that takes the request and never answers.
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(SocketPath));
+        listener.Listen(1);
+        var accepted = listener.AcceptAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var send = Task.Run(() => DaemonHttp.SendAsync(SocketPath, "GET", "domains", null, cts.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => send);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"the cancelled read took {clock.Elapsed}");
+        (await accepted).Dispose();
+    }
+
+    [Fact]
+    public async Task A_websocket_receive_blocked_on_the_socket_ends_when_cancelled()
+    {
+        // A daemon that upgrades and then sends nothing, keeping the connection open.
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(SocketPath));
+        listener.Listen(1);
+        var server = Task.Run(async () =>
+        {
+            var client = await listener.AcceptAsync();
+            var buffer = new byte[4096];
+            var request = "";
+            while (!request.Contains("\r\n\r\n", StringComparison.Ordinal))
+                request += Encoding.ASCII.GetString(buffer, 0, await client.ReceiveAsync(buffer));
+            await client.SendAsync("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"u8.ToArray());
+            return client;
+        });
+        var (ws, _) = await DaemonHttp.UpgradeAsync(SocketPath, "domains/x/console", CancellationToken.None);
+        using var held = await server;
+        using (ws)
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var e = await Record.ExceptionAsync(() => Task.Run(async () => await ws!.ReceiveAsync(new byte[16].AsMemory(), cts.Token)));
+            Assert.True(e is OperationCanceledException or WebSocketException, $"got {e}");
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"the cancelled receive took {clock.Elapsed}");
+        }
+    }
 }

@@ -38,6 +38,8 @@ public sealed class SpareVmmTests : IDisposable
         TestDriverEndToEndTests.WaitFor(() => !Libc.ProcessExists(pid));
     }
 
+    private string VmmLogs() => string.Join('\n', Directory.GetFiles(Path.Combine(_d.StateDir, "logs"), "vmm-*.log").Select(File.ReadAllText));
+
     [SkippableFact]
     public void An_idle_spare_ends_with_its_daemon()
     {
@@ -56,8 +58,7 @@ public sealed class SpareVmmTests : IDisposable
         _d.ExtraEnvironment["DOMINO_VMM_SPARE"] = "0";
         _d.StartDaemon();
         var r = _d.Run("create", "-q", "-c", _d.Config("hello", $"kernel = \"{Kvm.Guest("hello")}\""));
-        Assert.True(r.ExitCode == 0, r.ToString());
-        Assert.Contains("hello: PASS", r.Stdout, StringComparison.Ordinal);
+        Assert.True(r.ExitCode == 0 && r.Stdout.Contains("hello: PASS", StringComparison.Ordinal), $"{r}\ndaemon log:\n{_d.DaemonLog}\nVMM logs:\n{VmmLogs()}");
         Assert.Empty(Spares());
     }
 }

@@ -68,6 +68,21 @@ public sealed class TestDriverEndToEndTests : IDisposable
     }
 
     [Fact]
+    public void Config_update_takes_effect_at_the_next_restart()
+    {
+        Assert.Equal(0, _d.Run("create", "-q", _d.Config("web")).ExitCode);
+        var update = _d.Run("config-update", "web", _d.Config("web", "memory = 96", "vcpus = 2"));
+        Assert.True(update.ExitCode == 0, update.ToString());
+        Assert.Matches(@"(?m)^web\s+1\s+64\s+1\s", _d.Run("list").Stdout); // not before the restart
+        Assert.Equal(0, _d.Run("inject", "web", "reboot").ExitCode); // on_reboot = restart
+        WaitFor(() => _d.Run("domid", "web").Stdout.Trim() == "2");
+        Assert.Matches(@"(?m)^web\s+2\s+96\s+2\s", _d.Run("list").Stdout);
+        var wrongName = _d.Run("config-update", "web", _d.Config("other"));
+        Assert.Equal(1, wrongName.ExitCode);
+        Assert.Contains("the config names domain 'other', not 'web'", wrongName.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Shutdown_wait_returns_after_the_domain_is_gone()
     {
         Assert.Equal(0, _d.Run("create", "-q", _d.Config("a")).ExitCode);

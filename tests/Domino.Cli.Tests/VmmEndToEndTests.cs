@@ -26,6 +26,59 @@ public sealed class VmmEndToEndTests : IDisposable
     }
 
     [SkippableFact]
+    public void Create_c_shows_the_console_from_the_guests_first_byte()
+    {
+        Kvm.Require();
+        _d.StartDaemon();
+        var r = _d.Run("create", "-q", "-c", Cfg("hello", "hello"));
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.StartsWith("Hello from the Domino guest kit\n", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains("hello: PASS", r.Stdout, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task Create_p_c_keeps_the_guest_paused_until_unpause_and_loses_none_of_its_output()
+    {
+        Kvm.Require();
+        _d.StartDaemon();
+        var psi = new System.Diagnostics.ProcessStartInfo(DominoRunner.Binary) { RedirectStandardOutput = true, RedirectStandardInput = true, UseShellExecute = false };
+        foreach (var a in new[] { "create", "-q", "-p", "-c", Cfg("hello", "hello") }) psi.ArgumentList.Add(a);
+        _d.Environment(psi);
+        using var create = System.Diagnostics.Process.Start(psi)!;
+        create.StandardInput.Close();
+        var stdout = create.StandardOutput.ReadToEndAsync();
+
+        TestDriverEndToEndTests.WaitFor(() => _d.Run("list", "hello").Stdout.Contains("--p---", StringComparison.Ordinal), 30);
+        await Task.Delay(500);
+        Assert.False(stdout.IsCompleted, $"create -p -c ended while the guest was paused: {(stdout.IsCompleted ? stdout.Result : "")}");
+        Assert.Equal("", _d.Run("dmesg", "hello").Stdout); // paused from the start: not one instruction run
+
+        Assert.Equal(0, _d.Run("unpause", "hello").ExitCode);
+        Assert.True(create.WaitForExit(30_000), "create -p -c did not end after the guest powered off");
+        Assert.Equal(0, create.ExitCode);
+        Assert.StartsWith("Hello from the Domino guest kit\n", await stdout, StringComparison.Ordinal);
+        Assert.Contains("hello: PASS", await stdout, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public void A_create_c_the_vmm_driver_refuses_leaves_no_record_and_no_process()
+    {
+        Kvm.Require();
+        _d.StartDaemon();
+        var missing = _d.Run("create", "-q", "-c", Cfg("gone", "hello"), "kernel=\"/nonexistent/kernel.elf\"");
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Equal("domino: domain 'gone': kernel /nonexistent/kernel.elf not found", missing.Stderr.Trim());
+        Assert.Empty(missing.Stdout);
+
+        Assert.Equal(0, _d.Run("create", "-q", Cfg("count", "counter")).ExitCode);
+        var duplicate = _d.Run("create", "-q", "-c", Cfg("count", "hello"));
+        Assert.Equal(1, duplicate.ExitCode);
+        Assert.Equal("domino: domain 'count' already exists (pick another name or destroy it first)", duplicate.Stderr.Trim());
+        Assert.Single(Directory.GetDirectories(Path.Combine(_d.StateDir, "domains")));
+        Assert.Single(Directory.GetFiles(Path.Combine(_d.StateDir, "vmm"), "*.pid"));
+    }
+
+    [SkippableFact]
     public void A_running_guest_lists_pauses_replays_its_console_and_is_destroyed()
     {
         Kvm.Require();

@@ -26,7 +26,7 @@ internal sealed partial class DaemonClient : IDisposable
     public static async Task<DaemonClient> ConnectAsync(CancellationToken ct)
     {
         var paths = DaemonPaths.Resolve();
-        if (!await AnswersAsync(paths.Socket, ct).ConfigureAwait(false))
+        if (!Answers(paths.Socket))
         {
             if (Environment.GetEnvironmentVariable("DOMINO_NO_AUTOSTART") == "1")
                 throw new CliException($"no daemon answers on {paths.Socket} (start one with 'domino daemon')");
@@ -35,13 +35,13 @@ internal sealed partial class DaemonClient : IDisposable
         return new DaemonClient(paths);
     }
 
-    private static async Task<bool> AnswersAsync(string socketPath, CancellationToken ct)
+    private static bool Answers(string socketPath)
     {
         if (!File.Exists(socketPath)) return false;
         using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
-            await s.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), ct).ConfigureAwait(false);
+            s.Connect(new UnixDomainSocketEndPoint(socketPath));
             return true;
         }
         catch (SocketException) { return false; }
@@ -62,7 +62,7 @@ internal sealed partial class DaemonClient : IDisposable
         var deadline = DateTime.UtcNow + StartLimit;
         while (DateTime.UtcNow < deadline)
         {
-            if (await AnswersAsync(paths.Socket, ct).ConfigureAwait(false)) return;
+            if (Answers(paths.Socket)) return;
             await Task.Delay(10, ct).ConfigureAwait(false);
         }
         throw new CliException($"started a daemon but it did not answer on {paths.Socket} within {StartLimit.TotalSeconds:0} s (see {paths.LogFile})");
@@ -85,6 +85,13 @@ internal sealed partial class DaemonClient : IDisposable
     {
         using var response = await SendAsync("POST", path, JsonSerializer.SerializeToUtf8Bytes(body, bodyType), ct).ConfigureAwait(false);
         return await ReadAsync(response, resultType, path, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>POSTs a body written beforehand and checks the status; the answer is not read, the command prints nothing from it.</summary>
+    public async Task PostAsync(string path, byte[] json, CancellationToken ct)
+    {
+        using var response = await SendAsync("POST", path, json, ct).ConfigureAwait(false);
+        await ThrowIfErrorAsync(response, ct).ConfigureAwait(false);
     }
 
     public async Task<TResult> PostAsync<TResult>(string path, JsonTypeInfo<TResult> resultType, CancellationToken ct)
@@ -120,6 +127,48 @@ internal sealed partial class DaemonClient : IDisposable
         throw new CliException($"cannot attach to the console of domain '{domain}'");
     }
 
+    /// <summary>
+    /// Creates a domain with its console attached, in one request (<c>GET /create-console</c>): the
+    /// daemon runs the guest only once the console is attached. A refused create throws the daemon's error.
+    /// </summary>
+    public async Task<WebSocket> CreateWithConsoleAsync(byte[] request, CancellationToken ct)
+    {
+        var (ws, refusal) = await DaemonHttp.UpgradeAsync(Paths.Socket, "create-console", ct).ConfigureAwait(false);
+        if (ws is null)
+        {
+            using (refusal) await ThrowIfErrorAsync(refusal!, ct).ConfigureAwait(false);
+            throw new CliException("the daemon refused to create the domain");
+        }
+        try
+        {
+            await ws.SendAsync(request, WebSocketMessageType.Text, true, ct).ConfigureAwait(false);
+            // One text message answers: the new domain, or an error.
+            var answer = await ReceiveTextAsync(ws, ct).ConfigureAwait(false)
+                ?? throw new CliException($"the daemon closed the console before answering the create ({ws.CloseStatusDescription ?? "no reason given"})");
+            if (ErrorMessage(answer) is { } error)
+                throw new CliException(error, ws.CloseStatus is { } status ? (int)status - 4000 : 0);
+            return ws;
+        }
+        catch
+        {
+            ws.Dispose();
+            throw;
+        }
+    }
+
+    private static async Task<byte[]?> ReceiveTextAsync(WebSocket ws, CancellationToken ct)
+    {
+        using var message = new MemoryStream();
+        var buffer = new byte[4096];
+        while (true)
+        {
+            var r = await ws.ReceiveAsync(buffer.AsMemory(), ct).ConfigureAwait(false);
+            if (r.MessageType == WebSocketMessageType.Close) return null;
+            message.Write(buffer, 0, r.Count);
+            if (r.EndOfMessage) return message.ToArray();
+        }
+    }
+
     private Task<DaemonHttp.Response> SendAsync(string method, string path, byte[]? json, CancellationToken ct) =>
         DaemonHttp.SendAsync(Paths.Socket, method, path, json, ct);
 
@@ -133,11 +182,27 @@ internal sealed partial class DaemonClient : IDisposable
     private static async Task ThrowIfErrorAsync(DaemonHttp.Response response, CancellationToken ct)
     {
         if (response.IsSuccess) return;
-        var body = Encoding.UTF8.GetString(await response.ReadAllAsync(ct).ConfigureAwait(false));
-        string message;
-        try { message = JsonSerializer.Deserialize(body, ToolstackJson.Default.ErrorResponse)?.Error ?? body; }
-        catch (JsonException) { message = $"daemon answered {response.Status}: {body}"; }
-        throw new CliException(message, response.Status);
+        var body = await response.ReadAllAsync(ct).ConfigureAwait(false);
+        throw new CliException(ErrorMessage(body) ?? $"daemon answered {response.Status}: {Encoding.UTF8.GetString(body)}", response.Status);
+    }
+
+    /// <summary>
+    /// The message of an <see cref="ErrorResponse"/> (<c>{"error": ..., "code": ...}</c>), or null when
+    /// <paramref name="json"/> is something else (the create-console answer is the new domain or an error).
+    /// Read as a document: an error is printed and the command ends, so building the serializer's
+    /// metadata for it would cost more than the whole answer is worth.
+    /// </summary>
+    private static string? ErrorMessage(byte[] json)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(json);
+            return document.RootElement.ValueKind == JsonValueKind.Object
+                && document.RootElement.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.String
+                ? error.GetString()
+                : null;
+        }
+        catch (JsonException) { return null; }
     }
 
     public void Dispose() { }

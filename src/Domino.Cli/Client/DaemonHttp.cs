@@ -12,6 +12,8 @@ namespace Domino.Cli.Client;
 /// a request with an optional JSON body, a response framed by Content-Length, chunked encoding or
 /// the end of the connection, and the WebSocket upgrade for consoles (RFC 6455 framing is then the
 /// framework's own <see cref="WebSocket.CreateFromStream(Stream, WebSocketCreationOptions)"/>).
+/// Its socket I/O blocks (see <see cref="Connection"/>): the async methods here complete before they
+/// return.
 /// </summary>
 internal static class DaemonHttp
 {
@@ -35,7 +37,7 @@ internal static class DaemonHttp
 
     public static async Task<Response> SendAsync(string socket, string method, string path, byte[]? json, CancellationToken ct)
     {
-        var connection = await ConnectAsync(socket, ct).ConfigureAwait(false);
+        var connection = Connect(socket);
         try
         {
             var head = new StringBuilder()
@@ -47,7 +49,7 @@ internal static class DaemonHttp
             head.Append("\r\n");
             await connection.WriteAsync(Encoding.ASCII.GetBytes(head.ToString()), ct).ConfigureAwait(false);
             if (json is not null) await connection.WriteAsync(json, ct).ConfigureAwait(false);
-            var (status, headers) = await ReadHeadAsync(connection, ct).ConfigureAwait(false);
+            var (status, headers) = ReadHead(connection, ct);
             return new Response(status, headers, FramedBody(connection, headers));
         }
         catch
@@ -63,7 +65,7 @@ internal static class DaemonHttp
     /// </summary>
     public static async Task<(WebSocket? Socket, Response? Refusal)> UpgradeAsync(string socket, string path, CancellationToken ct)
     {
-        var connection = await ConnectAsync(socket, ct).ConfigureAwait(false);
+        var connection = Connect(socket);
         try
         {
             // The key only guards against caches and cross-protocol confusion on shared networks; on the
@@ -74,7 +76,7 @@ internal static class DaemonHttp
             var head = $"GET /{path} HTTP/1.1\r\nHost: domino\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
                        $"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {Convert.ToBase64String(nonce)}\r\n\r\n";
             await connection.WriteAsync(Encoding.ASCII.GetBytes(head), ct).ConfigureAwait(false);
-            var (status, headers) = await ReadHeadAsync(connection, ct).ConfigureAwait(false);
+            var (status, headers) = ReadHead(connection, ct);
             if (status != 101)
             {
                 return (null, new Response(status, headers, FramedBody(connection, headers)));
@@ -98,12 +100,12 @@ internal static class DaemonHttp
                 ? new LengthBody(connection, length)
                 : connection;
 
-    private static async Task<Connection> ConnectAsync(string path, CancellationToken ct)
+    private static Connection Connect(string path)
     {
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
-            await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), ct).ConfigureAwait(false);
+            socket.Connect(new UnixDomainSocketEndPoint(path));
             return new Connection(new NetworkStream(socket, ownsSocket: true));
         }
         catch (SocketException e)
@@ -119,14 +121,14 @@ internal static class DaemonHttp
     }
 
     /// <summary>Reads the status line and headers (names lower-cased; a repeated header keeps its last value).</summary>
-    private static async Task<(int Status, Dictionary<string, string> Headers)> ReadHeadAsync(Connection c, CancellationToken ct)
+    private static (int Status, Dictionary<string, string> Headers) ReadHead(Connection c, CancellationToken ct)
     {
-        var statusLine = await c.ReadLineAsync(ct).ConfigureAwait(false) ?? throw new IOException("the daemon closed the connection without answering");
+        var statusLine = c.ReadLine(ct) ?? throw new IOException("the daemon closed the connection without answering");
         var parts = statusLine.Split(' ', 3);
         if (parts.Length < 2 || !parts[0].StartsWith("HTTP/1.", StringComparison.Ordinal) || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var status))
             throw new IOException($"the daemon sent a malformed status line: {statusLine}");
         var headers = new Dictionary<string, string>(StringComparer.Ordinal);
-        while (await c.ReadLineAsync(ct).ConfigureAwait(false) is { Length: > 0 } line)
+        while (c.ReadLine(ct) is { Length: > 0 } line)
         {
             var colon = line.IndexOf(':', StringComparison.Ordinal);
             if (colon <= 0) throw new IOException($"the daemon sent a malformed header: {line}");
@@ -135,7 +137,14 @@ internal static class DaemonHttp
         return (status, headers);
     }
 
-    /// <summary>The socket with a read buffer in front, so the head can be read by lines and the rest handed on.</summary>
+    /// <summary>
+    /// The socket with a read buffer in front, so the head can be read by lines and the rest handed on.
+    /// Its I/O blocks, also behind ReadAsync and WriteAsync, which complete before they return: a command
+    /// waits for one answer at a time anyway, and an await that never suspends builds no state machine
+    /// box, where one that does makes the JIT compile a box for every async method up the chain (this
+    /// client's, System.CommandLine's, ManagedWebSocket's; ReadyToRun cannot hold them), on every run.
+    /// Cancelling closes the socket, which ends a blocked read.
+    /// </summary>
     private sealed class Connection(NetworkStream inner) : Stream
     {
         private const int MaxLine = 64 * 1024;
@@ -143,12 +152,12 @@ internal static class DaemonHttp
         private int _start, _end;
 
         /// <summary>One CRLF- (or LF-) terminated ASCII line without its terminator; null at end of stream.</summary>
-        public async Task<string?> ReadLineAsync(CancellationToken ct)
+        public string? ReadLine(CancellationToken ct)
         {
             var line = new StringBuilder();
             while (true)
             {
-                if (_start == _end && !await FillAsync(ct).ConfigureAwait(false))
+                if (_start == _end && !Fill(ct))
                     return line.Length > 0 ? line.ToString() : null;
                 var lf = Array.IndexOf(_buffer, (byte)'\n', _start, _end - _start);
                 var stop = lf < 0 ? _end : lf;
@@ -159,36 +168,62 @@ internal static class DaemonHttp
             }
         }
 
-        private async Task<bool> FillAsync(CancellationToken ct)
+        private bool Fill(CancellationToken ct)
         {
             _start = 0;
-            _end = await inner.ReadAsync(_buffer, ct).ConfigureAwait(false);
+            _end = Receive(_buffer, ct);
             return _end > 0;
         }
 
-        public override async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken ct = default)
+        private int Receive(Span<byte> destination, CancellationToken ct)
         {
-            if (_start == _end) return await inner.ReadAsync(destination, ct).ConfigureAwait(false);
+            ct.ThrowIfCancellationRequested();
+            using var closeOnCancel = ct.UnsafeRegister(static s => ((Stream)s!).Dispose(), inner);
+            try { return inner.Read(destination); }
+            catch (Exception e) when ((e is IOException or ObjectDisposedException) && ct.IsCancellationRequested)
+            {
+                throw new OperationCanceledException(ct);
+            }
+        }
+
+        private int Read(Span<byte> destination, CancellationToken ct)
+        {
+            if (_start == _end) return Receive(destination, ct);
             var n = Math.Min(destination.Length, _end - _start);
-            _buffer.AsMemory(_start, n).CopyTo(destination);
+            _buffer.AsSpan(_start, n).CopyTo(destination);
             _start += n;
             return n;
+        }
+
+        public override ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken ct = default)
+        {
+            try { return ValueTask.FromResult(Read(destination.Span, ct)); }
+            catch (Exception e) { return ValueTask.FromException<int>(e); }
         }
 
         public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) =>
             ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();
 
-        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count), CancellationToken.None);
 
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> source, CancellationToken ct = default) => inner.WriteAsync(source, ct);
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> source, CancellationToken ct = default)
+        {
+            try
+            {
+                ct.ThrowIfCancellationRequested();
+                inner.Write(source.Span);
+                return ValueTask.CompletedTask;
+            }
+            catch (Exception e) { return ValueTask.FromException(e); }
+        }
 
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken ct) => inner.WriteAsync(buffer, offset, count, ct);
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken ct) => WriteAsync(buffer.AsMemory(offset, count), ct).AsTask();
 
         public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
 
-        public override Task FlushAsync(CancellationToken ct) => inner.FlushAsync(ct);
+        public override Task FlushAsync(CancellationToken ct) => Task.CompletedTask;
 
-        public override void Flush() => inner.Flush();
+        public override void Flush() { }
 
         protected override void Dispose(bool disposing)
         {
@@ -258,7 +293,7 @@ internal static class DaemonHttp
             if (_done || destination.Length == 0) return 0;
             if (_chunkLeft == 0)
             {
-                var sizeLine = await Connection.ReadLineAsync(ct).ConfigureAwait(false) ?? throw new IOException("the daemon's chunked answer ended early");
+                var sizeLine = Connection.ReadLine(ct) ?? throw new IOException("the daemon's chunked answer ended early");
                 var semicolon = sizeLine.IndexOf(';', StringComparison.Ordinal);
                 var size = semicolon >= 0 ? sizeLine[..semicolon] : sizeLine;
                 if (!long.TryParse(size.Trim(), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out _chunkLeft) || _chunkLeft < 0)
@@ -266,7 +301,7 @@ internal static class DaemonHttp
                 if (_chunkLeft == 0)
                 {
                     // Trailers, if any, up to the empty line.
-                    while (await Connection.ReadLineAsync(ct).ConfigureAwait(false) is { Length: > 0 }) { }
+                    while (Connection.ReadLine(ct) is { Length: > 0 }) { }
                     _done = true;
                     return 0;
                 }
@@ -274,7 +309,7 @@ internal static class DaemonHttp
             var n = await Connection.ReadAsync(destination[..(int)Math.Min(destination.Length, _chunkLeft)], ct).ConfigureAwait(false);
             if (n == 0) throw new IOException("the daemon's chunked answer ended inside a chunk");
             _chunkLeft -= n;
-            if (_chunkLeft == 0 && await Connection.ReadLineAsync(ct).ConfigureAwait(false) is not "")
+            if (_chunkLeft == 0 && Connection.ReadLine(ct) is not "")
                 throw new IOException("the daemon's chunked answer lacks the CRLF after a chunk");
             return n;
         }

@@ -19,7 +19,7 @@ internal static class CommandHelpers
                 using var client = await DaemonClient.ConnectAsync(ct).ConfigureAwait(false);
                 return await action(parse, client, ct).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is CliException or IOException or System.Text.Json.JsonException)
+            catch (Exception e) when (e is CliException or IOException or System.Text.Json.JsonException or System.Net.WebSockets.WebSocketException)
             {
                 await Console.Error.WriteLineAsync($"domino: {e.Message}").ConfigureAwait(false);
                 return 1;

@@ -9,6 +9,7 @@ namespace Domino.Cli.Commands;
 internal static class ConsoleCommand
 {
     private const byte Escape = 0x1d; // ^]
+    private static readonly TimeSpan CloseWait = TimeSpan.FromSeconds(1);
 
     public static Command Create()
     {
@@ -27,17 +28,23 @@ internal static class ConsoleCommand
         return command;
     }
 
-    /// <summary>Copies console output to stdout and stdin to the guest until the console closes or ^] is typed.</summary>
-    /// <param name="attached">Runs once the console is attached (create -c unpauses the guest here, so no output is missed).</param>
-    public static async Task<int> AttachAsync(DaemonClient client, string domain, bool replay, CancellationToken ct, Func<Task>? attached = null)
+    /// <summary>Attaches to a domain's console: see <see cref="RunAsync"/>.</summary>
+    public static async Task<int> AttachAsync(DaemonClient client, string domain, bool replay, CancellationToken ct)
     {
         using var ws = await client.OpenConsoleAsync(domain, replay, ct).ConfigureAwait(false);
-        if (attached is not null) await attached().ConfigureAwait(false);
+        return await RunAsync(ws, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Copies console output to stdout and stdin to the guest until the console closes or ^] is typed.</summary>
+    public static async Task<int> RunAsync(WebSocket ws, CancellationToken ct)
+    {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         using var terminal = Terminal.RawIfInteractive();
         using var stdout = Console.OpenStandardOutput();
 
-        var output = Task.Run(async () =>
+        // Each direction runs on a thread of its own: reading the daemon's socket blocks (see DaemonHttp), and so
+        // does reading stdin; neither should hold a thread-pool thread.
+        var output = OnOwnThread(async () =>
         {
             var buffer = new byte[16 * 1024];
             try
@@ -52,9 +59,9 @@ internal static class ConsoleCommand
             }
             catch (WebSocketException) { }
             catch (OperationCanceledException) { }
-        }, CancellationToken.None);
+        });
 
-        var input = Task.Run(async () =>
+        var input = OnOwnThread(async () =>
         {
             // Piped input is forwarded too, so scripts and tests can type into a guest; at its end we just follow the output.
             using var stdin = Console.OpenStandardInput();
@@ -63,13 +70,16 @@ internal static class ConsoleCommand
             {
                 while (true)
                 {
-                    var n = await stdin.ReadAsync(buffer, stop.Token).ConfigureAwait(false);
+                    var n = stdin.Read(buffer);
                     if (n == 0) return;
                     var esc = Array.IndexOf(buffer, Escape, 0, n);
                     if (esc >= 0)
                     {
                         if (esc > 0) await ws.SendAsync(buffer.AsMemory(0, esc), WebSocketMessageType.Binary, true, stop.Token).ConfigureAwait(false);
-                        await stop.CancelAsync().ConfigureAwait(false);
+                        // Detach by closing: the daemon answers, which ends the output loop (a cancelled receive
+                        // would abort the connection instead); a daemon that does not answer is not waited for long.
+                        await ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "detached", stop.Token).ConfigureAwait(false);
+                        stop.CancelAfter(CloseWait);
                         return;
                     }
                     await ws.SendAsync(buffer.AsMemory(0, n), WebSocketMessageType.Binary, true, stop.Token).ConfigureAwait(false);
@@ -77,7 +87,7 @@ internal static class ConsoleCommand
             }
             catch (WebSocketException) { }
             catch (OperationCanceledException) { }
-        }, CancellationToken.None);
+        });
 
         await output.ConfigureAwait(false);
         await stop.CancelAsync().ConfigureAwait(false);
@@ -85,8 +95,13 @@ internal static class ConsoleCommand
         {
             if (ws.State == WebSocketState.Open)
                 await ws.CloseAsync(WebSocketCloseStatus.NormalClosure, "detached", CancellationToken.None).ConfigureAwait(false);
+            else if (ws.State == WebSocketState.CloseReceived) // the console ended: answer the daemon's close
+                await ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "console closed", CancellationToken.None).ConfigureAwait(false);
         }
         catch (WebSocketException) { }
         return 0;
     }
+
+    private static Task OnOwnThread(Func<Task> pump) =>
+        Task.Factory.StartNew(pump, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
 }

@@ -48,17 +48,18 @@ internal static class CreateCommands
                 await Console.Error.WriteLineAsync($"{path}: error: {e.Message}").ConfigureAwait(false);
                 return 1;
             }
+            var request = SpecRequestWriter.Write(new CreateDomainRequest { Spec = spec, Config = json, Paused = parse.GetValue(paused) });
             return await RunClient(async (client, token) =>
             {
-                // With -c the guest starts paused and runs only once the console is attached: no output is lost,
+                if (!parse.GetValue(console))
+                {
+                    await client.PostAsync("domains", request, token).ConfigureAwait(false);
+                    return 0;
+                }
+                // One request: the daemon runs the guest only once its console is attached, so no output is lost,
                 // even from a guest that prints and powers off at once.
-                var attach = parse.GetValue(console);
-                var created = await client.PostAsync("domains", new CreateDomainRequest { Spec = spec, Config = json, Paused = attach || parse.GetValue(paused) },
-                    ToolstackJson.Default.CreateDomainRequest, ToolstackJson.Default.DomainInfo, token).ConfigureAwait(false);
-                if (!attach) return 0;
-                var id = created.Uuid.ToString();
-                return await ConsoleCommand.AttachAsync(client, id, replay: true, token, parse.GetValue(paused) ? null : async () =>
-                    await client.PostAsync($"domains/{id}/unpause", ToolstackJson.Default.DomainInfo, token).ConfigureAwait(false)).ConfigureAwait(false);
+                using var ws = await client.CreateWithConsoleAsync(request, token).ConfigureAwait(false);
+                return await ConsoleCommand.RunAsync(ws, token).ConfigureAwait(false);
             }, ct).ConfigureAwait(false);
         });
         return command;
@@ -84,8 +85,8 @@ internal static class CreateCommands
             var spec = DomainSpecMapping.ToSpec(config, p => ResolvePath(p, path));
             return await RunClient(async (client, token) =>
             {
-                await client.PostAsync($"domains/{Escape(parse.GetValue(domain)!)}/config", new ConfigUpdateRequest { Spec = spec, Config = LibxlJson.Serialize(config) },
-                    ToolstackJson.Default.ConfigUpdateRequest, ToolstackJson.Default.DomainInfo, token).ConfigureAwait(false);
+                await client.PostAsync($"domains/{Escape(parse.GetValue(domain)!)}/config",
+                    SpecRequestWriter.Write(new ConfigUpdateRequest { Spec = spec, Config = LibxlJson.Serialize(config) }), token).ConfigureAwait(false);
                 return 0;
             }, ct).ConfigureAwait(false);
         });
@@ -127,7 +128,7 @@ internal static class CreateCommands
             using var client = await DaemonClient.ConnectAsync(ct).ConfigureAwait(false);
             return await action(client, ct).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is CliException or IOException or System.Text.Json.JsonException)
+        catch (Exception e) when (e is CliException or IOException or System.Text.Json.JsonException or System.Net.WebSockets.WebSocketException)
         {
             await Console.Error.WriteLineAsync($"domino: {e.Message}").ConfigureAwait(false);
             return 1;

@@ -77,7 +77,7 @@ internal static class LifecycleCommands
         command.SetClientAction(async (parse, client, ct) =>
         {
             await client.PostAsync($"domains/{Escape(parse.GetValue(domain)!)}/trigger", new TriggerRequest(parse.GetValue(what)!, parse.GetValue(vcpu)),
-                ToolstackJson.Default.TriggerRequest, ToolstackJson.Default.DomainInfo, ct).ConfigureAwait(false);
+                ToolstackRequestJson.Default.TriggerRequest, ToolstackJson.Default.DomainInfo, ct).ConfigureAwait(false);
             return 0;
         });
         return command;
@@ -91,7 +91,7 @@ internal static class LifecycleCommands
         command.SetClientAction(async (parse, client, ct) =>
         {
             await client.PostAsync($"domains/{Escape(parse.GetValue(domain)!)}/rename", new RenameRequest(parse.GetValue(newName)!),
-                ToolstackJson.Default.RenameRequest, ToolstackJson.Default.DomainInfo, ct).ConfigureAwait(false);
+                ToolstackRequestJson.Default.RenameRequest, ToolstackJson.Default.DomainInfo, ct).ConfigureAwait(false);
             return 0;
         });
         return command;
@@ -116,7 +116,7 @@ internal static class LifecycleCommands
                 var other => throw new CliException($"unknown guest event '{other}' (expected poweroff, reboot, crash, watchdog or soft-reset)"),
             };
             await client.PostAsync($"domains/{Escape(parse.GetValue(domain)!)}/inject", new InjectRequest(exit),
-                ToolstackJson.Default.InjectRequest, ToolstackJson.Default.DomainInfo, ct).ConfigureAwait(false);
+                ToolstackRequestJson.Default.InjectRequest, ToolstackJson.Default.DomainInfo, ct).ConfigureAwait(false);
             return 0;
         });
         return command;

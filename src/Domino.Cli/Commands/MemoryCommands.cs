@@ -22,7 +22,7 @@ internal static class MemoryCommands
         {
             var mb = ParseMemoryMb(parse.GetValue(size)!);
             await client.PostAsync($"domains/{Escape(parse.GetValue(domain)!)}/{endpoint}", new MemoryRequest(mb),
-                ToolstackJson.Default.MemoryRequest, ToolstackJson.Default.DomainInfo, ct).ConfigureAwait(false);
+                ToolstackRequestJson.Default.MemoryRequest, ToolstackJson.Default.DomainInfo, ct).ConfigureAwait(false);
             return 0;
         });
         return command;

@@ -62,7 +62,7 @@ internal static class VcpuCommands
             static string? Affinity(string? s) => s is null or "-" ? null : s;
             await client.PostAsync($"domains/{Escape(parse.GetValue(domain)!)}/vcpu-pin",
                 new VcpuPinRequest(number, Affinity(parse.GetValue(hard)), Affinity(parse.GetValue(soft))),
-                ToolstackJson.Default.VcpuPinRequest, ToolstackJson.Default.DomainInfo, ct).ConfigureAwait(false);
+                ToolstackRequestJson.Default.VcpuPinRequest, ToolstackJson.Default.DomainInfo, ct).ConfigureAwait(false);
             return 0;
         });
         return command;
@@ -76,7 +76,7 @@ internal static class VcpuCommands
         command.SetClientAction(async (parse, client, ct) =>
         {
             await client.PostAsync($"domains/{Escape(parse.GetValue(domain)!)}/vcpus", new VcpuSetRequest(parse.GetValue(count)),
-                ToolstackJson.Default.VcpuSetRequest, ToolstackJson.Default.DomainInfo, ct).ConfigureAwait(false);
+                ToolstackRequestJson.Default.VcpuSetRequest, ToolstackJson.Default.DomainInfo, ct).ConfigureAwait(false);
             return 0;
         });
         return command;

@@ -55,10 +55,20 @@ internal static class DomainEndpoints
         domains.MapGet("/{id}/console/history", async (string id, DomainService s, CancellationToken ct) =>
             Results.Bytes(await s.ConsoleHistoryAsync(s.Lookup(id), ct).ConfigureAwait(false), "application/octet-stream"))
             .WithSummary("Recent console output (dmesg)");
-        domains.MapGet("/{id}/console", Console).WithSummary("Console: WebSocket, binary frames both ways (replay=false: no history)");
+        domains.MapGet("/{id}/console", Console).AsWebSocket().WithSummary("Console: WebSocket, binary frames both ways (replay=false: no history)");
+        app.MapGet("/create-console", CreateWithConsole).AsWebSocket().WithTags("domains")
+            .WithSummary("Create a domain with its console attached (xl create -c) in one request: WebSocket")
+            .WithDescription("The first message (text) is a create request, as the body of POST /domains. The daemon answers with one text " +
+                "message, the new domain (as POST /domains does) or an error {\"error\", \"code\"} followed by a close with status " +
+                "4000 + the HTTP status the error has elsewhere; then the console follows as on /domains/{id}/console. The guest is built " +
+                "paused and runs only once its console is attached, so no output is lost; \"paused\": true leaves it paused.");
 
         app.MapGet("/events", Events).WithSummary("Event stream: one JSON object per line");
     }
+
+    /// <summary>A WebSocket endpoint answers 101; a request that is not an upgrade gets 400.</summary>
+    private static RouteHandlerBuilder AsWebSocket(this RouteHandlerBuilder endpoint) =>
+        endpoint.Produces(StatusCodes.Status101SwitchingProtocols).Produces<ErrorResponse>(StatusCodes.Status400BadRequest);
 
     private static HostInfo HostInfoFor(DomainService s, DaemonInfo info)
     {
@@ -122,38 +132,121 @@ internal static class DomainEndpoints
         var ct = ctx.RequestAborted;
         await using var console = await s.OpenConsoleAsync(domain, replay ?? true, ct).ConfigureAwait(false);
         using var ws = await ctx.WebSockets.AcceptWebSocketAsync().ConfigureAwait(false);
-        using var done = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        await RelayAsync(ws, console, ct).ConfigureAwait(false);
+    }
 
+    /// <summary>
+    /// create -c in one request: the create request arrives as the first message (a WebSocket upgrade
+    /// carries no body), the answer or the error goes back as one text message, then the console.
+    /// </summary>
+    private static async Task CreateWithConsole(HttpContext ctx, DomainService s)
+    {
+        if (!ctx.WebSockets.IsWebSocketRequest)
+            throw new ToolstackException(ErrorKind.Invalid, "create-console is a WebSocket endpoint (use domino create -c)");
+        var ct = ctx.RequestAborted;
+        using var ws = await ctx.WebSockets.AcceptWebSocketAsync().ConfigureAwait(false);
+        DomainInfo info;
+        Stream console;
+        try
+        {
+            if (await ReceiveTextAsync(ws, ct).ConfigureAwait(false) is not { } message) return; // the client left without asking
+            var request = JsonSerializer.Deserialize(message, ToolstackJson.Default.CreateDomainRequest)
+                ?? throw new ToolstackException(ErrorKind.Invalid, "bad request body: the create request is null");
+            (info, console) = await s.CreateWithConsoleAsync(request.Spec, request.Config, request.Paused, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ToolstackException or JsonException)
+        {
+            var (status, error) = ErrorMapping.For(e);
+            try
+            {
+                await ws.SendAsync(JsonSerializer.SerializeToUtf8Bytes(error, ToolstackJson.Default.ErrorResponse), WebSocketMessageType.Text, true, ct).ConfigureAwait(false);
+                await ws.CloseOutputAsync((WebSocketCloseStatus)(4000 + status), error.Code, ct).ConfigureAwait(false);
+            }
+            catch (WebSocketException) { }
+            return;
+        }
+        await using (console.ConfigureAwait(false))
+        {
+            await ws.SendAsync(JsonSerializer.SerializeToUtf8Bytes(info, ToolstackJson.Default.DomainInfo), WebSocketMessageType.Text, true, ct).ConfigureAwait(false);
+            await RelayAsync(ws, console, ct).ConfigureAwait(false);
+        }
+    }
+
+    private const int MaxRequestMessage = 1 << 20;
+
+    /// <summary>One whole text message; null if the client closed first.</summary>
+    private static async Task<byte[]?> ReceiveTextAsync(WebSocket ws, CancellationToken ct)
+    {
+        using var message = new MemoryStream();
+        var buffer = new byte[16 * 1024];
+        while (true)
+        {
+            var r = await ws.ReceiveAsync(buffer.AsMemory(), ct).ConfigureAwait(false);
+            if (r.MessageType == WebSocketMessageType.Close) return null;
+            if (r.MessageType != WebSocketMessageType.Text)
+                throw new ToolstackException(ErrorKind.Invalid, "the first message must be the create request as JSON text");
+            if (message.Length + r.Count > MaxRequestMessage)
+                throw new ToolstackException(ErrorKind.Invalid, $"the create request is larger than {MaxRequestMessage >> 20} MiB");
+            message.Write(buffer, 0, r.Count);
+            if (r.EndOfMessage) return message.ToArray();
+        }
+    }
+
+    /// <summary>How long a client has to answer our close once the console has ended.</summary>
+    private static readonly TimeSpan CloseWait = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Console bytes both ways between the WebSocket and the guest until either side ends. WebSocket
+    /// operations are never cancelled here: a cancelled send or receive aborts the connection, and
+    /// output the guest printed last (a whole short-lived guest's, under create -c) could go with it.
+    /// The side that ends first closes; the other answers.
+    /// </summary>
+    private static async Task RelayAsync(WebSocket ws, Stream console, CancellationToken ct)
+    {
+        using var detached = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var toClient = Task.Run(async () =>
         {
             var buffer = new byte[16 * 1024];
-            while (!done.Token.IsCancellationRequested)
+            try
             {
-                var n = await console.ReadAsync(buffer, done.Token).ConfigureAwait(false);
-                if (n == 0) break;
-                await ws.SendAsync(buffer.AsMemory(0, n), WebSocketMessageType.Binary, true, done.Token).ConfigureAwait(false);
+                int n;
+                while ((n = await console.ReadAsync(buffer, detached.Token).ConfigureAwait(false)) > 0)
+                    await ws.SendAsync(buffer.AsMemory(0, n), WebSocketMessageType.Binary, true, ct).ConfigureAwait(false);
             }
-        }, done.Token);
+            catch (OperationCanceledException) when (detached.IsCancellationRequested) { }
+            catch (IOException) { } // the guest's console went away
+            if (ws.State is WebSocketState.Open or WebSocketState.CloseReceived)
+                await ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "console closed", ct).ConfigureAwait(false);
+        }, CancellationToken.None);
         var fromClient = Task.Run(async () =>
         {
             var buffer = new byte[4096];
-            while (!done.Token.IsCancellationRequested)
+            while (true)
             {
-                var r = await ws.ReceiveAsync(buffer.AsMemory(), done.Token).ConfigureAwait(false);
-                if (r.MessageType == WebSocketMessageType.Close) break;
-                await console.WriteAsync(buffer.AsMemory(0, r.Count), done.Token).ConfigureAwait(false);
+                var r = await ws.ReceiveAsync(buffer.AsMemory(), ct).ConfigureAwait(false);
+                if (r.MessageType == WebSocketMessageType.Close) return;
+                await console.WriteAsync(buffer.AsMemory(0, r.Count), ct).ConfigureAwait(false);
             }
-        }, done.Token);
+        }, CancellationToken.None);
 
-        await Task.WhenAny(toClient, fromClient).ConfigureAwait(false);
-        await done.CancelAsync().ConfigureAwait(false);
         try
         {
-            if (ws.State == WebSocketState.Open)
-                await ws.CloseAsync(WebSocketCloseStatus.NormalClosure, "console closed", CancellationToken.None).ConfigureAwait(false);
+            if (await Task.WhenAny(toClient, fromClient).ConfigureAwait(false) == fromClient)
+            {
+                await detached.CancelAsync().ConfigureAwait(false); // the client detached: stop reading the console, answer its close
+                await toClient.ConfigureAwait(false);
+                await fromClient.ConfigureAwait(false);
+            }
+            else
+            {
+                await toClient.ConfigureAwait(false);
+                await fromClient.WaitAsync(CloseWait, ct).ConfigureAwait(false); // the client answers our close
+            }
         }
-        catch (WebSocketException) { }
-        catch (OperationCanceledException) { }
+        catch (Exception e) when (e is WebSocketException or IOException or TimeoutException or OperationCanceledException)
+        {
+            // The client went away without closing, or never answered: nothing left to tell it.
+        }
     }
 
     private static async Task Events(HttpContext ctx, string? domain, DomainService s)

@@ -13,17 +13,14 @@ internal static class ErrorMapping
         {
             await next(ctx).ConfigureAwait(false);
         }
-        catch (ToolstackException e) when (!ctx.Response.HasStarted)
+        catch (Exception e) when ((e is ToolstackException or System.Text.Json.JsonException) && !ctx.Response.HasStarted)
         {
-            await Write(ctx, Status(e.Kind), e.Message, Code(e.Kind)).ConfigureAwait(false);
+            var (status, body) = For(e);
+            await Write(ctx, status, body).ConfigureAwait(false);
         }
         catch (BadHttpRequestException e) when (!ctx.Response.HasStarted)
         {
-            await Write(ctx, StatusCodes.Status400BadRequest, $"bad request: {e.Message}", "invalid").ConfigureAwait(false);
-        }
-        catch (System.Text.Json.JsonException e) when (!ctx.Response.HasStarted)
-        {
-            await Write(ctx, StatusCodes.Status400BadRequest, $"bad request body: {e.Message}", "invalid").ConfigureAwait(false);
+            await Write(ctx, StatusCodes.Status400BadRequest, new ErrorResponse($"bad request: {e.Message}", "invalid")).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
         {
@@ -31,10 +28,18 @@ internal static class ErrorMapping
         }
     }
 
-    private static Task Write(HttpContext ctx, int status, string message, string code)
+    /// <summary>The HTTP status and body an error is answered with (for answers that cannot be an HTTP response, such as a WebSocket's).</summary>
+    public static (int Status, ErrorResponse Body) For(Exception e) => e switch
+    {
+        ToolstackException t => (Status(t.Kind), new ErrorResponse(t.Message, Code(t.Kind))),
+        System.Text.Json.JsonException j => (StatusCodes.Status400BadRequest, new ErrorResponse($"bad request body: {j.Message}", "invalid")),
+        _ => (StatusCodes.Status500InternalServerError, new ErrorResponse(e.Message, "failed")),
+    };
+
+    private static Task Write(HttpContext ctx, int status, ErrorResponse body)
     {
         ctx.Response.StatusCode = status;
-        return ctx.Response.WriteAsJsonAsync(new ErrorResponse(message, code), ToolstackJson.Default.ErrorResponse);
+        return ctx.Response.WriteAsJsonAsync(body, ToolstackJson.Default.ErrorResponse);
     }
 
     public static int Status(ErrorKind kind) => kind switch

@@ -91,3 +91,26 @@ public sealed record HostInfo
 [JsonSerializable(typeof(Drivers.Vmm.VmmResponse))]
 [JsonSerializable(typeof(Drivers.Vmm.VmmExitRecord))]
 public sealed partial class ToolstackJson : JsonSerializerContext;
+
+/// <summary>
+/// The small request bodies the CLI sends, with exactly <see cref="ToolstackJson"/>'s options,
+/// generated for writing only. Writing is then straight-line code over the properties: a client does
+/// not build the serializer's per-property metadata (generic instantiations the JIT compiles on every
+/// run because ReadyToRun cannot hold them). Requests that carry a spec go through
+/// <see cref="SpecRequestWriter"/>, which skips the serializer altogether. The daemon reads the same
+/// bytes with ToolstackJson; a test checks both contexts write identical JSON, so the two attribute
+/// lists below must stay alike.
+/// </summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web,
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    UseStringEnumConverter = true,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    WriteIndented = false,
+    GenerationMode = JsonSourceGenerationMode.Serialization)]
+[JsonSerializable(typeof(RenameRequest))]
+[JsonSerializable(typeof(VcpuSetRequest))]
+[JsonSerializable(typeof(VcpuPinRequest))]
+[JsonSerializable(typeof(MemoryRequest))]
+[JsonSerializable(typeof(InjectRequest))]
+[JsonSerializable(typeof(TriggerRequest))]
+public sealed partial class ToolstackRequestJson : JsonSerializerContext;

@@ -60,12 +60,26 @@ public sealed partial class VmmDriver : DomainDriver
 
         foreach (var f in new[] { store.VmmExitFile(guest.Uuid), ErrorFile(store, guest.Uuid), store.VmmPidFile(guest.Uuid) }) TryDelete(f);
         AtomicFile.Write(LaunchFile(store, guest.Uuid), JsonSerializer.SerializeToUtf8Bytes(
-            new VmmLaunch { Uuid = guest.Uuid, DomId = guest.DomId, Name = guest.Name, Spec = guest.Spec, Paused = paused }, VmmWire.Json.VmmLaunch));
+            new VmmLaunch { Uuid = guest.Uuid, DomId = guest.DomId, Name = guest.Name, Spec = guest.Spec, Paused = paused }, VmmWire.Json.VmmLaunch), durable: false);
 
         var process = _spares.Take(guest.Uuid) ?? StartHost(guest);
         _children[guest.Uuid] = process; // kept so the runtime reaps it when it exits
-        _spares.Replenish();
+        VmmResponse answer;
+        try { answer = await WaitUntilServingAsync(guest, process, firstRequest, ct).ConfigureAwait(false); }
+        finally
+        {
+            // The next spare starts once this guest is built: a runtime starting up and warming a VMM takes a
+            // core's worth of CPU for a while, which the guest being built (and on a 2-core host, the client
+            // and this daemon) would otherwise have to share.
+            _spares.Replenish();
+        }
+        Watch(guest, process.Id);
+        return (new GuestStarted(process.Id, Libc.ProcessStartTicks(process.Id)), answer);
+    }
 
+    /// <summary>Waits until the VMM process answers <paramref name="firstRequest"/> on its control socket (or fails, or takes too long).</summary>
+    private async Task<VmmResponse> WaitUntilServingAsync(GuestRef guest, Process process, string firstRequest, CancellationToken ct)
+    {
         var deadline = DateTime.UtcNow + StartLimit;
         VmmResponse answer;
         while (true)
@@ -92,8 +106,7 @@ public sealed partial class VmmDriver : DomainDriver
             }
             await Task.Delay(2, ct).ConfigureAwait(false);
         }
-        Watch(guest, process.Id);
-        return (new GuestStarted(process.Id, Libc.ProcessStartTicks(process.Id)), answer);
+        return answer;
     }
 
     private Process StartHost(GuestRef guest)

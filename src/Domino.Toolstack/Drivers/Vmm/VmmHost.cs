@@ -84,7 +84,7 @@ public static class VmmHost
         void Log(string m) => log.WriteLine($"{DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ} vmm[{Environment.ProcessId}] {m}");
 
         var launchPath = VmmDriver.LaunchFile(store, uuid);
-        AtomicFile.Write(store.VmmPidFile(uuid), $"{Environment.ProcessId} {Libc.ProcessStartTicks(Environment.ProcessId)}\n");
+        AtomicFile.Write(store.VmmPidFile(uuid), $"{Environment.ProcessId} {Libc.ProcessStartTicks(Environment.ProcessId)}\n", durable: false);
         if (!File.Exists(launchPath))
         {
             shell?.Dispose();
@@ -337,10 +337,11 @@ public static class VmmHost
 
         private async Task ConsoleAsync(NetworkStream stream, bool replay)
         {
-            await Reply(stream, Status()).ConfigureAwait(false);
+            // Attached before the answer: a resume sent once the answer is in sees every byte reach this reader.
             var reader = ring.Attach(replay, out var detach);
             try
             {
+                await Reply(stream, Status()).ConfigureAwait(false);
                 var fromClient = Task.Run(async () =>
                 {
                     var buffer = new byte[1024];
