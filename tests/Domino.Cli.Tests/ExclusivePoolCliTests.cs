@@ -9,19 +9,9 @@ public sealed class ExclusivePoolCliTests : IClassFixture<DaemonFixture>
 
     public ExclusivePoolCliTests(DaemonFixture d) => _d = d;
 
-    private string Ok(params string[] args)
-    {
-        var (exit, stdout, stderr) = _d.Run(args);
-        Assert.True(exit == 0, $"domino {string.Join(' ', args)} exited {exit}: {stderr}");
-        return stdout;
-    }
+    private string Ok(params string[] args) => _d.Ok(args);
 
-    private string Fails(params string[] args)
-    {
-        var (exit, _, stderr) = _d.Run(args);
-        Assert.True(exit == 1, $"domino {string.Join(' ', args)} exited {exit}, expected 1");
-        return stderr.Trim();
-    }
+    private string Fails(params string[] args) => _d.Fails(args);
 
     [SkippableFact]
     public async Task A_pool_made_exclusive_from_its_config_is_listed_refused_where_it_would_strand_the_host_and_shared_again()
