@@ -270,8 +270,12 @@ public sealed class CpusetShield
     /// <summary>Every task of the group back where it came from, then the group removed and the record deleted.</summary>
     private void GiveBack(ShieldRecord record)
     {
-        for (var pass = 0; pass < Passes && _tree.Exists(record.Group); pass++)
+        // Tasks forked inside the group, or exiting ones the kernel still lists, can outlast a few quick
+        // passes on a busy host: keep passing, with short pauses, for up to two seconds.
+        var until = Environment.TickCount64 + 2000;
+        for (var pass = 0; _tree.Exists(record.Group) && (pass < Passes || Environment.TickCount64 < until); pass++)
         {
+            if (pass >= Passes) Thread.Sleep(5);
             foreach (var tid in _tree.Tasks(record.Group))
             {
                 var to = record.MovedFrom.GetValueOrDefault(tid) is { } from && from != record.Group && _tree.Exists(from) ? from : "";
