@@ -5,18 +5,25 @@
 # measured over its last 10 s report: window-start lateness, kick latency (the kick's expiry →
 # KVM_RUN returns), overrun (CPU time a vCPU used in a window beyond the window's length), CPU time
 # between windows, and the vCPU threads' CPU share over that same report period.
-# Needs root, /dev/kvm and cgroup v1. Usage: bench/sched-vmm.sh [SECONDS]
+# The arinc653 pool is exclusive (exclusive=1): the host's other tasks are confined to the remaining
+# CPUs while it exists; EXCLUSIVE=0 shares the pool's CPU with them, as before.
+# Needs root, /dev/kvm and cgroup v1. Usage: [EXCLUSIVE=0] bench/sched-vmm.sh [SECONDS]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-10}
+exclusive=${EXCLUSIVE:-1}
 export DOMINO_STATE_DIR=$(mktemp -d /tmp/domino-sched-vmm.XXXXXX) DOMINO_DRIVER=vmm
 d() { "$root/domino" "$@"; }
 cpu=$(( $(nproc) - 1 ))
 make -s -C "$root/guests"
 cleanup() {
   for g in a b c h l; do d destroy "$g" >/dev/null 2>&1 || true; done
-  kill "$(cat "$DOMINO_STATE_DIR/daemon.pid")" 2>/dev/null || true
-  sleep 0.5; [ -n "${KEEP:-}" ] || rm -rf "$DOMINO_STATE_DIR"
+  # A clean stop gives the host back the CPUs of an exclusive pool: wait for it.
+  pid=$(cat "$DOMINO_STATE_DIR/daemon.pid" 2>/dev/null || true)
+  if [ -n "$pid" ] && kill "$pid" 2>/dev/null; then
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  [ -n "${KEEP:-}" ] || rm -rf "$DOMINO_STATE_DIR"
 }
 trap cleanup EXIT
 cfg() { # name pool [extra line]
@@ -38,10 +45,39 @@ share() { # prints "name share" for each named domain's vCPU 0 thread over $secs
     python3 -c "print('| ${names[$i]} | %.4f |' % (($b - ${a[$i]}) / ($t1 - $t0)))"
   done
 }
+on_cpu() { # threads other than the named domains' vCPU threads that may run on $cpu: user ones, then kernel ones
+  local vcpus="" n
+  for n in "$@"; do vcpus="$vcpus $(cut -d' ' -f2 "$DOMINO_STATE_DIR/vmm/$(uuid_of "$n").vcpus")"; done
+  python3 - "$cpu" $vcpus <<'PY'
+import os, sys
+cpu, vcpus = int(sys.argv[1]), set(sys.argv[2:])
+def cpus(text):
+    out = set()
+    for part in text.split(','):
+        a, _, b = part.partition('-')
+        out.update(range(int(a), int(b or a) + 1))
+    return out
+user, kernel = [], 0
+for pid in filter(str.isdigit, os.listdir('/proc')):
+    try: tids = os.listdir(f'/proc/{pid}/task')
+    except OSError: continue
+    for tid in tids:
+        if tid in vcpus: continue
+        try:
+            status = open(f'/proc/{pid}/task/{tid}/status').read()
+            flags = int(open(f'/proc/{pid}/task/{tid}/stat').read().rsplit(')', 1)[1].split()[6])
+        except (OSError, IndexError, ValueError): continue
+        allowed = next(l.split(':', 1)[1].strip() for l in status.splitlines() if l.startswith('Cpus_allowed_list'))
+        if cpu not in cpus(allowed): continue
+        if flags & 0x00200000: kernel += 1
+        else: user.append(f"{tid} {open(f'/proc/{pid}/task/{tid}/comm').read().strip()}")
+print(f"user threads {len(user)}{': ' + ', '.join(user[:8]) if user else ''}; kernel threads {kernel}")
+PY
+}
 echo "# $(date -u '+%F %H:%M') UTC, load average $(cut -d' ' -f1-3 /proc/loadavg), cpu $cpu, ${secs} s windows," \
-  "kick lead ${DOMINO_ARINC653_KICK_LEAD_US:-50} µs, wake lead ${DOMINO_ARINC653_WAKE_LEAD_US:-30} µs"
+  "kick lead ${DOMINO_ARINC653_KICK_LEAD_US:-50} µs, wake lead ${DOMINO_ARINC653_WAKE_LEAD_US:-30} µs, exclusive=$exclusive"
 d cpupool-cpu-remove Pool-0 "$cpu"
-d cpupool-create name=\"a653\" sched=\"arinc653\" cpus=\"$cpu\"
+d cpupool-create name=\"a653\" sched=\"arinc653\" cpus=\"$cpu\" exclusive="$exclusive"
 for g in a b c; do d create -q "$(cfg $g a653)"; done
 d sched-arinc653 plan --cpus "$cpu" a:5ms:1ms,b:6ms:2ms,c:10ms:3ms > "$DOMINO_STATE_DIR/plan.txt"
 d sched-arinc653 set -p a653 -f "$DOMINO_STATE_DIR/plan.txt"
@@ -57,6 +93,7 @@ for g in a b c; do
   echo "- $g: ${line#*arinc653: }"
 done
 echo "# load average after the arinc653 run: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# besides the vCPU threads, allowed on cpu $cpu: $(on_cpu a b c)"
 for g in a b c; do d destroy "$g"; done
 d cpupool-destroy a653
 d cpupool-create name=\"cr\" sched=\"credit\" cpus=\"$cpu\"

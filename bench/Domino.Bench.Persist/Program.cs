@@ -12,7 +12,10 @@ using Domino.Vmm.Persist;
 // rather than with BenchmarkDotNet's steady-state loops.
 //
 // usage: dotnet run -c Release --project bench/Domino.Bench.Persist [-- REPEATS]
-//        dotnet run -c Release --project bench/Domino.Bench.Persist -- restore [REPEATS]   (restore breakdown only)
+//        dotnet run -c Release --project bench/Domino.Bench.Persist -- restore [REPEATS]   (restore breakdown only:
+//            in this process, from scratch and into a VmShell; then `domino restore -v` through a daemon
+//            with and without a spare VMM process, using the published CLI that ./domino builds)
+//        dotnet run -c Release --project bench/Domino.Bench.Persist -- restore-daemon [REPEATS]   (the daemon part alone)
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 if (args is ["restore-once", var once, ..])
@@ -30,6 +33,13 @@ if (args is ["restore-once", var once, ..])
         $";methods JIT-compiled={jitted};JIT time={jitMs.ToString("0.000", CultureInfo.InvariantCulture)}");
     return 0;
 }
+if (args is ["restore-daemon", ..])
+{
+    Console.WriteLine($"# load average at start: {File.ReadAllText("/proc/loadavg").Trim()}");
+    DaemonRestore.Run(FindRoot(), args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10);
+    Console.WriteLine($"# load average at end: {File.ReadAllText("/proc/loadavg").Trim()}");
+    return 0;
+}
 var restoreOnly = args.Length > 0 && args[0] == "restore";
 if (restoreOnly) args = args[1..];
 var repeats = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 5;
@@ -43,6 +53,9 @@ try
 {
     RestoreBreakdown("counter, 128 MiB", Guest("counter"), "every=20000000", 128, Math.Max(repeats, 10), withShell: false);
     RestoreBreakdown("counter, 128 MiB", Guest("counter"), "every=20000000", 128, Math.Max(repeats, 10), withShell: true);
+    RestoreBreakdown("counter, 128 MiB", Guest("counter"), "every=20000000", 128, Math.Max(repeats, 10), withShell: true, forAnyGuest: true);
+    DaemonRestore.Run(root, Math.Max(repeats, 10));
+    Console.WriteLine($"# load average: {File.ReadAllText("/proc/loadavg").Trim()}");
     if (restoreOnly) return 0;
     foreach (var mib in new[] { 128, 1024 })
     {
@@ -123,7 +136,7 @@ void SaveRestore(string label, string kernel, string cmdline, int mib)
 // Restores one state file many times in this process: the first restore pays for JIT and the
 // process-wide caches (cold), the rest show the steady cost (warm). Prints each step's time. With
 // a shell, the VM's KVM objects are made before the clock starts (VmShell) and timed apart.
-void RestoreBreakdown(string label, string kernel, string cmdline, int mib, int runs, bool withShell)
+void RestoreBreakdown(string label, string kernel, string cmdline, int mib, int runs, bool withShell, bool forAnyGuest = false)
 {
     var path = Path.Combine(dir, "breakdown.state");
     var console = new Counter();
@@ -143,7 +156,7 @@ void RestoreBreakdown(string label, string kernel, string cmdline, int mib, int 
         if (withShell)
         {
             var sw = Stopwatch.StartNew();
-            shell = VmShell.Create(mib, 1);
+            shell = forAnyGuest ? VmShell.CreateForAnyGuest() : VmShell.Create(mib, 1);
             shells.Add(sw.Elapsed.TotalMilliseconds);
         }
         var after = new Counter();
@@ -157,7 +170,8 @@ void RestoreBreakdown(string label, string kernel, string cmdline, int mib, int 
     File.Delete(path);
     var cold = reports[0];
     var warm = reports.Skip(1).ToList();
-    Console.WriteLine($"restore breakdown, {label}, memory mapped on demand, no memory CRC, {(withShell ? "into a VM shell made beforehand" : "from scratch")}:" +
+    Console.WriteLine($"restore breakdown, {label}, memory mapped on demand, no memory CRC, " +
+        $"{(withShell ? $"into a VM shell made beforehand ({(forAnyGuest ? "for any guest: one slot up to 3 GiB" : "for this size")})" : "from scratch")}:" +
         $" cold = first restore in this process, warm = the {warm.Count} after it");
     Console.WriteLine($"  {"step",-34} {"cold",10}   warm median [min–max]");
     foreach (var step in cold.Phases.Select(p => p.Step))
@@ -168,7 +182,7 @@ void RestoreBreakdown(string label, string kernel, string cmdline, int mib, int 
     Console.WriteLine($"  {"restore total",-34} {cold.Elapsed.TotalMilliseconds,7:0.000} ms   {Stats3(warm.Select(r => r.Elapsed.TotalMilliseconds).ToList())}");
     Console.WriteLine($"  {"call to vCPUs started",-34} {started[0],7:0.000} ms   {Stats3(started.Skip(1).ToList())}");
     if (withShell)
-        Console.WriteLine($"  {"(VmShell.Create, before the clock)",-34} {shells[0],7:0.000} ms   {Stats3(shells.Skip(1).ToList())}");
+        Console.WriteLine($"  {(forAnyGuest ? "(VmShell.CreateForAnyGuest, before)" : "(VmShell.Create, before the clock)"),-34} {shells[0],7:0.000} ms   {Stats3(shells.Skip(1).ToList())}");
     if (fresh.Count > 0)
     {
         Console.WriteLine($"  restore as the first act of a fresh process ({(IsReadyToRun() ? "ReadyToRun" : "JIT")}), {fresh.Count} processes, median [min–max]:");

@@ -53,7 +53,10 @@ public static class DaemonHost
         log.Write($"recovered {service.Domains().Count} domain(s)");
 
         // The test driver's guests have no host threads: keep pools in memory-backed host state there.
-        IHostScheduler hostScheduler = driver.Name != "test" && CgroupHostScheduler.Available() ? new CgroupHostScheduler() : new InMemoryHostScheduler();
+        // Without cgroup v1 and root, pools are kept in memory only, and exclusive pools are refused with the reason.
+        IHostScheduler hostScheduler = driver.Name == "test" ? new InMemoryHostScheduler()
+            : CgroupHostScheduler.Unavailable() is { } why ? new InMemoryHostScheduler { ConfinementRefusal = $"exclusive cpus: {why}" }
+            : new CgroupHostScheduler(shield: new CpusetShield(new CgroupCpusetTree(), CpusetShield.DefaultRecord, ShieldOwner.Current(store.Root), log: log.Write), log: log.Write);
         using var scheduling = new SchedulingService(store.Root, hostScheduler, log: log.Write);
         scheduling.GateTableChanged += driver.PublishGateTable;
         service.AttachScheduling(scheduling);
@@ -134,6 +137,7 @@ public static class DaemonHost
         await app.WaitForShutdownAsync(ct).ConfigureAwait(false);
         log.Write("daemon stopping; guests keep running");
         await service.DrainAsync().ConfigureAwait(false);
+        scheduling.ReleaseHost();
         foreach (var socket in new[] { paths.Socket, paths.ReadOnlySocket }) TryDelete(socket);
         return 0;
     }

@@ -23,8 +23,10 @@ public sealed class RestoreOptions
     public IProgress<double>? Progress { get; init; }
 
     /// <summary>
-    /// KVM objects made ahead for this VM (<see cref="VmShell.Create"/> with the saved memory size
-    /// and vCPU count); the restore takes them instead of waiting on the kernel to make them.
+    /// KVM objects made ahead (<see cref="VmShell.Create"/> with the saved memory size and vCPU count,
+    /// or <see cref="VmShell.CreateForAnyGuest"/>): the restore takes them instead of waiting on the
+    /// kernel to make them, if the VM <see cref="VmShell.Fits"/> the shell; otherwise it makes its own
+    /// and leaves the shell as it was (<see cref="PersistReport.InShell"/> says which).
     /// </summary>
     public VmShell? Shell { get; init; }
 }
@@ -152,8 +154,38 @@ public sealed partial class VirtualMachine
         }
         options.Progress?.Report(1.0);
         report = new PersistReport(file.Length, file.PresentPages, file.Regions.Sum(r => r.Pages) - file.PresentPages, timer.Elapsed,
-            options.MapMemoryOnDemand ? "memory mapped on demand" : "memory copied") { Phases = timer.Phases };
+            options.MapMemoryOnDemand ? "memory mapped on demand" : "memory copied") { Phases = timer.Phases, InShell = machine.InShell };
         return machine;
+    }
+
+    /// <summary>
+    /// Saves a small VM with no guest in it to <paramref name="scratchPath"/> and restores it, each in
+    /// a VM shell made for any guest, then deletes the file: the code a restore into a shell runs
+    /// (checks, CPU fingerprint, taking the shell, mapping the image, loading device, chip and vCPU
+    /// state) is loaded and the per-process caches filled before a real restore is asked for, as by
+    /// the daemon's spare VMM process. Returns false on an error, which the real restore will report.
+    /// </summary>
+    public static bool WarmUpRestore(string scratchPath)
+    {
+        const int mib = 16;
+        var config = new VmConfig { KernelPath = "", MemoryMiB = mib, Vcpus = 1 };
+        try
+        {
+            using (var shell = VmShell.CreateForAnyGuest(mib))
+            using (var machine = Construct(config, MemoryMap.ForSize((ulong)mib << 20), () => KvmHypervisor.Open(), (m, _) => m.CreateVcpusForRestore(1), shell: shell))
+                machine.SaveToFile(scratchPath);
+            using var again = VmShell.CreateForAnyGuest(mib);
+            using var restored = RestoreFromFile(scratchPath, new RestoreOptions { VerifyMemory = false, Shell = again, ConsoleInput = Stream.Null }, out var report);
+            return report.InShell;
+        }
+        catch (Exception e) when (e is HypervisorUnavailableException or Interop.KvmException or SnapshotException or IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+        finally
+        {
+            try { File.Delete(scratchPath); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        }
     }
 
     /// <summary>
@@ -229,19 +261,6 @@ public sealed partial class VirtualMachine
     private void CreateVcpusForRestore(int count)
     {
         JoinKernelSide();
-        for (var i = _runners.Count; i < count; i++)
-        {
-            var vcpu = _vm.CreateVcpu(i);
-            try
-            {
-                vcpu.SetCpuid(count);
-            }
-            catch
-            {
-                vcpu.Dispose();
-                throw;
-            }
-            _runners.Add(new VcpuRunner(vcpu, this));
-        }
+        for (var i = _runners.Count; i < count; i++) _runners.Add(new VcpuRunner(NextVcpu(i, count), this, NextThread()));
     }
 }

@@ -40,6 +40,9 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
     private readonly IVm _vm;
     private readonly GuestRam _ram;
     private readonly List<VcpuRunner> _runners = [];
+    private readonly Queue<IVcpu> _shellVcpus = new(); // made by a VM shell (CPUID set), in id order, not yet in a runner
+    private readonly Queue<ParkedThread> _shellThreads = new(); // started by a VM shell, for vCPUs and console input
+    private ParkedThread? _inputThread; // the shell's console-input thread, woken by Start
     private Task? _kernelSide;
     private readonly List<IDisposable> _backends = [];
     private readonly TaskCompletionSource<GuestExit> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -48,7 +51,6 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
     private readonly Lock _consoleLock = new();
     private readonly Lock _stateLock = new();
     private VmState _state = VmState.Built;
-    private Thread? _inputPump;
     private int _disposed;
 
     private VirtualMachine(IHypervisor hypervisor, IVm vm, GuestRam ram, VmConfig config)
@@ -88,6 +90,9 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
 
     public int VcpuCount => _runners.Count;
 
+    /// <summary>True when the VM was built in a <see cref="VmShell"/>'s KVM objects rather than making its own.</summary>
+    public bool InShell { get; private init; }
+
     /// <summary>Completes when the guest ends (or the VM is stopped) with how it ended.</summary>
     public Task<GuestExit> Exited => _exited.Task;
 
@@ -96,14 +101,25 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
 
     public static VirtualMachine Build(VmResources resources) => Build(resources, () => KvmHypervisor.Open());
 
+    /// <summary>
+    /// Validates <paramref name="config"/> and builds the VM, paused, in <paramref name="shell"/>'s
+    /// KVM objects if the guest <see cref="VmShell.Fits"/> it, else from scratch (see <see cref="InShell"/>).
+    /// The guest sees the same machine either way: memory map, tables and devices come from its config.
+    /// </summary>
+    public static VirtualMachine Build(VmConfig config, VmShell? shell) => Build(VmResources.Validate(config), shell);
+
+    public static VirtualMachine Build(VmResources resources, VmShell? shell) => Build(resources, () => KvmHypervisor.Open(), shell);
+
     /// <summary>Builds on a given backend; <paramref name="openHypervisor"/> runs after the files are checked.</summary>
-    public static VirtualMachine Build(VmResources resources, Func<IHypervisor> openHypervisor) =>
+    public static VirtualMachine Build(VmResources resources, Func<IHypervisor> openHypervisor) => Build(resources, openHypervisor, null);
+
+    private static VirtualMachine Build(VmResources resources, Func<IHypervisor> openHypervisor, VmShell? shell) =>
         Construct(resources.Config, resources.MemoryMap, openHypervisor, (machine, cmdline) =>
         {
             var rsdp = AcpiTables.Write(machine._ram.Memory, BootLayout.Rsdp, resources.Config.Vcpus);
             machine.Boot = BootSetup.Load(resources.Kernel, machine._ram.Memory, resources.MemoryMap, cmdline, resources.Ramdisk, rsdp);
             machine.CreateVcpus(resources.Config.Vcpus);
-        });
+        }, shell: shell);
 
     /// <summary>
     /// Builds and discards a small VM with no guest in it, through the code a real build runs (KVM VM,
@@ -131,7 +147,8 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
 
     /// <summary>
     /// Creates the backend's VM, RAM and devices for <paramref name="config"/> (or takes the kernel
-    /// objects ready-made from <paramref name="shell"/>), then lets <paramref name="populate"/> fill
+    /// objects ready-made from <paramref name="shell"/> when the VM <see cref="VmShell.Fits"/> it; one
+    /// that does not fit is left as it was), then lets <paramref name="populate"/> fill
     /// memory and create the vCPUs (boot a kernel, or restore a snapshot) given the kernel command
     /// line the devices asked for. <paramref name="timer"/>, when given, is told each step's end.
     /// </summary>
@@ -144,12 +161,13 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
         IVm? vm = null;
         GuestRam? ram = null;
         List<KvmVcpu>? readyVcpus = null;
+        List<ParkedThread>? readyThreads = null;
         Task? kernelSide = null;
         try
         {
-            if (shell is not null)
+            if (shell is not null && shell.Fits(config.MemoryMiB, config.Vcpus))
             {
-                (var shellKvm, var shellVm, ram, readyVcpus) = shell.Take(config.MemoryMiB, config.Vcpus);
+                (var shellKvm, var shellVm, ram, readyVcpus, readyThreads) = shell.Take(map, config.Vcpus);
                 (kvm, vm) = (shellKvm, shellVm);
                 timer?.Mark("take VM shell");
             }
@@ -186,12 +204,10 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
                     r.Register(v);
                 });
             }
-            machine = new VirtualMachine(kvm, vm, ram!, config) { _kernelSide = kernelSide };
-            if (readyVcpus is not null)
-            {
-                foreach (var v in readyVcpus) machine._runners.Add(new VcpuRunner(v, machine));
-                readyVcpus = null;
-            }
+            machine = new VirtualMachine(kvm, vm, ram!, config) { _kernelSide = kernelSide, InShell = readyVcpus is not null };
+            foreach (var v in readyVcpus ?? []) machine._shellVcpus.Enqueue(v);
+            foreach (var t in readyThreads ?? []) machine._shellThreads.Enqueue(t);
+            (readyVcpus, readyThreads) = (null, null);
             machine._backends.AddRange(backends);
             backends.Clear();
             machine.AttachLegacyDevices();
@@ -224,6 +240,7 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
             {
                 WaitQuietly(kernelSide);
                 foreach (var v in readyVcpus ?? []) v.Dispose();
+                foreach (var t in readyThreads ?? []) t.Dispose();
                 ram?.Dispose();
                 vm?.Dispose();
                 kvm.Dispose();
@@ -297,15 +314,31 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
         return $" virtio_mmio.device=4K@0x{address:x}:{gsi}";
     }
 
+    /// <summary>vCPU <paramref name="id"/> of <paramref name="count"/> with its CPUID set: the VM shell's, or a new one.</summary>
+    private IVcpu NextVcpu(int id, int count)
+    {
+        if (_shellVcpus.TryDequeue(out var ready)) return ready;
+        var vcpu = _vm.CreateVcpu(id);
+        try
+        {
+            vcpu.SetCpuid(count);
+            return vcpu;
+        }
+        catch
+        {
+            vcpu.Dispose();
+            throw;
+        }
+    }
+
     private void CreateVcpus(int count)
     {
         JoinKernelSide();
         for (var i = 0; i < count; i++)
         {
-            var vcpu = _vm.CreateVcpu(i);
+            var vcpu = NextVcpu(i, count);
             try
             {
-                vcpu.SetCpuid(count);
                 vcpu.InitializeFpu();
                 vcpu.SetupLapicLints();
                 if (i == 0)
@@ -324,13 +357,16 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
                 vcpu.Dispose();
                 throw;
             }
-            _runners.Add(new VcpuRunner(vcpu, this));
+            _runners.Add(new VcpuRunner(vcpu, this, NextThread()));
         }
     }
 
+    /// <summary>A thread the VM shell started ahead, or null: the caller starts its own.</summary>
+    private ParkedThread? NextThread() => _shellThreads.TryDequeue(out var t) ? t : null;
+
     private void StartInputPump(Stream input)
     {
-        _inputPump = new Thread(() =>
+        void Pump()
         {
             var buffer = new byte[256];
             try
@@ -347,9 +383,13 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
             {
                 // console input gone: the guest just sees no more bytes
             }
-        })
-        { Name = "console-input", IsBackground = true };
-        _inputPump.Start();
+        }
+        if (_shellThreads.TryDequeue(out var parked))
+        {
+            parked.Give(Pump, "console-input"); // woken by Start
+            _inputThread = parked;
+        }
+        else new Thread(Pump) { Name = "console-input", IsBackground = true }.Start();
     }
 
     private void WriteConsole(byte b) => WriteConsole([b]);
@@ -390,6 +430,7 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
             _state = VmState.Running;
         }
         foreach (var r in _runners) r.Resume();
+        _inputThread?.Wake();
         VirtioConsole?.HoldInput(false);
     }
 
@@ -506,12 +547,23 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
             case VmExitKind.IoOut:
                 for (var i = 0; i < exit.Count; i++) PioBus.Write(exit.Address, exit.Data.Slice(i * exit.Size, exit.Size));
                 break;
+            case VmExitKind.MmioRead or VmExitKind.MmioWrite when _ram.Map.IsBeyondRam(exit.Address):
+                // RAM's range past this guest's RAM is no empty bus: nothing is there for it. A guest
+                // in a VM shell, whose slot covers it, faults in KVM (MemoryFault below) or, where KVM
+                // emulates the access, comes here like a guest without a shell: all end the same way.
+                End(new GuestExit(VmExitReason.Crash,
+                    $"vCPU {vcpu.Id} {(exit.Kind == VmExitKind.MmioWrite ? "wrote" : "read")} {exit.Size} bytes at guest-physical 0x{exit.Address:x}, " +
+                    $"beyond its RAM ({_ram.Map.DescribeRam()})", Snapshot(vcpu)));
+                return false;
             case VmExitKind.MmioRead:
                 MmioBus.Read(exit.Address, exit.Data);
                 break;
             case VmExitKind.MmioWrite:
                 MmioBus.Write(exit.Address, exit.Data);
                 break;
+            case VmExitKind.MemoryFault:
+                End(new GuestExit(VmExitReason.Crash, DescribeMemoryFault(vcpu, exit), Snapshot(vcpu)));
+                return false;
             case VmExitKind.Shutdown:
                 End(new GuestExit(VmExitReason.Reboot, $"triple fault on vCPU {vcpu.Id} (KVM_EXIT_SHUTDOWN)", Snapshot(vcpu)));
                 return false;
@@ -539,6 +591,21 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
     {
         _log($"vCPU {vcpu.Id}: {error}");
         End(new GuestExit(VmExitReason.Crash, $"VMM fault while handling vCPU {vcpu.Id}: {error.GetType().Name}: {error.Message}", Snapshot(vcpu)));
+    }
+
+    private string DescribeMemoryFault(IVcpu vcpu, VmExit exit)
+    {
+        var map = _ram.Map;
+        if (exit.Address != VmExit.UnknownAddress)
+            return $"vCPU {vcpu.Id} touched guest-physical 0x{exit.Address:x} (+0x{exit.Size:x}), " +
+                (map.IsBeyondRam(exit.Address) ? "beyond its RAM" : "which KVM could not map to host memory") + $" ({map.DescribeRam()}; KVM_EXIT_MEMORY_FAULT)";
+        // This KVM does not say where. A slot that reaches past the RAM (a VM shell's) is the likely place.
+        var slotEnd = _ram.Slots.Max(s => s.Gpa + s.Size);
+        var ramEnd = _ram.Memory.Regions.Max(r => r.End);
+        return slotEnd > ramEnd
+            ? $"vCPU {vcpu.Id} touched guest memory KVM could not map to host memory (KVM_RUN: EFAULT, this KVM does not report the address): " +
+              $"most likely beyond its RAM ({map.DescribeRam()}), where its VM shell's memory slot goes on to 0x{slotEnd:x} over no memory; see rip and the code there"
+            : $"vCPU {vcpu.Id} touched guest RAM KVM could not map to host memory (KVM_RUN: EFAULT, this KVM does not report the address; {map.DescribeRam()})";
     }
 
     private static string Describe(VmExit exit) => exit.Kind switch
@@ -579,6 +646,9 @@ public sealed partial class VirtualMachine : IDisposable, IVcpuExitHandler, IGue
         WaitQuietly(_kernelSide);
         foreach (var r in _runners) r.Dispose();
         foreach (var r in _runners) r.Vcpu.Dispose();
+        while (_shellVcpus.TryDequeue(out var unused)) unused.Dispose();
+        while (_shellThreads.TryDequeue(out var idle)) idle.Dispose();
+        _inputThread?.Dispose(); // a VM never started: the pump sees it ended and returns
         foreach (var b in _backends) b.Dispose();
         _ram.Dispose();
         _vm.Dispose();

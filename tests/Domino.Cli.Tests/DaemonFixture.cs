@@ -95,6 +95,22 @@ public sealed class DaemonFixture : IDisposable
         return (p.ExitCode, stdout.Result, stderr.Result);
     }
 
+    /// <summary>Runs `domino ARGS`, which must succeed; returns its stdout.</summary>
+    public string Ok(params string[] args)
+    {
+        var (exit, stdout, stderr) = Run(args);
+        Xunit.Assert.True(exit == 0, $"domino {string.Join(' ', args)} exited {exit}: {stderr}");
+        return stdout;
+    }
+
+    /// <summary>Runs `domino ARGS`, which must fail with status 1; returns its stderr.</summary>
+    public string Fails(params string[] args)
+    {
+        var (exit, _, stderr) = Run(args);
+        Xunit.Assert.True(exit == 1, $"domino {string.Join(' ', args)} exited {exit}, expected 1");
+        return stderr.Trim();
+    }
+
     /// <summary>Creates a test-driver domain through the API (libxl JSON carries pool_name and sched_params).</summary>
     public async Task CreateDomain(string name, int vcpus = 2, string? pool = null, string? cpus = null, string schedParams = "")
     {

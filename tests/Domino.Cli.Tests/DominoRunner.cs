@@ -107,6 +107,26 @@ public sealed class DominoRunner : IDisposable
         return new Result(p.ExitCode, await stdout, await stderr);
     }
 
+    /// <summary>Pids of this daemon's processes started as spares (command line <c>vmm-host --spare --state-dir DIR</c>).</summary>
+    public List<int> SparePids()
+    {
+        var found = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid)) continue;
+            try
+            {
+                var args = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0');
+                if (args.Contains("vmm-host") && args.Contains("--spare") && args.Contains(StateDir)) found.Add(pid);
+            }
+            catch (IOException) { }
+        }
+        return found;
+    }
+
+    /// <summary>The VMM process log of the only domain this daemon has run (logs/vmm-UUID.log).</summary>
+    public string VmmLog() => File.ReadAllText(Directory.GetFiles(Path.Combine(StateDir, "logs"), "vmm-*.log").Single());
+
     /// <summary>Writes an xl.cfg into the state dir and returns its path.</summary>
     public string Config(string name, params string[] lines)
     {
@@ -132,6 +152,23 @@ public sealed class DominoRunner : IDisposable
         foreach (var dir in Directory.Exists(Path.Combine(StateDir, "domains")) ? Directory.GetDirectories(Path.Combine(StateDir, "domains")) : [])
             if (Guid.TryParse(Path.GetFileName(dir), out var uuid))
                 try { Directory.Delete(Path.Combine("/sys/fs/cgroup/cpu/domino", uuid.ToString())); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        var crashed = UnhandledExceptionsInLogs();
         try { Directory.Delete(StateDir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        if (crashed.Length > 0) throw new Xunit.Sdk.XunitException($"a Domino process died of an unhandled exception:\n{crashed}");
+    }
+
+    /// <summary>The daemon's and VMM processes' logs (their stderr goes there too) must never show a .NET crash.</summary>
+    private string UnhandledExceptionsInLogs()
+    {
+        var logs = Path.Combine(StateDir, "logs");
+        if (!Directory.Exists(logs)) return "";
+        var found = new System.Text.StringBuilder();
+        foreach (var log in Directory.GetFiles(logs, "*.log"))
+        {
+            var text = File.ReadAllText(log);
+            var at = text.IndexOf("Unhandled exception.", StringComparison.Ordinal);
+            if (at >= 0) found.AppendLine($"{Path.GetFileName(log)}: {text[at..Math.Min(text.Length, at + 600)]}");
+        }
+        return found.ToString();
     }
 }

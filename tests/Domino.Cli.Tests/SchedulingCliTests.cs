@@ -9,19 +9,9 @@ public sealed class SchedulingCliTests : IClassFixture<DaemonFixture>
 
     public SchedulingCliTests(DaemonFixture d) => _d = d;
 
-    private string Ok(params string[] args)
-    {
-        var (exit, stdout, stderr) = _d.Run(args);
-        Assert.True(exit == 0, $"domino {string.Join(' ', args)} exited {exit}: {stderr}");
-        return stdout;
-    }
+    private string Ok(params string[] args) => _d.Ok(args);
 
-    private string Fails(params string[] args)
-    {
-        var (exit, _, stderr) = _d.Run(args);
-        Assert.True(exit == 1, $"domino {string.Join(' ', args)} exited {exit}, expected 1");
-        return stderr.Trim();
-    }
+    private string Fails(params string[] args) => _d.Fails(args);
 
     [Fact]
     public async Task Pools_credit_rtds_affinity_and_arinc653_through_the_daemon()

@@ -13,22 +13,7 @@ public sealed class SpareVmmTests : IDisposable
 
     public void Dispose() => _d.Dispose();
 
-    /// <summary>Pids of this daemon's processes started as spares (command line <c>vmm-host --spare --state-dir DIR</c>).</summary>
-    private List<int> Spares()
-    {
-        var found = new List<int>();
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), out var pid)) continue;
-            try
-            {
-                var args = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0');
-                if (args.Contains("vmm-host") && args.Contains("--spare") && args.Contains(_d.StateDir)) found.Add(pid);
-            }
-            catch (IOException) { }
-        }
-        return found;
-    }
+    private List<int> Spares() => _d.SparePids();
 
     [SkippableFact]
     public void A_create_is_served_by_the_spare_and_a_new_spare_follows()
@@ -44,6 +29,8 @@ public sealed class SpareVmmTests : IDisposable
         var pid = int.Parse(File.ReadAllText(Directory.GetFiles(Path.Combine(_d.StateDir, "vmm"), "*.pid").Single()).Split(' ')[0], CultureInfo.InvariantCulture);
         Assert.Equal(spare, pid);
         TestDriverEndToEndTests.WaitFor(() => _d.Run("dmesg", "count").Stdout.Contains("counter:", StringComparison.Ordinal));
+        // The spare had a VM shell ready for any guest: the domain was booted in it.
+        Assert.Contains("built in the VM shell made ahead", _d.VmmLog(), StringComparison.Ordinal);
 
         // The adopted process keeps its command line; the new spare is the other one.
         TestDriverEndToEndTests.WaitFor(() => Spares().Any(p => p != spare), 60);

@@ -83,6 +83,30 @@ public class ExitReasonTests
         Assert.Equal(VmExitReason.Poweroff, exit.Reason);
     }
 
+    [Theory]
+    [InlineData(VmExitKind.MmioWrite, 0x100_0000UL, "wrote 8 bytes at guest-physical 0x1000000")]   // the first byte past 16 MiB
+    [InlineData(VmExitKind.MmioRead, 0xBFFF_FFF8UL, "read 8 bytes at guest-physical 0xbffffff8")]   // just below the MMIO hole
+    [InlineData(VmExitKind.MmioRead, 0x1_0000_0000UL, "read 8 bytes at guest-physical 0x100000000")] // RAM's range above 4 GiB
+    public void An_access_to_RAM_s_range_past_the_guest_s_RAM_is_a_crash_naming_it(VmExitKind kind, ulong gpa, string expected)
+    {
+        var (exit, _, _) = Run(new FakeExit(kind, gpa, new byte[8]), Out(0xF4, 0));
+        Assert.Equal(VmExitReason.Crash, exit.Reason);
+        Assert.Contains(expected, exit.Detail);
+        Assert.Contains("beyond its RAM (16 MiB of RAM, ending at 0x1000000)", exit.Detail);
+        Assert.NotNull(exit.Vcpu);
+    }
+
+    [Fact]
+    public void A_memory_fault_is_a_crash_naming_the_address_when_KVM_gives_it()
+    {
+        var known = Run(new FakeExit(VmExitKind.MemoryFault, 0x200_0000, new byte[0x1000])).Exit;
+        Assert.Equal(VmExitReason.Crash, known.Reason);
+        Assert.Contains("touched guest-physical 0x2000000 (+0x1000), beyond its RAM (16 MiB of RAM, ending at 0x1000000; KVM_EXIT_MEMORY_FAULT)", known.Detail);
+        var unknown = Run(new FakeExit(VmExitKind.MemoryFault, VmExit.UnknownAddress)).Exit;
+        Assert.Equal(VmExitReason.Crash, unknown.Reason);
+        Assert.Contains("this KVM does not report the address", unknown.Detail);
+    }
+
     [Fact]
     public void Uart_interrupts_reach_the_interrupt_line()
     {

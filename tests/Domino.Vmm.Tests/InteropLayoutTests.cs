@@ -23,6 +23,7 @@ public class InteropLayoutTests
         Assert.Equal(kvm_run.UnionOffset, Marshal.SizeOf<kvm_run>());
         Assert.Equal(408, (int)Marshal.OffsetOf<kvm_fpu>(nameof(kvm_fpu.mxcsr)));
         Assert.Equal(16, (int)Marshal.OffsetOf<kvm_run_mmio>(nameof(kvm_run_mmio.len)));
+        Assert.Equal(24, Marshal.SizeOf<kvm_run_memory_fault>());
     }
 
     [Fact]

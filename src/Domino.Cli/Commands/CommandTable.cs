@@ -21,7 +21,7 @@ internal static class CommandTable
         new(["console"], () => [ConsoleCommand.Create()]),
         new(["vcpu-list", "vcpu-pin", "vcpu-set"], VcpuCommands.All),
         new(["cpupool-create", "cpupool-list", "cpupool-destroy", "cpupool-rename", "cpupool-cpu-add",
-             "cpupool-cpu-remove", "cpupool-migrate", "cpupool-numa-split", "sched-credit", "sched-credit2",
+             "cpupool-cpu-remove", "cpupool-migrate", "cpupool-numa-split", "cpupool-exclusive", "sched-credit", "sched-credit2",
              "sched-rtds", "sched-arinc653"], SchedulingCommands.All),
         new(["mem-set", "mem-max"], MemoryCommands.All),
         new(["save", "restore", "migrate", "remus"], MigrationCommands.All),

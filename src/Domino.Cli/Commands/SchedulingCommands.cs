@@ -26,6 +26,7 @@ internal static class SchedulingCommands
         yield return PoolCpus("cpupool-cpu-remove", "Remove CPUs from a CPU pool, leaving them free", "remove");
         yield return PoolMigrate();
         yield return PoolSimple("cpupool-numa-split", "Split Pool-0 into one pool per NUMA node", (c, _, ct) => c.PostAsync("cpupools/numa-split", J.ListPoolInfo, ct), takesPool: false);
+        yield return PoolExclusive();
         yield return SchedCredit(SchedulerKind.Credit);
         yield return SchedCredit(SchedulerKind.Credit2);
         yield return SchedRtds();
@@ -36,9 +37,9 @@ internal static class SchedulingCommands
 
     private static Command PoolCreate()
     {
-        var file = new Option<string?>("-f", "--defconfig") { Description = "A pool config file (name=, sched=, cpus=, nodes=)" };
+        var file = new Option<string?>("-f", "--defconfig") { Description = "A pool config file (name=, sched=, cpus=, nodes=, and Domino's exclusive=)" };
         var dryRun = new Option<bool>("-n", "--dryrun") { Description = "Print the pool that would be created, create nothing" };
-        var vars = new Argument<string[]>("VARIABLE=VALUE") { Description = "Config settings, after the file's (name=\"rt\" sched=\"rtds\" cpus=\"2-3\")", Arity = ArgumentArity.ZeroOrMore };
+        var vars = new Argument<string[]>("VARIABLE=VALUE") { Description = "Config settings, after the file's (name=\"rt\" sched=\"rtds\" cpus=\"2-3\" exclusive=1)", Arity = ArgumentArity.ZeroOrMore };
         var command = new Command("cpupool-create", "Create a CPU pool with its own scheduler") { file, dryRun, vars };
         command.SetClientAction(async (parse, client, ct) =>
         {
@@ -53,18 +54,31 @@ internal static class SchedulingCommands
             var name = settings.GetValueOrDefault("name") ?? throw new CliException("cpupool-create: no name (give name=\"POOL\")");
             var sched = SchedulerKinds.Parse(settings.GetValueOrDefault("sched") ?? "credit");
             var cpus = settings.GetValueOrDefault("cpus") ?? (settings.GetValueOrDefault("nodes") is { } nodes ? $"nodes:{nodes}" : null);
-            foreach (var key in settings.Keys.Where(k => k is not ("name" or "sched" or "cpus" or "nodes")))
-                throw new CliException($"cpupool-create: unknown setting '{key}' (expected name, sched, cpus or nodes)");
+            var exclusive = settings.GetValueOrDefault("exclusive") is { } x && Flag(x, "cpupool-create: exclusive");
+            foreach (var key in settings.Keys.Where(k => k is not ("name" or "sched" or "cpus" or "nodes" or "exclusive")))
+                throw new CliException($"cpupool-create: unknown setting '{key}' (expected name, sched, cpus, nodes or exclusive)");
             if (parse.GetValue(dryRun))
             {
-                await Console.Out.WriteLineAsync($"name=\"{name}\" sched=\"{sched.Word()}\" cpus=\"{cpus ?? ""}\"").ConfigureAwait(false);
+                await Console.Out.WriteLineAsync(PoolConfig(name, sched, cpus ?? "", exclusive)).ConfigureAwait(false);
                 return 0;
             }
-            await client.PostAsync("cpupools", new PoolCreateRequest(name, sched, cpus), J.PoolCreateRequest, J.PoolInfo, ct).ConfigureAwait(false);
+            await client.PostAsync("cpupools", new PoolCreateRequest(name, sched, cpus, exclusive), J.PoolCreateRequest, J.PoolInfo, ct).ConfigureAwait(false);
             return 0;
         });
         return command;
     }
+
+    /// <summary>A pool as xl's pool config lines (what cpupool-create -n and cpupool-list -l print).</summary>
+    private static string PoolConfig(string name, SchedulerKind sched, string cpus, bool exclusive) =>
+        $"name=\"{name}\" sched=\"{sched.Word()}\" cpus=\"{cpus}\"" + (exclusive ? " exclusive=1" : "");
+
+    /// <summary>An xl config boolean: 1 or 0 (also true/false, yes/no).</summary>
+    private static bool Flag(string value, string what) => value.ToLowerInvariant() switch
+    {
+        "1" or "true" or "yes" => true,
+        "0" or "false" or "no" => false,
+        _ => throw new CliException($"{what}: '{value}' is not 0 or 1"),
+    };
 
     /// <summary>xl's pool config syntax: <c>key = "value"</c> or <c>key = ["a", "b"]</c>; # comments.</summary>
     private static void ParseSetting(string line, string where, Dictionary<string, string> into)
@@ -87,8 +101,9 @@ internal static class SchedulingCommands
     private static Command PoolList()
     {
         var cpus = new Option<bool>("-c", "--cpus") { Description = "Show each pool's CPU list" };
+        var longForm = new Option<bool>("-l", "--long") { Description = "Show each pool as pool config settings, with Domino's exclusive=1" };
         var pool = new Argument<string?>("pool") { Description = "Only this pool", Arity = ArgumentArity.ZeroOrOne };
-        var command = new Command("cpupool-list", "List CPU pools") { cpus, pool };
+        var command = new Command("cpupool-list", "List CPU pools") { cpus, longForm, pool };
         command.SetClientAction(async (parse, client, ct) =>
         {
             var pools = await client.GetAsync("cpupools", J.ListPoolInfo, ct).ConfigureAwait(false);
@@ -96,6 +111,11 @@ internal static class SchedulingCommands
             {
                 pools = [.. pools.Where(p => p.Name == only || p.Id.ToString(CultureInfo.InvariantCulture) == only)];
                 if (pools.Count == 0) throw new CliException($"pool '{only}' does not exist");
+            }
+            if (parse.GetValue(longForm))
+            {
+                foreach (var p in pools) await Console.Out.WriteLineAsync(PoolConfig(p.Name, p.Scheduler, p.Cpus, p.Exclusive)).ConfigureAwait(false);
+                return 0;
             }
             await Console.Out.WriteAsync(FormatPoolList(pools, parse.GetValue(cpus))).ConfigureAwait(false);
             return 0;
@@ -154,6 +174,20 @@ internal static class SchedulingCommands
             var list = parse.GetValue(cpus)!;
             if (list.StartsWith("node:", StringComparison.Ordinal)) list = "nodes:" + list[5..];
             await client.PostAsync($"cpupools/{Escape(parse.GetValue(pool)!)}/cpus/{verb}", new PoolCpusRequest(list), J.PoolCpusRequest, J.PoolInfo, ct).ConfigureAwait(false);
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command PoolExclusive()
+    {
+        var pool = new Argument<string>("pool") { Description = "Pool name or id" };
+        var value = new Argument<string>("exclusive") { Description = "1: the host's processes are kept off the pool's CPUs; 0: they share them again" };
+        var command = new Command("cpupool-exclusive", "Make a CPU pool own its CPUs against the host's processes (1), or share them again (0)") { pool, value };
+        command.SetClientAction(async (parse, client, ct) =>
+        {
+            var on = Flag(parse.GetValue(value)!, "cpupool-exclusive");
+            await client.PostAsync($"cpupools/{Escape(parse.GetValue(pool)!)}/exclusive", new PoolExclusiveRequest(on), J.PoolExclusiveRequest, J.PoolInfo, ct).ConfigureAwait(false);
             return 0;
         });
         return command;

@@ -9,9 +9,26 @@ public sealed record HostInfo(int CpuCount, IReadOnlyList<int> NodeOfCpu)
     /// <summary>This machine, with its NUMA topology from sysfs (every CPU in node 0 when that is unavailable).</summary>
     public static HostInfo Current { get; } = Detect();
 
+    /// <summary>
+    /// The host's CPU count: one past the highest online CPU (sysfs). Not Environment.ProcessorCount,
+    /// which counts only the CPUs this process may run on: a daemon confined to Pool-0's CPUs by an
+    /// exclusive pool still manages every CPU of the host.
+    /// </summary>
+    public static int OnlineCpus()
+    {
+        try
+        {
+            var last = File.ReadAllText("/sys/devices/system/cpu/online").Trim().Split(',', '-')
+                .Select(s => int.TryParse(s, out var n) ? n : -1).Max();
+            if (last >= 0) return last + 1;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        return Environment.ProcessorCount;
+    }
+
     private static HostInfo Detect()
     {
-        var count = Environment.ProcessorCount;
+        var count = OnlineCpus();
         var nodeOf = new int[count];
         try
         {

@@ -80,7 +80,7 @@ internal static class DomainEndpoints
             StateDir = info.StateDir,
             Hostname = Environment.MachineName,
             Kernel = Environment.OSVersion.VersionString,
-            NrCpus = Environment.ProcessorCount,
+            NrCpus = Config.Output.HostInfo.Current.CpuCount,
             TotalMemoryMb = total,
             FreeMemoryMb = free,
             Domains = s.Domains().Count,

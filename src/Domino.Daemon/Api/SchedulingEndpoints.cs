@@ -19,7 +19,7 @@ internal static class SchedulingEndpoints
         var pools = app.MapGroup("/cpupools").WithTags("cpupools");
         pools.MapGet("/", (SchedulingService s) => s.Pools()).WithSummary("List CPU pools (cpupool-list)");
         pools.MapPost("/", (PoolCreateRequest req, SchedulingService s) =>
-            Results.Json(s.CreatePool(req.Name, req.Scheduler, req.Cpus), SchedulingJson.Default.PoolInfo, statusCode: 201)).WithSummary("Create a pool");
+            Results.Json(s.CreatePool(req.Name, req.Scheduler, req.Cpus, req.Exclusive), SchedulingJson.Default.PoolInfo, statusCode: 201)).WithSummary("Create a pool");
         pools.MapPost("/numa-split", (SchedulingService s) => s.NumaSplit()).WithSummary("One pool per NUMA node");
         pools.MapGet("/{pool}", (string pool, SchedulingService s) => s.Pool(pool));
         pools.MapDelete("/{pool}", (string pool, SchedulingService s) =>
@@ -29,6 +29,8 @@ internal static class SchedulingEndpoints
             return info;
         }).WithSummary("Destroy an empty pool (answers with the pool as it was)");
         pools.MapPost("/{pool}/rename", (string pool, PoolRenameRequest req, SchedulingService s) => s.RenamePool(pool, req.Name));
+        pools.MapPost("/{pool}/exclusive", (string pool, PoolExclusiveRequest req, SchedulingService s) => s.SetExclusive(pool, req.Exclusive))
+            .WithSummary("Make a pool own its CPUs against the host's processes, or share them again");
         pools.MapPost("/{pool}/cpus/add", (string pool, PoolCpusRequest req, SchedulingService s) => s.AddCpus(pool, req.Cpus));
         pools.MapPost("/{pool}/cpus/remove", (string pool, PoolCpusRequest req, SchedulingService s) => s.RemoveCpus(pool, req.Cpus));
         pools.MapGet("/{pool}/arinc653", (string pool, SchedulingService s) => s.Arinc653(pool)).WithSummary("A pool's ARINC653 schedule");

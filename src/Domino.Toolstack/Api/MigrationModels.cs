@@ -42,9 +42,22 @@ public sealed record PersistFigures
     public long Bytes { get; init; }
     public long PagesWritten { get; init; }
     public long PagesSkipped { get; init; }
+    /// <summary>The whole operation as the daemon saw it (a restore: from the request to the VMM serving the domain).</summary>
     public double Ms { get; init; }
     public string? Detail { get; init; }
+
+    /// <summary>Restore in a VMM process: its own restore total, from opening the file to the state loaded.</summary>
+    public double? VmmMs { get; init; }
+
+    /// <summary>Restore in a VMM process: the domain was built in a VM shell made ahead (the spare VMM process's), not from scratch.</summary>
+    public bool? InShell { get; init; }
+
+    /// <summary>Restore in a VMM process: where <see cref="VmmMs"/> went, step by step.</summary>
+    public IReadOnlyList<PhaseFigure>? Phases { get; init; }
 }
+
+/// <summary>One step of a restore and its time.</summary>
+public sealed record PhaseFigure(string Step, double Ms);
 
 /// <summary>Figures of a live migration.</summary>
 public sealed record MigrationFigures
@@ -55,7 +68,13 @@ public sealed record MigrationFigures
     public double DowntimeMs { get; init; }
     public double TotalMs { get; init; }
     public IReadOnlyList<long> DirtyPerRound { get; init; } = [];
+
+    /// <summary>Where the downtime went, step by step, in the order the source saw the steps end.</summary>
+    public IReadOnlyList<MigrationStep> DowntimeSteps { get; init; } = [];
 }
+
+/// <summary>One step of a migration's downtime.</summary>
+public sealed record MigrationStep(string Step, double Ms);
 
 /// <summary>What a saved or migrating domain is to the toolstack: carried inside the state file and the migration preamble.</summary>
 public sealed record SavedDomain

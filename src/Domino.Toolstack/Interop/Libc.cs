@@ -59,6 +59,26 @@ public static partial class Libc
         return ok;
     }
 
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint write(int fd, ReadOnlySpan<byte> buf, nint count);
+
+    /// <summary>
+    /// Writes <paramref name="value"/> to an existing file in one write(2) and returns the errno (0 on
+    /// success): cgroup files answer a refused value with the write's errno (EINVAL, EBUSY, ...), which
+    /// callers tell apart.
+    /// </summary>
+    public static int WriteFile(string path, string value)
+    {
+        const int O_WRONLY = 1, O_CLOEXEC = 0x80000;
+        var fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0) return Marshal.GetLastPInvokeError();
+        var bytes = System.Text.Encoding.ASCII.GetBytes(value);
+        var n = write(fd, bytes, bytes.Length);
+        var errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
+        _ = close(fd);
+        return errno;
+    }
+
     public const int SIGKILL = 9;
     public const int SIGTERM = 15;
 

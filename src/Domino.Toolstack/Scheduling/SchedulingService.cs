@@ -28,13 +28,13 @@ public sealed partial class SchedulingService : IDisposable
     private Timer? _balancer;
 
     /// <param name="stateDir">Where scheduling.json lives; null keeps everything in memory.</param>
-    /// <param name="hostCpus">The host's CPUs (default: 0..ProcessorCount-1).</param>
+    /// <param name="hostCpus">The host's CPUs (default: every online CPU, whatever this process's own affinity).</param>
     /// <param name="nodes">NUMA nodes and their CPUs (default: read from sysfs, else one node).</param>
     public SchedulingService(string? stateDir, IHostScheduler host, CpuSet? hostCpus = null,
         IReadOnlyDictionary<int, CpuSet>? nodes = null, SchedulerKind defaultScheduler = SchedulerKind.Credit, Action<string>? log = null)
     {
         Host = host;
-        HostCpus = hostCpus ?? CpuSet.Range(0, Environment.ProcessorCount);
+        HostCpus = hostCpus ?? CpuSet.Range(0, Config.Output.HostInfo.OnlineCpus());
         Nodes = nodes ?? ReadNodes(HostCpus);
         Log = log ?? (_ => { });
         _path = stateDir is null ? null : Path.Combine(stateDir, "scheduling.json");
@@ -45,6 +45,9 @@ public sealed partial class SchedulingService : IDisposable
         lock (_sync)
         {
             foreach (var p in _state.Pools) Host.ApplyPool(HostPoolOf(p));
+            // Re-adopts the confinement a crashed daemon left, or gives back one nobody owns any more.
+            try { Host.ConfineHost(ConfinementLocked()); }
+            catch (ToolstackException e) { Log($"scheduling: exclusive pools are shared with the host: {e.Message}"); }
             Save();
         }
     }
@@ -206,7 +209,7 @@ public sealed partial class SchedulingService : IDisposable
         lock (_sync) return _state.Domains.FirstOrDefault(d => d.Uuid == uuid) is { } d ? PoolById(d.PoolId).Name : null;
     }
 
-    public PoolInfo CreatePool(string name, SchedulerKind scheduler, string? cpus)
+    public PoolInfo CreatePool(string name, SchedulerKind scheduler, string? cpus, bool exclusive = false)
     {
         lock (_sync)
         {
@@ -214,14 +217,59 @@ public sealed partial class SchedulingService : IDisposable
             if (_state.Pools.Any(p => p.Name == name)) throw new ToolstackException(ErrorKind.Conflict, $"pool '{name}' already exists (pick another name)");
             var set = cpus is null ? CpuSet.Empty : ParseCpus(cpus, $"pool '{name}'");
             RequireFree(set, name);
-            var pool = new PoolState { Id = _state.NextPoolId, Name = name, Scheduler = scheduler, Cpus = set.ToString() };
+            var pool = new PoolState { Id = _state.NextPoolId, Name = name, Scheduler = scheduler, Cpus = set.ToString(), Exclusive = exclusive };
+            if (exclusive) RequireHostCpu(pool);
             Host.ApplyPool(HostPoolOf(pool));
-            _state.NextPoolId++;
             _state.Pools.Add(pool);
+            try { if (exclusive) ApplyConfinementLocked(); }
+            catch
+            {
+                _state.Pools.Remove(pool);
+                Host.RemovePool(pool.Id);
+                throw;
+            }
+            _state.NextPoolId++;
             Save();
             return InfoOf(pool);
         }
     }
+
+    /// <summary>
+    /// Makes a pool own its CPUs against the host's processes (or share them again). The host keeps
+    /// every CPU no exclusive pool owns; Pool-0, where the daemon and the host live, is never exclusive.
+    /// </summary>
+    public PoolInfo SetExclusive(string name, bool exclusive)
+    {
+        lock (_sync)
+        {
+            var pool = FindPool(name);
+            if (pool.Exclusive == exclusive) return InfoOf(pool);
+            if (exclusive) RequireHostCpu(pool);
+            pool.Exclusive = exclusive;
+            try { ApplyConfinementLocked(); }
+            catch
+            {
+                pool.Exclusive = !exclusive;
+                try { ApplyConfinementLocked(); } catch (ToolstackException e) { Log($"scheduling: restoring the host confinement: {e.Message}"); }
+                throw;
+            }
+            Save();
+            return InfoOf(pool);
+        }
+    }
+
+    /// <summary>The daemon is stopping cleanly: the host gets the exclusive pools' CPUs back until the next daemon re-applies them.</summary>
+    public void ReleaseHost()
+    {
+        lock (_sync)
+        {
+            try { Host.ConfineHost(null); }
+            catch (Exception e) when (e is ToolstackException or IOException) { Log($"scheduling: giving the host its CPUs back: {e.Message}"); }
+        }
+    }
+
+    /// <summary>Host tasks that reached an exclusive pool's CPUs since the last sweep are moved off them (the periodic timer runs it).</summary>
+    public void SweepHost() => Host.SweepHost();
 
     public void DestroyPool(string name)
     {
@@ -235,6 +283,8 @@ public sealed partial class SchedulingService : IDisposable
             Host.RemovePool(pool.Id);
             _state.Pools.Remove(pool);
             Save();
+            // An exclusive pool's CPUs go back to the host with it.
+            if (pool.Exclusive) ApplyConfinementLocked();
         }
     }
 
@@ -279,6 +329,8 @@ public sealed partial class SchedulingService : IDisposable
             var left = have.Except(remove);
             if (left.IsEmpty && DomainsIn(pool).Any())
                 throw new ToolstackException(ErrorKind.Conflict, $"pool '{pool.Name}' has domains, so it must keep at least one CPU (move them with 'domino cpupool-migrate' first)");
+            if (left.IsEmpty && pool.Id == 0 && _state.Pools.FirstOrDefault(p => p.Exclusive && !CpusOf(p).IsEmpty) is { } ex)
+                throw new ToolstackException(ErrorKind.Conflict, $"pool '{pool.Name}' must keep at least one CPU while pool '{ex.Name}' owns its CPUs exclusively: the host's processes and the daemon run on {pool.Name}'s CPUs (share '{ex.Name}' again first with 'domino cpupool-exclusive {ex.Name} 0')");
             if (pool.Arinc653 is { } s && s.Cpus.FirstOrDefault(c => remove.Contains(c.Cpu)) is { } used)
                 throw new ToolstackException(ErrorKind.Conflict, $"cpu {used.Cpu} has minor frames in pool '{pool.Name}''s arinc653 schedule: set a schedule without it first ('domino sched-arinc653 set -p {pool.Name} ...')");
             var old = pool.Cpus;
@@ -560,7 +612,7 @@ public sealed partial class SchedulingService : IDisposable
         }
     }
 
-    /// <summary>Runs <see cref="BalanceOnce"/> every <paramref name="interval"/>.</summary>
+    /// <summary>Runs <see cref="BalanceOnce"/> and <see cref="SweepHost"/> every <paramref name="interval"/>.</summary>
     public void StartBalancer(TimeSpan interval)
     {
         _balancer?.Dispose();
@@ -568,6 +620,8 @@ public sealed partial class SchedulingService : IDisposable
         {
             try { BalanceOnce(); }
             catch (Exception e) when (e is ToolstackException or IOException) { Log($"soft-affinity balancer: {e.Message}"); }
+            try { SweepHost(); }
+            catch (Exception e) when (e is ToolstackException or IOException) { Log($"scheduling: keeping the host off exclusive cpus: {e.Message}"); }
         }, null, interval, interval);
     }
 
@@ -601,14 +655,36 @@ public sealed partial class SchedulingService : IDisposable
         {
             Host.ApplyPool(HostPoolOf(pool));
             foreach (var d in DomainsIn(pool)) ApplyLocked(d);
+            if (pool.Exclusive) ApplyConfinementLocked();
         }
         catch
         {
             undo();
             Host.ApplyPool(HostPoolOf(pool));
             foreach (var d in DomainsIn(pool)) ApplyLocked(d);
+            if (pool.Exclusive) ApplyConfinementLocked();
             throw;
         }
+    }
+
+    /// <summary>The host's processes get every CPU no exclusive pool owns; null when no pool is exclusive (or none has CPUs).</summary>
+    private HostConfinement? ConfinementLocked()
+    {
+        var pools = _state.Pools.Where(p => p.Exclusive).OrderBy(p => p.Id).ToList();
+        var exclusive = pools.Aggregate(CpuSet.Empty, (all, p) => all.Union(CpusOf(p)));
+        return exclusive.IsEmpty ? null : new HostConfinement(HostCpus.Except(exclusive), exclusive, [.. pools.Select(HostPoolOf)]);
+    }
+
+    private void ApplyConfinementLocked() => Host.ConfineHost(ConfinementLocked());
+
+    /// <summary>Pool-0 must keep a CPU for the host's processes before another pool may own CPUs against them.</summary>
+    private void RequireHostCpu(PoolState pool)
+    {
+        var pool0 = PoolById(0);
+        if (pool.Id == 0)
+            throw Invalid($"pool '{pool.Name}' cannot be exclusive: it is where the host's processes and the daemon run (as dom0 runs in Xen's Pool-0); make another pool exclusive");
+        if (CpusOf(pool0).IsEmpty)
+            throw new ToolstackException(ErrorKind.Conflict, $"pool '{pool.Name}' cannot own its CPUs exclusively while {pool0.Name} has none: the host's processes and the daemon run on {pool0.Name}'s CPUs; give it one first with 'domino cpupool-cpu-add {pool0.Name} CPU'");
     }
 
     /// <summary>Effective hard affinity (the user's, within the pool; all the pool if none of it is left) and soft (within hard).</summary>
@@ -695,7 +771,7 @@ public sealed partial class SchedulingService : IDisposable
     private PoolInfo InfoOf(PoolState pool)
     {
         var cpus = CpusOf(pool);
-        return new PoolInfo(pool.Id, pool.Name, pool.Scheduler, cpus.ToString(), cpus.Count, [.. DomainsIn(pool).Select(d => d.Name)]);
+        return new PoolInfo(pool.Id, pool.Name, pool.Scheduler, cpus.ToString(), cpus.Count, [.. DomainsIn(pool).Select(d => d.Name)], pool.Exclusive);
     }
 
     private CpuSet ParseCpus(string text, string what)

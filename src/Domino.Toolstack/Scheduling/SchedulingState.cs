@@ -12,6 +12,8 @@ public sealed class PoolState
     public SchedulerKind Scheduler { get; set; }
     /// <summary>The pool's CPUs in xl's compact form ("" for none).</summary>
     public string Cpus { get; set; } = "";
+    /// <summary>The pool owns its CPUs against the host's own processes (Domino's pool config key <c>exclusive</c>).</summary>
+    public bool Exclusive { get; set; }
     public int TsliceMs { get; set; } = CreditParams.DefaultTsliceMs;
     public int RatelimitUs { get; set; } = CreditParams.DefaultRatelimitUs;
     public Arinc653Schedule? Arinc653 { get; set; }

@@ -93,9 +93,33 @@ public sealed partial class KvmVcpu : IVcpu
                 _interrupted = true;
                 return new VmExit { Kind = VmExitKind.Interrupted, RawReason = Kvm.KVM_EXIT_INTR };
             }
+            if (errno is Libc.EFAULT or Libc.EHWPOISON) return DecodeMemoryFault();
             throw new KvmException($"KVM_RUN(vCPU {Id})", errno);
         }
         return DecodeExit();
+    }
+
+    /// <summary>
+    /// After KVM_RUN failed with EFAULT or EHWPOISON: KVM could not map guest memory to host memory,
+    /// e.g. the guest touched a page of its memory slot whose host memory is PROT_NONE (past the RAM
+    /// of a guest in a VM shell). KVM_EXIT_MEMORY_FAULT gives the range where KVM reports it (api.rst:
+    /// for other exits exit_reason is stale then); otherwise the address is <see cref="VmExit.UnknownAddress"/>.
+    /// </summary>
+    // SAFETY: reads the run page KVM just filled (valid per RunPage); the union holds at least the 24-byte memory_fault struct.
+    private unsafe VmExit DecodeMemoryFault()
+    {
+        var run = RunPage;
+        if (run->exit_reason != Kvm.KVM_EXIT_MEMORY_FAULT)
+            return new VmExit { Kind = VmExitKind.MemoryFault, Address = VmExit.UnknownAddress, RawReason = run->exit_reason };
+        var fault = *(kvm_run_memory_fault*)((byte*)run + kvm_run.UnionOffset);
+        return new VmExit
+        {
+            Kind = VmExitKind.MemoryFault,
+            Address = fault.gpa,
+            Size = (int)Math.Min(fault.size, int.MaxValue),
+            Count = 1,
+            RawReason = run->exit_reason,
+        };
     }
 
     // SAFETY: reads the run page KVM just filled (valid per RunPage); every data span handed out is

@@ -76,6 +76,7 @@ public sealed partial class KvmVm : ISnapshotVm
             userspace_addr = (ulong)hostAddress,
         };
         Kvm.Ioctl(_vm, Kvm.KVM_SET_USER_MEMORY_REGION, ref region, $"KVM_SET_USER_MEMORY_REGION(slot {slot}, dirty logging {(logDirtyPages ? "on" : "off")})");
+        _slotPages[slot] = size / 4096;
     }
 
     /// <summary>
@@ -85,8 +86,11 @@ public sealed partial class KvmVm : ISnapshotVm
     // SAFETY: pins the caller's bitmap for the ioctl (see below).
     public unsafe void GetDirtyLog(uint slot, ulong[] bitmap)
     {
-        // SAFETY: the kernel writes one bit per page of the slot, which the caller sized the array
-        // for; the array is pinned for the duration of the ioctl.
+        if (!_slotPages.TryGetValue(slot, out var pages)) throw new ArgumentException($"memory slot {slot} is not registered", nameof(slot));
+        if ((ulong)bitmap.Length * 64 < pages)
+            throw new ArgumentException($"a dirty bitmap of {bitmap.Length} words is too short for memory slot {slot} of {pages} pages", nameof(bitmap));
+        // SAFETY: the kernel writes one bit per page of the slot, rounded up to 64-bit words, and the
+        // array was just checked to hold that many; it is pinned for the duration of the ioctl.
         fixed (ulong* p = bitmap)
         {
             var log = new kvm_dirty_log { slot = slot, dirty_bitmap = (ulong)p };

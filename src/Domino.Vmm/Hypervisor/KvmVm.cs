@@ -13,6 +13,9 @@ public sealed partial class KvmVm : IVm
     private readonly SafeFd _vm;
     private readonly Lock _irqLock = new();
 
+    /// <summary>Pages per registered slot: KVM_GET_DIRTY_LOG writes one bit per page, so a bitmap is checked against it.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<uint, ulong> _slotPages = new();
+
     internal KvmVm(KvmHypervisor hypervisor, SafeFd vm)
     {
         Hypervisor = hypervisor;
@@ -54,6 +57,7 @@ public sealed partial class KvmVm : IVm
             userspace_addr = (ulong)hostAddress,
         };
         Kvm.Ioctl(_vm, Kvm.KVM_SET_USER_MEMORY_REGION, ref region, $"KVM_SET_USER_MEMORY_REGION(slot {slot}, 0x{gpa:x}+0x{size:x})");
+        _slotPages[slot] = size / 4096;
     }
 
     /// <summary>Drives a GSI on the in-kernel IOAPIC/PIC.</summary>

@@ -22,6 +22,12 @@ public enum VmExitKind
     FailEntry,
     /// <summary>KVM_RUN was interrupted by a signal or immediate_exit; nothing for the VMM to do.</summary>
     Interrupted,
+    /// <summary>
+    /// The guest touched guest memory KVM could not map to host memory (KVM_RUN failed with EFAULT):
+    /// <see cref="VmExit.Address"/> and <see cref="VmExit.Size"/> give the guest-physical range where
+    /// KVM says (KVM_EXIT_MEMORY_FAULT), else the address is <see cref="VmExit.UnknownAddress"/>. The guest cannot go on.
+    /// </summary>
+    MemoryFault,
     Unknown,
 }
 
@@ -41,6 +47,9 @@ public enum SystemEventType
 /// </summary>
 public readonly ref struct VmExit
 {
+    /// <summary>The <see cref="Address"/> of a <see cref="VmExitKind.MemoryFault"/> whose address KVM did not report.</summary>
+    public const ulong UnknownAddress = ulong.MaxValue;
+
     public VmExitKind Kind { get; init; }
 
     /// <summary>Port number (I/O) or guest-physical address (MMIO).</summary>
@@ -72,6 +81,7 @@ public readonly ref struct VmExit
         VmExitKind.InternalError => $"InternalError suberror {Suberror}" +
             (Details is { Length: > 0 } d ? " data " + string.Join(' ', d.Select(x => $"0x{x:x}")) : ""),
         VmExitKind.FailEntry => $"FailEntry hardware reason 0x{Address:x}",
+        VmExitKind.MemoryFault => Address == UnknownAddress ? "MemoryFault at an address KVM did not report" : $"MemoryFault 0x{Address:x} size 0x{Size:x}",
         VmExitKind.Unknown => $"Unknown exit reason {RawReason}",
         _ => Kind.ToString(),
     };

@@ -85,6 +85,8 @@ internal static partial class Interop
         public const uint KVM_EXIT_INTR = 10;
         public const uint KVM_EXIT_INTERNAL_ERROR = 17;
         public const uint KVM_EXIT_SYSTEM_EVENT = 24;
+        /// <summary>Unlike every other exit, comes with KVM_RUN returning -1 and errno EFAULT or EHWPOISON (api.rst).</summary>
+        public const uint KVM_EXIT_MEMORY_FAULT = 39;
 
         public const byte KVM_EXIT_IO_IN = 0;
         public const byte KVM_EXIT_IO_OUT = 1;

@@ -59,6 +59,8 @@ internal static partial class Interop
         public const int EACCES = 13;
         public const int EPERM = 1;
         public const int E2BIG = 7;
+        public const int EFAULT = 14;
+        public const int EHWPOISON = 133;
 
         public const int EFD_CLOEXEC = 0x80000;
         public const int EFD_NONBLOCK = 0x800;

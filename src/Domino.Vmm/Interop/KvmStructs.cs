@@ -198,6 +198,15 @@ internal unsafe struct kvm_run_mmio
     public byte is_write;
 }
 
+/// <summary>KVM_EXIT_MEMORY_FAULT: guest-physical range KVM could not map to host memory.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct kvm_run_memory_fault
+{
+    public ulong flags;
+    public ulong gpa;
+    public ulong size;
+}
+
 [StructLayout(LayoutKind.Sequential)]
 internal struct kvm_run_fail_entry
 {

@@ -13,9 +13,8 @@ public sealed partial class GuestRam
     {
         // Host tracking starts before KVM's log, so no host write between the two is lost.
         if (on) Memory.StartHostDirtyTracking();
-        var regions = Memory.Regions;
-        for (var i = 0; i < regions.Count; i++)
-            vm.SetUserMemoryRegion((uint)i, regions[i].Gpa, regions[i].Size, regions[i].Host, on);
+        // A slot keeps its size and address when its flags change (KVM refuses anything else).
+        foreach (var s in _slots) vm.SetUserMemoryRegion(s.Id, s.Gpa, s.Size, s.Host, on);
         if (!on) Memory.StopHostDirtyTracking();
     }
 
@@ -32,9 +31,27 @@ public sealed partial class GuestRam
     public ulong[] FetchDirtyBitmap(ISnapshotVm vm, int index, bool includeHostWrites)
     {
         var region = Memory.Regions[index];
-        var bitmap = new ulong[(region.Size / GuestMemory.PageSize + 63) / 64];
-        vm.GetDirtyLog((uint)index, bitmap);
+        var slot = _slots[index];
+        var pages = region.Size / GuestMemory.PageSize;
+        var bitmap = new ulong[BitmapWords(pages)];
+        if (slot.Pages == pages) vm.GetDirtyLog(slot.Id, bitmap);
+        else
+        {
+            // KVM fills one bit per page of the slot, which reaches past the guest's RAM (a VM shell's
+            // reservation): fetch the whole log, keep the RAM's pages. The rest is PROT_NONE host
+            // memory, which no store can have dirtied.
+            _slotBitmaps ??= new ulong[_slots.Length][];
+            var whole = _slotBitmaps[index] ??= new ulong[BitmapWords(slot.Pages)];
+            vm.GetDirtyLog(slot.Id, whole);
+            whole.AsSpan(0, bitmap.Length).CopyTo(bitmap);
+            if (pages % 64 != 0) bitmap[^1] &= (1UL << (int)(pages % 64)) - 1;
+        }
         if (includeHostWrites) Memory.TakeHostDirty(index, bitmap);
         return bitmap;
     }
+
+    /// <summary>Per slot larger than its region, KVM's whole dirty log (fetched by one thread at a time: a migration or Remus).</summary>
+    private ulong[][]? _slotBitmaps;
+
+    private static int BitmapWords(ulong pages) => (int)((pages + 63) / 64);
 }

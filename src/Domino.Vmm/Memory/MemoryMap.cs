@@ -62,6 +62,19 @@ public sealed class MemoryMap
     /// <summary>The map as the guest sees it (hvm_start_info memmap and boot_params e820_table).</summary>
     public IReadOnlyList<E820Entry> E820 { get; }
 
+    /// <summary>
+    /// True for a guest-physical address in RAM's ranges (below the MMIO hole, or from 4 GiB up) past
+    /// the end of this guest's RAM: nothing is there, no device and no memory. A guest that touches it
+    /// has gone wrong, and a VM shell's memory slot may cover it (see <see cref="VmShell"/>).
+    /// </summary>
+    public bool IsBeyondRam(ulong gpa) =>
+        gpa >= BelowFourGiBEnd && gpa < MmioHoleStart || gpa >= FourGiB + AboveFourGiBSize;
+
+    /// <summary>Where RAM ends, for messages: "128 MiB of RAM, ending at 0x8000000".</summary>
+    public string DescribeRam() => AboveFourGiBSize == 0
+        ? $"{Size >> 20} MiB of RAM, ending at 0x{BelowFourGiBEnd:x}"
+        : $"{Size >> 20} MiB of RAM, ending at 0x{BelowFourGiBEnd:x} below 4 GiB and 0x{FourGiB + AboveFourGiBSize:x} above";
+
     public static MemoryMap ForSize(ulong bytes)
     {
         if (bytes < MinimumSize)

@@ -30,9 +30,13 @@ public sealed class MigrationOptions
 /// <summary>What one live migration did.</summary>
 public sealed record MigrationReport(int Rounds, long PagesSent, long BytesSent, IReadOnlyList<long> DirtyPerRound, TimeSpan Downtime, TimeSpan Total)
 {
+    /// <summary>Where the downtime went, step by step, as the source saw it (empty when the guest was not running).</summary>
+    public IReadOnlyList<PersistPhase> DowntimeSteps { get; init; } = [];
+
     public override string ToString() =>
         $"{Rounds} rounds, {PagesSent} pages, {BytesSent / 1048576.0:0.0} MiB sent, downtime {Downtime.TotalMilliseconds:0.0} ms, total {Total.TotalMilliseconds:0} ms" +
-        $" (dirty pages per round: {string.Join(" ", DirtyPerRound)})";
+        $" (dirty pages per round: {string.Join(" ", DirtyPerRound)})" +
+        (DowntimeSteps.Count > 0 ? $"; downtime: {string.Join(", ", DowntimeSteps)}" : "");
 }
 
 /// <summary>What the receiver learns from the sender's first record.</summary>
@@ -98,6 +102,7 @@ public static class LiveMigration
         var logging = false;
         var goSent = false;
         var downtime = new Stopwatch();
+        PhaseTimer? steps = null;
         var dirtyPerRound = new List<long>();
         long pagesSent = 0;
         var rounds = 0;
@@ -126,6 +131,7 @@ public static class LiveMigration
                     if (wasRunning)
                     {
                         downtime.Start();
+                        steps = new PhaseTimer();
                         vm.Pause();
                         pausedByUs = true;
                     }
@@ -135,6 +141,7 @@ public static class LiveMigration
                         for (var k = 0; k < bitmaps[i].Length; k++) bitmaps[i][k] |= last[i][k];
                     options.BeforeRound?.Invoke(rounds);
                     pagesSent += PageStream.EncodeDirty(memory, bitmaps, body => channel.Send(StreamRecord.Pages, body));
+                    steps?.Mark("pause and last pages");
                     break;
                 }
                 options.BeforeRound?.Invoke(rounds);
@@ -144,15 +151,22 @@ public static class LiveMigration
                 previous = dirty;
             }
             channel.Send(StreamRecord.State, vm.CaptureState().Encode());
+            steps?.Mark("device and vCPU state");
             channel.Expect(StreamRecord.Ack); // the target holds the final state, paused
+            steps?.Mark("target loads state");
             options.BeforeGo?.Invoke();
+            steps?.Mark("handover recorded");
             // From the first byte of Go on, the target may run the guest: this copy must not run again on its own.
             goSent = true;
             channel.Send(StreamRecord.Go, []);
             channel.Expect(StreamRecord.Started);
+            steps?.Mark("target starts guest");
             downtime.Stop();
             if (logging) TryStopLogging(vm);
-            return new MigrationReport(rounds, pagesSent, channel.BytesSent, dirtyPerRound, downtime.Elapsed, total.Elapsed);
+            return new MigrationReport(rounds, pagesSent, channel.BytesSent, dirtyPerRound, downtime.Elapsed, total.Elapsed)
+            {
+                DowntimeSteps = steps?.Phases ?? [],
+            };
         }
         catch (MigrationPeerException e) when (goSent)
         {
@@ -228,6 +242,10 @@ public static class LiveMigration
         try
         {
             vm = VirtualMachine.CreateIncoming(hello.Config, options);
+            // Load the new VM's own blank state into it once, now, while the guest still runs on the
+            // source: the code that loads the real state at the handover then runs warm instead of
+            // being compiled inside the downtime. The real state overwrites all of it.
+            vm.ApplyState(VmSnapshot.Decode(vm.CaptureState().Encode()));
             channel.Send(StreamRecord.Ready, []);
             while (true)
             {

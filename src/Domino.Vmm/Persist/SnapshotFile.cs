@@ -26,6 +26,9 @@ public sealed record PersistReport(long Bytes, long PagesWritten, long PagesSkip
 {
     /// <summary>Where the time went, step by step (restore fills it; empty otherwise).</summary>
     public IReadOnlyList<PersistPhase> Phases { get; init; } = [];
+
+    /// <summary>Restore: the VM was built in a <see cref="VmShell"/>'s KVM objects made ahead.</summary>
+    public bool InShell { get; init; }
 }
 
 /// <summary>

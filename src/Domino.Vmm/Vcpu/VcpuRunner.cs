@@ -25,15 +25,28 @@ public sealed class VcpuRunner : IDisposable
     private readonly SemaphoreSlim _wake = new(0);
     private readonly object _stateLock = new(); // a monitor: WaitForState waits on it
     private readonly Thread _thread;
+    private readonly ParkedThread? _parked; // woken by the first request
     private VcpuState _state = VcpuState.Created;
     private long _exits;
     private bool _exitInFlight; // the last exit was I/O or MMIO that KVM finishes on the next KVM_RUN
     private int _nmiPending;    // NMIs asked for and not yet handed to KVM
 
-    public VcpuRunner(IVcpu vcpu, IVcpuExitHandler handler)
+    /// <param name="thread">
+    /// A thread started ahead to run this vCPU on (a VM shell's), or null to start one here. It is
+    /// woken by the first request (<see cref="Resume"/>, <see cref="Pause"/>, <see cref="Stop"/>).
+    /// </param>
+    public VcpuRunner(IVcpu vcpu, IVcpuExitHandler handler, ParkedThread? thread = null)
     {
         _vcpu = vcpu;
         _handler = handler;
+        if (thread is not null)
+        {
+            _parked = thread;
+            _thread = thread.Thread;
+            _tid = thread.Tid;
+            thread.Give(ThreadMain, $"vcpu{vcpu.Id}");
+            return;
+        }
         _thread = new Thread(ThreadMain) { Name = $"vcpu{vcpu.Id}", IsBackground = true };
         _thread.Start();
     }
@@ -78,6 +91,7 @@ public sealed class VcpuRunner : IDisposable
     public void InjectNmi()
     {
         Volatile.Write(ref _nmiPending, 1);
+        _parked?.Wake();
         _wake.Release();
         _vcpu.Kick();
     }
@@ -105,6 +119,7 @@ public sealed class VcpuRunner : IDisposable
     private void Post(VcpuState target)
     {
         _requests.Enqueue(target);
+        _parked?.Wake();
         _wake.Release();
         _vcpu.Kick();
     }

@@ -36,6 +36,11 @@ public sealed class MigrationTests
         var values = CounterGuest.Values(source.Text + targetConsole.Text);
         CounterGuest.AssertContinues(values, CounterGuest.Every);
         Assert.True(report.Downtime < TimeSpan.FromSeconds(2), report.ToString());
+        // The downtime is accounted for step by step, in order, and the steps add up to it.
+        Assert.Equal(["pause and last pages", "device and vCPU state", "target loads state", "handover recorded", "target starts guest"],
+            report.DowntimeSteps.Select(s => s.Step));
+        var sum = report.DowntimeSteps.Aggregate(TimeSpan.Zero, (t, s) => t + s.Elapsed);
+        Assert.InRange(sum.TotalMilliseconds, report.Downtime.TotalMilliseconds * 0.9, report.Downtime.TotalMilliseconds + 0.001);
     }
 
     [SkippableFact]

@@ -397,7 +397,7 @@ public sealed class QemuDriver : DomainDriver
         if (soft is not null && soft != "all")
             throw new ToolstackException(ErrorKind.Unsupported, "the qemu driver cannot set soft affinity (Linux threads have only a hard affinity); pin with a hard CPU list");
         if (hard is null) return;
-        var cpus = ParseCpuList(hard, Environment.ProcessorCount);
+        var cpus = ParseCpuList(hard, Config.Output.HostInfo.Current.CpuCount);
         g.VcpuThreads = await QueryVcpuThreadsAsync(Monitor(g), ct).ConfigureAwait(false);
         if (vcpu >= g.VcpuThreads.Count)
             throw new ToolstackException(ErrorKind.Invalid, $"domain '{guest.Name}' has no vCPU {vcpu} (it has {g.VcpuThreads.Count})");
@@ -442,7 +442,8 @@ public sealed class QemuDriver : DomainDriver
         {
             var line = File.ReadLines($"/proc/{pid}/task/{tid}/status").FirstOrDefault(l => l.StartsWith("Cpus_allowed_list:", StringComparison.Ordinal));
             var list = line?["Cpus_allowed_list:".Length..].Trim() ?? "all";
-            return list == (Environment.ProcessorCount == 1 ? "0" : $"0-{Environment.ProcessorCount - 1}") ? "all" : list;
+            var n = Config.Output.HostInfo.Current.CpuCount;
+            return list == (n == 1 ? "0" : $"0-{n - 1}") ? "all" : list;
         }
         catch (IOException) { return "all"; }
     }

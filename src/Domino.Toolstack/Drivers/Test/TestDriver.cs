@@ -231,7 +231,7 @@ public sealed partial class TestDriver : DomainDriver
             return new VcpuInfo
             {
                 Vcpu = v,
-                Cpu = online ? v % Environment.ProcessorCount : -1,
+                Cpu = online ? v % Config.Output.HostInfo.Current.CpuCount : -1,
                 State = !online ? "--p" : g.Paused ? "--p" : "-b-",
                 Time = online ? Math.Round(seconds * 0.01, 1) : 0,
                 Hard = pin.Item1,

@@ -54,8 +54,11 @@ public sealed partial class VmmDriver
         try
         {
             progress?.Report(0.1);
-            var started = await StartAsync(guest, paused, "{}", ct).ConfigureAwait(false);
+            // The spare VMM process restores the domain if one is live (in its VM shell when the
+            // domain fits), else a new one; its first answer carries its own restore figures.
+            var (started, answer) = await StartHostAsync(guest, paused, "restore-report", ct).ConfigureAwait(false);
             progress?.Report(1);
+            var vmm = answer.Result is { } json ? JsonSerializer.Deserialize(json, MigrationJson.Default.PersistFigures) : null;
             return (started, new PersistFigures
             {
                 Bytes = bytes,
@@ -63,6 +66,9 @@ public sealed partial class VmmDriver
                 PagesSkipped = total - present,
                 Ms = sw.Elapsed.TotalMilliseconds,
                 Detail = "VMM process started, memory mapped on demand",
+                VmmMs = vmm?.VmmMs,
+                InShell = vmm?.InShell,
+                Phases = vmm?.Phases,
             });
         }
         finally

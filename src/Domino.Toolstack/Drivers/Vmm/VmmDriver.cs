@@ -42,7 +42,15 @@ public sealed partial class VmmDriver : DomainDriver
     internal static string LaunchFile(StateStore store, Guid uuid) => Path.Combine(store.VmmDir, $"{uuid}.launch.json");
     internal static string ErrorFile(StateStore store, Guid uuid) => Path.Combine(store.VmmDir, $"{uuid}.error");
 
-    public override async Task<GuestStarted> StartAsync(GuestRef guest, bool paused, string configJson, CancellationToken ct)
+    public override async Task<GuestStarted> StartAsync(GuestRef guest, bool paused, string configJson, CancellationToken ct) =>
+        (await StartHostAsync(guest, paused, "status", ct).ConfigureAwait(false)).Started;
+
+    /// <summary>
+    /// Starts the domain's VMM process (the spare, if one is live, else a new one) and waits until it
+    /// serves its control socket; <paramref name="firstRequest"/> is the request that finds it serving,
+    /// and its answer is returned.
+    /// </summary>
+    private async Task<(GuestStarted Started, VmmResponse FirstAnswer)> StartHostAsync(GuestRef guest, bool paused, string firstRequest, CancellationToken ct)
     {
         if (guest.Spec.Type == GuestType.Hvm) throw Unsupported("hvm guests");
         if (guest.Spec.Kernel is null)
@@ -56,7 +64,8 @@ public sealed partial class VmmDriver : DomainDriver
 
         var process = _spares.Take(guest.Uuid) ?? StartHost(guest);
         _children[guest.Uuid] = process; // kept so the runtime reaps it when it exits
-        try { await WaitUntilServingAsync(guest, process, ct).ConfigureAwait(false); }
+        VmmResponse answer;
+        try { answer = await WaitUntilServingAsync(guest, process, firstRequest, ct).ConfigureAwait(false); }
         finally
         {
             // The next spare starts once this guest is built: a runtime starting up and warming a VMM takes a
@@ -65,13 +74,14 @@ public sealed partial class VmmDriver : DomainDriver
             _spares.Replenish();
         }
         Watch(guest, process.Id);
-        return new GuestStarted(process.Id, Libc.ProcessStartTicks(process.Id));
+        return (new GuestStarted(process.Id, Libc.ProcessStartTicks(process.Id)), answer);
     }
 
-    /// <summary>Waits until the VMM process answers on its control socket (or fails, or takes too long).</summary>
-    private async Task WaitUntilServingAsync(GuestRef guest, Process process, CancellationToken ct)
+    /// <summary>Waits until the VMM process answers <paramref name="firstRequest"/> on its control socket (or fails, or takes too long).</summary>
+    private async Task<VmmResponse> WaitUntilServingAsync(GuestRef guest, Process process, string firstRequest, CancellationToken ct)
     {
         var deadline = DateTime.UtcNow + StartLimit;
+        VmmResponse answer;
         while (true)
         {
             ct.ThrowIfCancellationRequested();
@@ -84,7 +94,7 @@ public sealed partial class VmmDriver : DomainDriver
             {
                 try
                 {
-                    await RequestAsync(guest.Uuid, "status", ct).ConfigureAwait(false);
+                    answer = await RequestAsync(guest.Uuid, firstRequest, ct).ConfigureAwait(false);
                     break;
                 }
                 catch (Exception e) when (e is SocketException or IOException) { }
@@ -96,6 +106,7 @@ public sealed partial class VmmDriver : DomainDriver
             }
             await Task.Delay(2, ct).ConfigureAwait(false);
         }
+        return answer;
     }
 
     private Process StartHost(GuestRef guest)

@@ -22,27 +22,59 @@ public static class VmmHost
 {
     /// <summary>
     /// The daemon's spare VMM process (<c>domino vmm-host --spare</c>): started before any domain needs
-    /// it, it loads and warms the VMM's code, then waits on stdin for the UUID of the domain it is to run
-    /// and carries on as <see cref="Run"/>. The daemon writes that line at create time, so the create does
-    /// not wait for a runtime to start. End of file (the daemon closed the pipe, or died) ends it: a spare
-    /// never outlives its daemon and never holds a guest.
+    /// it, it loads and warms the VMM's code (a build, a save and a restore of a guestless VM, the
+    /// control channel), makes a VM shell for any guest, then waits on stdin for the UUID of the domain
+    /// it is to run and carries on as <see cref="Run"/>, building that domain — boot, restore or incoming
+    /// migration — in the shell if it fits. The daemon writes that line at create time, so the create
+    /// waits neither for a runtime to start nor for the kernel's grace periods. End of file (the daemon
+    /// closed the pipe, or died) ends it: a spare never outlives its daemon and never holds a guest.
     /// </summary>
     public static int RunSpare(string stateDir)
     {
+        var store = new StateStore(stateDir);
         VirtualMachine.WarmUp();
+        VirtualMachine.WarmUpRestore(Path.Combine(store.VmmDir, $"spare-{Environment.ProcessId}.warm"));
         VmmWire.WarmUp();
-        WarmUpControlPath(new StateStore(stateDir));
+        WarmUpControlPath(store);
+        var shell = MakeShell();
         string? line;
         try
         {
             using var stdin = new StreamReader(Console.OpenStandardInput());
             line = stdin.ReadLine();
         }
-        catch (IOException) { return 0; }
-        return Guid.TryParse(line?.Trim(), out var uuid) ? Run(stateDir, uuid) : 0;
+        catch (IOException) { line = null; }
+        if (!Guid.TryParse(line?.Trim(), out var uuid))
+        {
+            shell?.Dispose();
+            return 0;
+        }
+        return Run(stateDir, uuid, shell);
     }
 
-    public static int Run(string stateDir, Guid uuid)
+    /// <summary>
+    /// How much RAM the spare's VM shell covers: <c>DOMINO_VMM_SHELL_MIB</c> (from the daemon's
+    /// environment) between 8 and 3072, 0 for no shell; by default all RAM below the MMIO hole. The
+    /// slot's kernel bookkeeping grows with it (on a shadow-paging KVM such as kvm_pvm, about 2.5 MiB
+    /// per GiB covered, held while the guest runs), so a host whose guests are small may cover less.
+    /// </summary>
+    internal static int ShellMiB(string? setting) =>
+        int.TryParse(setting, NumberStyles.None, CultureInfo.InvariantCulture, out var mib) && (mib == 0 || mib is >= 8 and <= VmShell.AnyGuestMaxMemoryMiB)
+            ? mib
+            : VmShell.AnyGuestMaxMemoryMiB;
+
+    /// <summary>A VM shell for any guest, or null where it cannot be made (no KVM) or is turned off: the domain is then built from scratch.</summary>
+    private static VmShell? MakeShell()
+    {
+        var mib = ShellMiB(Environment.GetEnvironmentVariable("DOMINO_VMM_SHELL_MIB"));
+        if (mib == 0) return null;
+        try { return VmShell.CreateForAnyGuest(mib); }
+        catch (Exception e) when (e is Domino.Vmm.Hypervisor.HypervisorUnavailableException or Domino.Vmm.Interop.KvmException) { return null; }
+    }
+
+    public static int Run(string stateDir, Guid uuid) => Run(stateDir, uuid, shell: null);
+
+    private static int Run(string stateDir, Guid uuid, VmShell? shell)
     {
         Libc.NewSession();
         var store = new StateStore(stateDir);
@@ -55,6 +87,7 @@ public static class VmmHost
         AtomicFile.Write(store.VmmPidFile(uuid), $"{Environment.ProcessId} {Libc.ProcessStartTicks(Environment.ProcessId)}\n", durable: false);
         if (!File.Exists(launchPath))
         {
+            shell?.Dispose();
             Log("launch file is gone (create rolled back); exiting");
             TryDelete(store.VmmPidFile(uuid));
             return 0;
@@ -76,7 +109,7 @@ public static class VmmHost
                 ConsoleInput = input,
                 ConsoleOutput = new RingWriterStream(ring),
                 Log = m => Log(m),
-            });
+            }, shell);
         }
         catch (Exception e)
         {
@@ -161,7 +194,7 @@ public static class VmmHost
             }, TaskScheduler.Default);
 
             using var scheduling = new CancellationTokenSource();
-            VmmScheduling.Serve(vm, store, uuid, m => log(m), scheduling.Token);
+            var gateFollower = VmmScheduling.Serve(vm, store, uuid, m => log(m), scheduling.Token);
             if (!paused) StartOrResume();
             log($"serving {socketPath} ({(paused ? "paused" : "running")})");
             _ = AcceptLoop(listener);
@@ -173,6 +206,9 @@ public static class VmmHost
             });
             _destroyed.Task.GetAwaiter().GetResult();
             log("destroyed");
+            // The gate follower reads the VM and waits on the token: it ends before either goes.
+            scheduling.Cancel();
+            gateFollower.Join();
             vm.Stop("destroyed by the toolstack");
             // Attached consoles get the guest's last words before the process goes.
             ring.Close();
@@ -264,6 +300,7 @@ public static class VmmHost
                     case "stats": break;
                     case "dump": CoreDump.Write(vm, request.Path!); break;
                     case "save": return Status() with { Result = VmmHostPersist.Save(vm, request) };
+                    case "restore-report": return Status() with { Result = VmmHostPersist.RestoreReport() };
                     case "remus-stop": VmmHostPersist.RemusStop(); break;
                     case "power-button": vm.PressPowerButton(); break;
                     case "ctrl-alt-del": vm.SendCtrlAltDel(); break;

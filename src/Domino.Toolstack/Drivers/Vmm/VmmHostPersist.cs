@@ -24,11 +24,31 @@ internal static class VmmHostPersist
     private static readonly Lock s_lock = new();
     private static CancellationTokenSource? s_remus;
 
+    /// <summary>The restore this process made, for the daemon's "restore-report"; null when it booted or received its guest.</summary>
+    private static PersistReport? s_restored;
+
     /// <summary>
     /// Boots <paramref name="config"/>; or, when the daemon asked, rebuilds the saved guest from a
     /// state file, receives a migrating guest, or becomes a Remus backup — with this process's console.
+    /// A <paramref name="shell"/> made ahead (the spare's) is used if the guest fits it, and disposed
+    /// if not: a guest with RAM above 4 GiB is built from scratch.
     /// </summary>
-    public static VirtualMachine BuildOrRestore(StateStore store, Guid uuid, VmConfig config)
+    public static VirtualMachine BuildOrRestore(StateStore store, Guid uuid, VmConfig config, VmShell? shell = null)
+    {
+        try
+        {
+            var vm = BuildOrRestoreIn(store, uuid, config, shell);
+            if (shell is not null)
+                config.Log?.Invoke(vm.InShell ? "built in the VM shell made ahead" : $"built from scratch: the guest ({config.MemoryMiB} MiB, {config.Vcpus} vCPUs) does not fit the VM shell made ahead");
+            return vm;
+        }
+        finally
+        {
+            shell?.Dispose(); // frees the shell's KVM objects if the guest did not take them
+        }
+    }
+
+    private static VirtualMachine BuildOrRestoreIn(StateStore store, Guid uuid, VmConfig config, VmShell? shell)
     {
         s_console = new EpochConsoleBuffer(config.ConsoleOutput ?? Stream.Null);
         config = new VmConfig
@@ -38,9 +58,9 @@ internal static class VmmHostPersist
             ConsoleOutput = s_console, Log = config.Log,
         };
         var incoming = IncomingFile(store, uuid);
-        if (File.Exists(incoming)) return Receive(store, uuid, File.ReadAllText(incoming).Trim(), config);
+        if (File.Exists(incoming)) return Receive(store, uuid, File.ReadAllText(incoming).Trim(), config, shell);
         var marker = RestoreFile(store, uuid);
-        if (!File.Exists(marker)) return VirtualMachine.Build(config);
+        if (!File.Exists(marker)) return VirtualMachine.Build(config, shell);
         var path = File.ReadAllText(marker).Trim();
         var vm = VirtualMachine.RestoreFromFile(path, new RestoreOptions
         {
@@ -49,10 +69,17 @@ internal static class VmmHostPersist
             Log = config.Log,
             // The file was checked whole by the daemon just before; map memory on demand.
             VerifyMemory = false,
+            Shell = shell,
         }, out var report);
-        config.Log?.Invoke($"restored from {path}: {report}");
+        s_restored = report;
+        config.Log?.Invoke($"restored from {path} in {report.Elapsed.TotalMilliseconds:0.000} ms{(report.InShell ? " in the VM shell made ahead" : "")}: " +
+            string.Join(", ", report.Phases));
         return vm;
     }
+
+    /// <summary>The "restore-report" request: this process's restore figures (JSON <see cref="PersistFigures"/>), or null if it did not restore.</summary>
+    public static string? RestoreReport() =>
+        s_restored is { } r ? JsonSerializer.Serialize(Figures(r), MigrationJson.Default.PersistFigures) : null;
 
     /// <summary>The "save" request: the daemon has paused the guest; writes the state file with the domain record inside.</summary>
     public static string Save(VirtualMachine vm, VmmRequest request)
@@ -70,7 +97,7 @@ internal static class VmmHostPersist
     }
 
     /// <summary>Accepts the daemon's relay of the migration stream on <see cref="IncomingSocket"/> and receives the guest.</summary>
-    private static VirtualMachine Receive(StateStore store, Guid uuid, string mode, VmConfig config)
+    private static VirtualMachine Receive(StateStore store, Guid uuid, string mode, VmConfig config, VmShell? shell)
     {
         var path = IncomingSocket(store, uuid);
         try { File.Delete(path); } catch (IOException) { }
@@ -82,7 +109,7 @@ internal static class VmmHostPersist
         try { File.Delete(path); } catch (IOException) { }
         var stream = new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
         var channel = new MigrationChannel(stream);
-        var options = new RestoreOptions { ConsoleOutput = config.ConsoleOutput, ConsoleInput = config.ConsoleInput, Log = config.Log };
+        var options = new RestoreOptions { ConsoleOutput = config.ConsoleOutput, ConsoleInput = config.ConsoleInput, Log = config.Log, Shell = shell };
         var hello = LiveMigration.ReceiveHello(channel);
         if (mode == LiveMigration.ModeMigrate)
         {
@@ -163,6 +190,7 @@ internal static class VmmHostPersist
             {
                 Rounds = report.Rounds, PagesSent = report.PagesSent, BytesSent = report.BytesSent,
                 DowntimeMs = report.Downtime.TotalMilliseconds, TotalMs = report.Total.TotalMilliseconds, DirtyPerRound = report.DirtyPerRound,
+                DowntimeSteps = [.. report.DowntimeSteps.Select(p => new MigrationStep(p.Step, p.Elapsed.TotalMilliseconds))],
             }, MigrationJson.Default.MigrationFigures));
         }
         catch (MigrationOutcomeUnknownException e)
@@ -241,5 +269,8 @@ internal static class VmmHostPersist
         PagesSkipped = r.PagesSkipped,
         Ms = r.Elapsed.TotalMilliseconds,
         Detail = r.Detail,
+        VmmMs = r.Phases.Count > 0 ? r.Elapsed.TotalMilliseconds : null,
+        InShell = r.Phases.Count > 0 ? r.InShell : null,
+        Phases = r.Phases.Count > 0 ? [.. r.Phases.Select(p => new PhaseFigure(p.Step, p.Elapsed.TotalMilliseconds))] : null,
     };
 }

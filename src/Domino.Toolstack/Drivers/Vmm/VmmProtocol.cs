@@ -18,7 +18,8 @@ public sealed record VmmLaunch
 /// <summary>
 /// One request on a VMM process's control socket, one JSON line. Ops: status, pause, resume, destroy,
 /// history, stats, dump (path), watch (answered when the guest ends), console (then raw bytes both ways),
-/// power-button, ctrl-alt-del, nmi (data: the vCPU), reset (ends the guest as a reboot).
+/// power-button, ctrl-alt-del, nmi (data: the vCPU), reset (ends the guest as a reboot), restore-report
+/// (status, and the VMM's restore figures as Result when it restored its guest from a state file).
 /// </summary>
 public sealed record VmmRequest(string Op, bool Replay = true, string? Path = null, string? Data = null);
 
@@ -35,7 +36,7 @@ public sealed record VmmResponse
     public double CpuTime { get; init; }
     public long RssKb { get; init; }
     public string? History { get; init; }
-    /// <summary>JSON result of save (PersistFigures).</summary>
+    /// <summary>JSON result of save and restore-report (PersistFigures).</summary>
     public string? Result { get; init; }
 }
 
@@ -87,5 +88,6 @@ internal static class VmmWire
         _ = JsonSerializer.Deserialize(request.AsSpan(0, request.Length - 1), Json.VmmRequest);
         _ = Line(new VmmResponse { State = "created" }, Json.VmmResponse);
         _ = JsonSerializer.Serialize(new VmmExitRecord("poweroff", ""), Json.VmmExitRecord);
+        _ = JsonSerializer.Serialize(new PersistFigures { Phases = [new PhaseFigure("warm-up", 0)], InShell = true, VmmMs = 0 }, MigrationJson.Default.PersistFigures);
     }
 }

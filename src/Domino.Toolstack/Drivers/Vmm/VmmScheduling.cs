@@ -79,8 +79,12 @@ public static class VmmScheduling
     private static long VcpuCpuNs(VirtualMachine vm) =>
         vm.VcpuThreadIds().Sum(tid => Math.Max(0, HostThread.CpuNs(Environment.ProcessId, tid)));
 
-    /// <summary>In the VMM process: publishes the vCPU threads, then follows the gate table file until <paramref name="ct"/> ends.</summary>
-    public static void Serve(VirtualMachine vm, StateStore store, Guid uuid, Action<string> log, CancellationToken ct)
+    /// <summary>
+    /// In the VMM process: publishes the vCPU threads, then follows the gate table file until
+    /// <paramref name="ct"/> is cancelled. Returns the following thread: the caller cancels and joins
+    /// it before it disposes the VM or the token's source.
+    /// </summary>
+    public static Thread Serve(VirtualMachine vm, StateStore store, Guid uuid, Action<string> log, CancellationToken ct)
     {
         WriteThreads(store, uuid, Environment.ProcessId, vm.VcpuThreadIds());
         var path = GateFile(store, uuid);
@@ -125,9 +129,17 @@ public static class VmmScheduling
                     }
                     else gate.Replace(table);
                 }
-                ct.WaitHandle.WaitOne(50);
+                try
+                {
+                    ct.WaitHandle.WaitOne(50);
+                }
+                catch (ObjectDisposedException)
+                {
+                    return; // the host is already past its clean-up: nothing left to follow
+                }
             }
         }) { Name = "arinc653-table", IsBackground = true };
         thread.Start();
+        return thread;
     }
 }

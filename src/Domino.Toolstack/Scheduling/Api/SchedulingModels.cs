@@ -4,10 +4,11 @@ using Domino.Toolstack.Scheduling.Arinc653;
 
 namespace Domino.Toolstack.Scheduling.Api;
 
-/// <summary><c>GET /cpupools</c>: one pool as cpupool-list shows it.</summary>
-public sealed record PoolInfo(int Id, string Name, SchedulerKind Scheduler, string Cpus, int CpuCount, IReadOnlyList<string> Domains);
+/// <summary><c>GET /cpupools</c>: one pool as cpupool-list shows it; exclusive: the host's processes are kept off its CPUs.</summary>
+public sealed record PoolInfo(int Id, string Name, SchedulerKind Scheduler, string Cpus, int CpuCount, IReadOnlyList<string> Domains, bool Exclusive = false);
 
-public sealed record PoolCreateRequest(string Name, SchedulerKind Scheduler = SchedulerKind.Credit, string? Cpus = null);
+public sealed record PoolCreateRequest(string Name, SchedulerKind Scheduler = SchedulerKind.Credit, string? Cpus = null, bool Exclusive = false);
+public sealed record PoolExclusiveRequest(bool Exclusive);
 public sealed record PoolRenameRequest(string Name);
 public sealed record PoolCpusRequest(string Cpus);
 public sealed record PoolMigrateRequest(string Pool);
@@ -42,6 +43,7 @@ public sealed record VcpuAffinityInfo(int Vcpu, string Hard, string Soft, string
 [JsonSerializable(typeof(List<PoolInfo>))]
 [JsonSerializable(typeof(PoolCreateRequest))]
 [JsonSerializable(typeof(PoolRenameRequest))]
+[JsonSerializable(typeof(PoolExclusiveRequest))]
 [JsonSerializable(typeof(PoolCpusRequest))]
 [JsonSerializable(typeof(PoolMigrateRequest))]
 [JsonSerializable(typeof(List<CreditPoolInfo>))]

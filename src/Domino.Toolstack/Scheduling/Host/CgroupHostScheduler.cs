@@ -14,7 +14,8 @@ namespace Domino.Toolstack.Scheduling.Host;
 /// <item>hard (and balanced soft) affinity is the thread's sched_setaffinity mask, inside the pool's cpuset;</item>
 /// <item>rtds vCPU threads are SCHED_DEADLINE (runtime = budget, deadline = period = period; extratime
 /// → SCHED_FLAG_RECLAIM) in the root cpu group, where real-time bandwidth is available;</item>
-/// <item>arinc653 vCPU threads stay in the root cpu group; the VMM's gate makes them SCHED_FIFO.</item>
+/// <item>arinc653 vCPU threads stay in the root cpu group; the VMM's gate makes them SCHED_FIFO;</item>
+/// <item>exclusive pools: the host's other tasks confined to the remaining CPUs by a <see cref="CpusetShield"/>.</item>
 /// </list>
 /// </summary>
 public sealed class CgroupHostScheduler : IHostScheduler
@@ -22,17 +23,28 @@ public sealed class CgroupHostScheduler : IHostScheduler
     private readonly string _cpusetRoot;
     private readonly string _cpuRoot;
     private readonly Lock _sync = new();
+    private readonly Dictionary<int, HostPool> _pools = [];
+    private readonly Action<string> _log;
     private Dictionary<int, (long Busy, long Total)> _lastStat = [];
+    private HostConfinement? _confinement;
 
     /// <param name="cpusetMount">The cgroup v1 cpuset mount (default /sys/fs/cgroup/cpuset).</param>
     /// <param name="cpuMount">The cgroup v1 cpu mount (default /sys/fs/cgroup/cpu).</param>
-    public CgroupHostScheduler(string cpusetMount = "/sys/fs/cgroup/cpuset", string cpuMount = "/sys/fs/cgroup/cpu", string group = "domino")
+    /// <param name="group">The group holding Domino's pools and domains in each hierarchy.</param>
+    /// <param name="shield">Confines the host for exclusive pools (default: the host's, owned by this process).</param>
+    public CgroupHostScheduler(string cpusetMount = "/sys/fs/cgroup/cpuset", string cpuMount = "/sys/fs/cgroup/cpu", string group = "domino",
+        CpusetShield? shield = null, Action<string>? log = null)
     {
         CpusetMount = cpusetMount;
         CpuMount = cpuMount;
         _cpusetRoot = Path.Combine(cpusetMount, group);
         _cpuRoot = Path.Combine(cpuMount, group);
+        _log = log ?? (_ => { });
+        Shield = shield ?? new CpusetShield(new CgroupCpusetTree(cpusetMount), CpusetShield.DefaultRecord,
+            ShieldOwner.Current(Environment.CurrentDirectory), log: _log);
     }
+
+    public CpusetShield Shield { get; }
 
     public string Name => "cgroup-v1";
     public string CpusetMount { get; }
@@ -40,8 +52,21 @@ public sealed class CgroupHostScheduler : IHostScheduler
 
     /// <summary>True when both controllers are mounted as cgroup v1 and writable by us.</summary>
     public static bool Available(string cpusetMount = "/sys/fs/cgroup/cpuset", string cpuMount = "/sys/fs/cgroup/cpu") =>
-        File.Exists(Path.Combine(cpusetMount, "cpuset.cpus")) && File.Exists(Path.Combine(cpuMount, "cpu.shares"))
-        && Environment.UserName == "root";
+        Unavailable(cpusetMount, cpuMount) is null;
+
+    /// <summary>Why this host scheduler cannot run here, naming the fix; null when it can.</summary>
+    public static string? Unavailable(string cpusetMount = "/sys/fs/cgroup/cpuset", string cpuMount = "/sys/fs/cgroup/cpu")
+    {
+        if (Environment.UserName != "root")
+            return "the daemon is not root, so it cannot move tasks between cpusets: run 'domino daemon' as root";
+        if (!File.Exists(Path.Combine(cpusetMount, "cpuset.cpus")))
+            return File.Exists(Path.Combine(Path.GetDirectoryName(cpusetMount) ?? "/", "cgroup.controllers"))
+                ? $"this host has cgroup v2 at {Path.GetDirectoryName(cpusetMount)}; Domino enforces pools with the cgroup v1 cpuset controller, and a v2 cpuset partition (cpuset.cpus.partition = isolated) is not implemented: boot with cgroup v1 (systemd.unified_cgroup_hierarchy=0), or keep the pool shared"
+                : $"no cgroup v1 cpuset controller at {cpusetMount}: mount one ('mkdir -p {cpusetMount} && mount -t cgroup -o cpuset cpuset {cpusetMount}')";
+        if (!File.Exists(Path.Combine(cpuMount, "cpu.shares")))
+            return $"no cgroup v1 cpu controller at {cpuMount}: mount one ('mkdir -p {cpuMount} && mount -t cgroup -o cpu cpu {cpuMount}')";
+        return null;
+    }
 
     public string PoolDir(int poolId) => Path.Combine(_cpusetRoot, Inv($"pool{poolId}"));
     public string DomainDir(Guid uuid) => Path.Combine(_cpuRoot, uuid.ToString());
@@ -56,6 +81,7 @@ public sealed class CgroupHostScheduler : IHostScheduler
             // A cpuset needs mems before it can hold tasks; take the parent's.
             Write(dir, "cpuset.mems", Read(_cpusetRoot, "cpuset.mems"), $"pool '{pool.Name}'");
             Write(dir, "cpuset.cpus", pool.Cpus.ToString(), $"pool '{pool.Name}'");
+            _pools[pool.Id] = pool;
         }
     }
 
@@ -63,6 +89,7 @@ public sealed class CgroupHostScheduler : IHostScheduler
     {
         lock (_sync)
         {
+            _pools.Remove(poolId);
             var dir = PoolDir(poolId);
             if (!Directory.Exists(dir)) return;
             MoveTasks(dir, CpusetMount);
@@ -122,6 +149,47 @@ public sealed class CgroupHostScheduler : IHostScheduler
             if (!Directory.Exists(dir)) return;
             MoveTasks(dir, CpuMount);
             TryRmdir(dir);
+        }
+    }
+
+    public void ConfineHost(HostConfinement? confinement)
+    {
+        lock (_sync)
+        {
+            if (confinement is null)
+            {
+                _confinement = null;
+                Shield.Release();
+                return;
+            }
+            if (!File.Exists(Path.Combine(CpusetMount, "cpuset.cpus")))
+                throw new ToolstackException(ErrorKind.Failed, $"exclusive cpus: {Unavailable(CpusetMount, CpuMount)}");
+            var exempt = confinement.ExclusivePools.Select(p => Path.GetRelativePath(CpusetMount, PoolDir(p.Id))).ToHashSet();
+            var sweep = Shield.Apply(confinement.HostCpus, confinement.ExclusiveCpus, exempt);
+            _confinement = confinement;
+            _log(Inv($"scheduling: host confined to cpus {confinement.HostCpus}, exclusive cpus {confinement.ExclusiveCpus}: {sweep.Moved} task(s) moved, {sweep.KernelThreadsLeft} per-CPU kernel thread(s) stay, {sweep.Refused.Count} refused"));
+        }
+    }
+
+    public void SweepHost()
+    {
+        lock (_sync)
+        {
+            if (_confinement is null) return;
+            // Another writer (a second Domino daemon shares these group names) may have widened a pool
+            // onto an exclusive CPU: put the pools back as this daemon has them, then sweep.
+            foreach (var pool in _pools.Values)
+            {
+                var dir = PoolDir(pool.Id);
+                string now;
+                try { now = Read(dir, "cpuset.cpus"); }
+                catch (IOException) { continue; }
+                if (CpusetShield.ParseList(now).Equals(pool.Cpus)) continue;
+                _log($"scheduling: {dir} had cpus '{now}', not pool '{pool.Name}''s {pool.Cpus}: restored");
+                try { Write(dir, "cpuset.cpus", pool.Cpus.ToString(), $"pool '{pool.Name}'"); }
+                catch (ToolstackException e) { _log($"scheduling: {e.Message}"); }
+            }
+            Shield.Sweep();
         }
     }
 

@@ -9,6 +9,12 @@ public sealed record VcpuThread(int Vcpu, int Pid, int Tid);
 /// <summary>A CPU pool as the host sees it: a set of CPUs its domains' vCPU threads are confined to.</summary>
 public sealed record HostPool(int Id, string Name, SchedulerKind Scheduler, CpuSet Cpus);
 
+/// <summary>
+/// The host's own processes kept off the exclusive pools' CPUs (Xen: a CPU moved out of Pool-0 is no
+/// longer used by dom0): they may use <paramref name="HostCpus"/>, every CPU no exclusive pool owns.
+/// </summary>
+public sealed record HostConfinement(CpuSet HostCpus, CpuSet ExclusiveCpus, IReadOnlyList<HostPool> ExclusivePools);
+
 /// <summary>One vCPU's desired host placement: the CPUs its thread may use now, and its RTDS reservation if any.</summary>
 public sealed record HostVcpu(int Vcpu, VcpuThread? Thread, CpuSet Mask, RtdsParams? Rtds);
 
@@ -51,6 +57,16 @@ public interface IHostScheduler
     void ApplyDomain(HostDomain domain);
 
     void RemoveDomain(Guid uuid);
+
+    /// <summary>
+    /// Confines the host's processes (everything but the exclusive pools' vCPU threads) to
+    /// <see cref="HostConfinement.HostCpus"/>; null gives them every CPU back. Idempotent; after a
+    /// crash the next daemon re-adopts (or, with no exclusive pool, undoes) what the last one left.
+    /// </summary>
+    void ConfineHost(HostConfinement? confinement);
+
+    /// <summary>Moves host tasks that reached the exclusive CPUs since the confinement was applied (run periodically).</summary>
+    void SweepHost();
 
     /// <summary>Changes the CPUs one vCPU thread may use right now (the soft-affinity balancer).</summary>
     void SetMask(VcpuThread thread, CpuSet mask);

@@ -63,6 +63,39 @@ public sealed class InMemoryHostScheduler : IHostScheduler
         }
     }
 
+    /// <summary>
+    /// Why this host cannot confine its processes (the daemon's fallback when cgroup v1 is missing or it
+    /// is not root); null accepts confinements and only records them (the test driver).
+    /// </summary>
+    public string? ConfinementRefusal { get; init; }
+
+    /// <summary>The confinement in force, if any.</summary>
+    public HostConfinement? Confinement
+    {
+        get { lock (_sync) return _confinement; }
+    }
+
+    private HostConfinement? _confinement;
+
+    public void ConfineHost(HostConfinement? confinement)
+    {
+        lock (_sync)
+        {
+            if (confinement is not null && ConfinementRefusal is { } why) throw new Domains.ToolstackException(Domains.ErrorKind.Failed, why);
+            if (confinement is not null && confinement.HostCpus.IsEmpty) throw new InvalidOperationException("host: confinement to no cpus");
+            foreach (var p in confinement?.ExclusivePools ?? [])
+                if (!p.Cpus.IsSubsetOf(confinement!.ExclusiveCpus) || !p.Cpus.Intersect(confinement.HostCpus).IsEmpty)
+                    throw new InvalidOperationException($"host: exclusive pool '{p.Name}' cpus {p.Cpus} are not kept from the host");
+            var same = _confinement is null ? confinement is null
+                : confinement is not null && _confinement.HostCpus.Equals(confinement.HostCpus) && _confinement.ExclusiveCpus.Equals(confinement.ExclusiveCpus);
+            _confinement = confinement;
+            if (same) return;
+            Log.Add(confinement is null ? "host cpus all" : $"host cpus={confinement.HostCpus} exclusive={confinement.ExclusiveCpus}");
+        }
+    }
+
+    public void SweepHost() { }
+
     public void SetMask(VcpuThread thread, CpuSet mask)
     {
         lock (_sync)
