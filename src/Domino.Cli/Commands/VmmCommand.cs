@@ -10,12 +10,19 @@ namespace Domino.Cli.Commands;
 /// <summary>
 /// `domino vmm`: runs one guest in the foreground on Domino's own VMM, console on stdin/stdout
 /// (like `firecracker --no-api`). Exit status: 0 poweroff, 3 reboot, 4 crash, 1 VMM or usage error.
+/// The same options and action make the root command of `domino-vmm`, the VMM compiled ahead of time
+/// into a native executable (src/Domino.Vmm.Native), which this file is also compiled into.
 /// </summary>
 internal static class VmmCommand
 {
     public const int ExitPoweroff = 0, ExitError = 1, ExitReboot = 3, ExitCrash = 4;
 
-    public static Command Create()
+    public const string Description = "Run one guest in the foreground on Domino's VMM (console on stdin/stdout)";
+
+    public static Command Create() => Configure(new Command("vmm", Description), "domino vmm");
+
+    /// <summary>Adds the VMM's options and action to <paramref name="command"/>; <paramref name="name"/> prefixes its messages.</summary>
+    public static Command Configure(Command command, string name)
     {
         var kernel = new Option<FileInfo>("--kernel") { Description = "Kernel: PVH ELF, 64-bit ELF (vmlinux) or bzImage", Required = true };
         var ramdisk = new Option<FileInfo?>("--ramdisk") { Description = "Initial ramdisk (PVH module / initrd)" };
@@ -24,11 +31,9 @@ internal static class VmmCommand
         var vcpus = new Option<int>("--vcpus") { Description = "Number of vCPUs", DefaultValueFactory = _ => 1 };
         var disks = new Option<string[]>("--disk") { Description = "Disk image FILE[,ro] (repeatable)", AllowMultipleArgumentsPerToken = false };
         var virtioConsole = new Option<bool>("--virtio-console") { Description = "Add a virtio console (hvc0); console input goes to it" };
-        var command = new Command("vmm", "Run one guest in the foreground on Domino's VMM (console on stdin/stdout)")
-        {
-            kernel, ramdisk, cmdline, memory, vcpus, disks, virtioConsole,
-        };
+        foreach (var option in new Option[] { kernel, ramdisk, cmdline, memory, vcpus, disks, virtioConsole }) command.Options.Add(option);
         command.SetAction(parse => Run(
+            name,
             parse.GetValue(kernel)!.FullName,
             parse.GetValue(ramdisk)?.FullName,
             parse.GetValue(cmdline) ?? "",
@@ -39,7 +44,7 @@ internal static class VmmCommand
         return command;
     }
 
-    private static int Run(string kernel, string? ramdisk, string cmdline, int memoryMiB, int vcpus, string[] diskSpecs, bool virtioConsole)
+    private static int Run(string name, string kernel, string? ramdisk, string cmdline, int memoryMiB, int vcpus, string[] diskSpecs, bool virtioConsole)
     {
         var stderr = Console.Error;
         try
@@ -60,10 +65,9 @@ internal static class VmmCommand
                 VirtioConsole = virtioConsole,
                 ConsoleInput = terminal?.Input ?? Console.OpenStandardInput(),
                 ConsoleOutput = stdout,
-                Log = Environment.GetEnvironmentVariable("DOMINO_VMM_LOG") == "1" ? m => stderr.WriteLine($"domino vmm: {m}") : null,
+                Log = Environment.GetEnvironmentVariable("DOMINO_VMM_LOG") == "1" ? m => stderr.WriteLine($"{name}: {m}") : null,
             };
             using var vm = VirtualMachine.Build(config);
-            // Raw-ish console when stdin is a terminal (keys go to the guest as typed); restored on exit.
             using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx =>
             {
                 ctx.Cancel = true;
@@ -80,24 +84,24 @@ internal static class VmmCommand
             switch (exit.Reason)
             {
                 case VmExitReason.Poweroff:
-                    stderr.WriteLine($"domino vmm: guest powered off: {exit.Detail}");
+                    stderr.WriteLine($"{name}: guest powered off: {exit.Detail}");
                     return ExitPoweroff;
                 case VmExitReason.Reboot:
-                    stderr.WriteLine($"domino vmm: guest rebooted: {exit.Detail}");
+                    stderr.WriteLine($"{name}: guest rebooted: {exit.Detail}");
                     if (exit.Vcpu is not null) stderr.WriteLine(exit.Vcpu.Format());
                     return ExitReboot;
                 case VmExitReason.Crash:
-                    stderr.WriteLine($"domino vmm: guest crashed: {exit.Detail}");
+                    stderr.WriteLine($"{name}: guest crashed: {exit.Detail}");
                     if (exit.Vcpu is not null) stderr.WriteLine(exit.Vcpu.Format());
                     return ExitCrash;
                 default:
-                    stderr.WriteLine($"domino vmm: {exit.Detail}");
+                    stderr.WriteLine($"{name}: {exit.Detail}");
                     return ExitError;
             }
         }
         catch (Exception e) when (e is VmConfigException or KernelFormatException or HypervisorUnavailableException or KvmException)
         {
-            stderr.WriteLine($"domino vmm: {e.Message}");
+            stderr.WriteLine($"{name}: {e.Message}");
             return ExitError;
         }
     }
