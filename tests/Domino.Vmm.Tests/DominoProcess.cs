@@ -15,15 +15,25 @@ internal static class DominoProcess
         }
     }
 
-    public static (int ExitCode, string Stdout, string Stderr) Run(string stdin, TimeSpan timeout, params string[] args)
+    public static (int ExitCode, string Stdout, string Stderr) Run(string stdin, TimeSpan timeout, params string[] args) =>
+        Run("dotnet", [CliDll, .. args], stdin, timeout);
+
+    /// <summary>Runs the foreground VMM with <paramref name="vmmArgs"/>: <c>domino vmm ARGS</c> or <c>domino-vmm ARGS</c>.</summary>
+    public static (int ExitCode, string Stdout, string Stderr) RunVmm(VmmProgram program, string stdin, TimeSpan timeout, params string[] vmmArgs) =>
+        program == VmmProgram.Native ? Run(NativeVmm.Path, vmmArgs, stdin, timeout) : Run(stdin, timeout, ["vmm", .. vmmArgs]);
+
+    /// <summary>Runs <paramref name="program"/> itself with <paramref name="args"/>.</summary>
+    public static (int ExitCode, string Stdout, string Stderr) RunProgram(string program, string stdin, TimeSpan timeout, params string[] args) =>
+        Run(program, args, stdin, timeout);
+
+    private static (int ExitCode, string Stdout, string Stderr) Run(string program, string[] args, string stdin, TimeSpan timeout)
     {
-        var psi = new ProcessStartInfo("dotnet")
+        var psi = new ProcessStartInfo(program)
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        psi.ArgumentList.Add(CliDll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
@@ -34,7 +44,7 @@ internal static class DominoProcess
         {
             p.Kill(entireProcessTree: true);
             p.WaitForExit();
-            Assert.Fail($"domino {string.Join(' ', args)} did not finish within {timeout.TotalSeconds} s; stderr: {stderr.Result}");
+            Assert.Fail($"{program} {string.Join(' ', args)} did not finish within {timeout.TotalSeconds} s; stderr: {stderr.Result}");
         }
         return (p.ExitCode, stdout.Result, stderr.Result);
     }
