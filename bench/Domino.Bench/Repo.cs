@@ -9,11 +9,13 @@ internal static class Repo
 
     public static string Cli => Path.Combine(Root, ".build", "cli", "domino");
 
+    public static string NativeVmm => Path.Combine(Root, ".build", "cli", "domino-vmm");
+
     public static string Guest(string name) => Path.Combine(Root, "guests", "build", name + ".elf");
 
     public static string Qemu => "/usr/bin/qemu-system-x86_64";
 
-    /// <summary>`./domino --help` rebuilds the CLI and the guests when their sources changed.</summary>
+    /// <summary>`./domino --help` rebuilds the CLI, domino-vmm and the guests when their sources changed.</summary>
     public static void EnsureBuilt()
     {
         using var p = Process.Start(new ProcessStartInfo(Path.Combine(Root, "domino"), "--help")
