@@ -9,12 +9,35 @@ namespace Domino.Toolstack;
 /// </summary>
 public sealed record SelfCommand(string FileName, IReadOnlyList<string> Prefix)
 {
+    /// <summary>Names the program that runs the daemon's VMM processes, overriding <see cref="VmmHost"/>'s choice.</summary>
+    public const string VmmHostVariable = "DOMINO_VMM_HOST";
+
     public static SelfCommand Current()
     {
         var path = Environment.ProcessPath ?? throw new ToolstackException(ErrorKind.Failed, "cannot find the domino executable to start another process");
-        if (Path.GetFileNameWithoutExtension(path) == "dotnet" && System.Reflection.Assembly.GetEntryAssembly()?.Location is { Length: > 0 } assembly)
+        // Started as `dotnet domino.dll`, the first argument the runtime reports is the assembly's path.
+        if (Path.GetFileNameWithoutExtension(path) == "dotnet" && Environment.GetCommandLineArgs() is [{ Length: > 0 } assembly, ..])
             return new SelfCommand(path, [assembly]);
         return new SelfCommand(path, []);
+    }
+
+    /// <summary>
+    /// What runs <c>vmm-host</c>, the daemon's per-domain VMM processes: <c>$DOMINO_VMM_HOST</c> when
+    /// set (a path, or <c>self</c> for this program), otherwise <c>domino-vmm</c> (the VMM compiled
+    /// ahead of time; docs/vmm.md) when it sits beside this program's executable, otherwise this program.
+    /// </summary>
+    public static SelfCommand VmmHost()
+    {
+        var chosen = Environment.GetEnvironmentVariable(VmmHostVariable);
+        if (chosen == "self") return Current();
+        if (!string.IsNullOrEmpty(chosen))
+        {
+            if (!File.Exists(chosen)) throw new ToolstackException(ErrorKind.Invalid, $"{VmmHostVariable}={chosen}: no such file (give the path of a domino-vmm executable, or 'self')");
+            return new SelfCommand(Path.GetFullPath(chosen), []);
+        }
+        var self = Current();
+        var beside = Path.Combine(Path.GetDirectoryName(self.Prefix.Count > 0 ? self.Prefix[0] : self.FileName) ?? ".", "domino-vmm");
+        return File.Exists(beside) ? new SelfCommand(beside, []) : self;
     }
 
     /// <summary>The command line: the file, the prefix, then <paramref name="args"/>.</summary>

@@ -170,7 +170,7 @@ public static partial class LibxlJson
                 {
                     if (leaf.Registers[r] is { } mask) entry[CpuidSpec.RegisterName(r)] = mask;
                 }
-                policy.Add(entry);
+                policy.Add((JsonNode)entry);
             }
             o["cpuid"] = new JsonObject { ["cpuid"] = policy, ["msr"] = new JsonArray() };
         }

@@ -24,7 +24,7 @@ public sealed partial class VmmDriver : DomainDriver
     private readonly SpareVmmHost _spares;
 
     /// <param name="keepSpare">Keep one warmed-up VMM process ready for the next create (see <see cref="SpareVmmHost"/>).</param>
-    /// <param name="host">How to run <c>domino vmm-host</c>: this program again.</param>
+    /// <param name="host">How to run <c>vmm-host</c>: domino-vmm, or this program again (<see cref="SelfCommand.VmmHost"/>).</param>
     public VmmDriver(StateStore store, SelfCommand host, bool keepSpare = false)
     {
         this.store = store;
