@@ -6,12 +6,16 @@ namespace Domino.Cli.Tests;
 /// <summary>The real <c>domino</c> binary run against one daemon in a temporary state dir and socket.</summary>
 public sealed class DominoRunner : IDisposable
 {
-    public DominoRunner(string driver = "test")
+    /// <param name="driver">The daemon's driver.</param>
+    /// <param name="nativeVmm">With the vmm driver: run VMM processes with the native domino-vmm, as
+    /// ./domino does (default), or with this test build's own <c>domino vmm-host</c>.</param>
+    public DominoRunner(string driver = "test", bool nativeVmm = true)
     {
         // Short path: Unix socket paths are limited to 107 bytes.
         StateDir = Path.Combine("/tmp", "dmn-" + Guid.NewGuid().ToString("N")[..10]);
         Directory.CreateDirectory(StateDir);
         Driver = driver;
+        if (driver == "vmm") ExtraEnvironment["DOMINO_VMM_HOST"] = nativeVmm ? NativeVmm.Path : "self";
     }
 
     public string StateDir { get; }

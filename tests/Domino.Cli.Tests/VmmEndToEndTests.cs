@@ -25,6 +25,25 @@ public sealed class VmmEndToEndTests : IDisposable
         Assert.Empty(Directory.GetFiles(Path.Combine(_d.StateDir, "vmm"), "*.pid"));
     }
 
+    [SkippableTheory]
+    [InlineData(true, "domino-vmm")]
+    [InlineData(false, "domino")]
+    public void The_daemon_runs_VMM_processes_with_domino_vmm_or_with_itself(bool native, string program)
+    {
+        Kvm.Require();
+        using var d = new DominoRunner("vmm", nativeVmm: native);
+        d.StartDaemon();
+        var r = d.Run("create", "-q", d.Config("counter", $"kernel = \"{Kvm.Guest("counter")}\"", "cmdline = \"every=1000000\""));
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var pidFile = Assert.Single(Directory.GetFiles(Path.Combine(d.StateDir, "vmm"), "*.pid"));
+        var pid = int.Parse(File.ReadAllText(pidFile).Split(' ')[0].Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(program, Path.GetFileName(new FileInfo($"/proc/{pid}/exe").LinkTarget));
+        Assert.Contains("r-----", d.Run("list", "counter").Stdout, StringComparison.Ordinal);
+        r = d.Run("destroy", "counter");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        TestDriverEndToEndTests.WaitFor(() => !Libc.ProcessExists(pid));
+    }
+
     [SkippableFact]
     public void Create_c_shows_the_console_from_the_guests_first_byte()
     {

@@ -1,0 +1,36 @@
+using System.Diagnostics;
+
+namespace Domino.Cli.Tests;
+
+/// <summary>
+/// <c>.build/cli/domino-vmm</c>, which runs a daemon's VMM processes as users get them, brought up to
+/// date by running the repository's <c>./domino</c> script once (it rebuilds whatever is older than
+/// its sources). A build that fails fails the test with the script's output.
+/// </summary>
+public static class NativeVmm
+{
+    private static readonly Lazy<string> s_path = new(Build);
+
+    public static string Path => s_path.Value;
+
+    private static string Build()
+    {
+        var dir = AppContext.BaseDirectory;
+        while (dir is not null && !File.Exists(System.IO.Path.Combine(dir, "Domino.slnx"))) dir = System.IO.Path.GetDirectoryName(dir);
+        var root = dir ?? throw new InvalidOperationException("cannot find the repository root");
+        var psi = new ProcessStartInfo(System.IO.Path.Combine(root, "domino"), ["--version"]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.Environment.Remove("DOMINO_STATE_DIR");
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(TimeSpan.FromMinutes(10)))
+        {
+            p.Kill(entireProcessTree: true);
+            Assert.Fail($"./domino --version did not finish building within 10 minutes: {stderr.Result}");
+        }
+        Assert.True(p.ExitCode == 0, $"./domino --version failed ({p.ExitCode}) building domino-vmm: {stderr.Result}{stdout.Result}");
+        var path = System.IO.Path.Combine(root, ".build", "cli", "domino-vmm");
+        Assert.True(File.Exists(path), $"./domino built no {path}: {stderr.Result}");
+        return path;
+    }
+}
