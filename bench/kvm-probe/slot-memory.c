@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include "probe.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,17 +32,6 @@ static long meminfo_kib(const char *key)
     return v;
 }
 
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
-static void check(long r, const char *what)
-{
-    if (r < 0) { perror(what); exit(1); }
-}
 
 int main(int argc, char **argv)
 {

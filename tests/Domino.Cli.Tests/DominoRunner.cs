@@ -1,3 +1,4 @@
+using Domino.Testing;
 using System.Diagnostics;
 using System.Text;
 

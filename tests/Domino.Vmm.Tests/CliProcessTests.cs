@@ -1,3 +1,4 @@
+using Domino.Testing;
 namespace Domino.Vmm.Tests;
 
 /// <summary>

@@ -1,13 +1,16 @@
 using System.Diagnostics;
+using Xunit;
 
-namespace Domino.Cli.Tests;
+namespace Domino.Testing;
 
 /// <summary>
-/// <c>.build/cli/domino-vmm</c>, which runs a daemon's VMM processes as users get them, brought up to
-/// date by running the repository's <c>./domino</c> script once (it rebuilds whatever is older than
-/// its sources). A build that fails fails the test with the script's output.
+/// <c>.build/cli/domino-vmm</c> (the VMM compiled ahead of time; it runs <c>./domino vmm</c> and the
+/// daemon's VMM processes), brought up to date the way a user's first <c>./domino</c> does it: by
+/// running the repository's <c>./domino</c> script once, which rebuilds whatever is older than its
+/// sources. A build that fails fails the test with the script's output. Compiled into each test
+/// project that runs it.
 /// </summary>
-public static class NativeVmm
+internal static class NativeVmm
 {
     private static readonly Lazy<string> s_path = new(Build);
 
@@ -17,7 +20,7 @@ public static class NativeVmm
     {
         var dir = AppContext.BaseDirectory;
         while (dir is not null && !File.Exists(System.IO.Path.Combine(dir, "Domino.slnx"))) dir = System.IO.Path.GetDirectoryName(dir);
-        var root = dir ?? throw new InvalidOperationException("cannot find the repository root");
+        var root = dir ?? throw new InvalidOperationException("cannot find the repository root above " + AppContext.BaseDirectory);
         var psi = new ProcessStartInfo(System.IO.Path.Combine(root, "domino"), ["--version"]) { RedirectStandardOutput = true, RedirectStandardError = true };
         psi.Environment.Remove("DOMINO_STATE_DIR");
         using var p = Process.Start(psi)!;
