@@ -61,9 +61,11 @@ public sealed class RemusPrimary
         }
         catch (Exception e) when (e is IOException or MigrationException or SnapshotException or ObjectDisposedException or InvalidOperationException)
         {
-            // The backup is gone (or the guest ended mid-checkpoint): run on here, unprotected; what
-            // the guest printed is real now.
-            _console?.StopBuffering(releaseHeld: true);
+            // The backup is gone: run on here, unprotected; what the guest printed is real now. Unless
+            // the guest itself is gone (its VM ended mid-checkpoint): then a backup that fails over
+            // resumes it from the last acknowledged checkpoint and prints what followed again, so
+            // what is held here is dropped, or the screen would show it twice.
+            _console?.StopBuffering(releaseHeld: _vm.State != VmState.Exited);
             if (_vm.State == VmState.Paused) _vm.Resume();
             throw new MigrationException($"Remus protection of '{_name}' ended: {e.Message}", e);
         }
