@@ -61,11 +61,11 @@ public static class SpecRequestWriter
         w.WriteStartArray("disks"u8);
         foreach (var disk in s.Disks) w.WriteStringValue(disk);
         w.WriteEndArray();
-        w.WriteString("on_poweroff"u8, Word(s.OnPoweroff));
-        w.WriteString("on_reboot"u8, Word(s.OnReboot));
-        w.WriteString("on_watchdog"u8, Word(s.OnWatchdog));
-        w.WriteString("on_crash"u8, Word(s.OnCrash));
-        w.WriteString("on_soft_reset"u8, Word(s.OnSoftReset));
+        w.WriteString("on_poweroff"u8, DomainService.ActionWord(s.OnPoweroff));
+        w.WriteString("on_reboot"u8, DomainService.ActionWord(s.OnReboot));
+        w.WriteString("on_watchdog"u8, DomainService.ActionWord(s.OnWatchdog));
+        w.WriteString("on_crash"u8, DomainService.ActionWord(s.OnCrash));
+        w.WriteString("on_soft_reset"u8, DomainService.ActionWord(s.OnSoftReset));
         // Computed, and written by ToolstackJson too; readers ignore them.
         w.WriteNumber("effective_max_mem_mb"u8, s.EffectiveMaxMemMb);
         w.WriteNumber("effective_max_vcpus"u8, s.EffectiveMaxVcpus);
@@ -79,17 +79,5 @@ public static class SpecRequestWriter
         GuestType.Pv => "pv",
         GuestType.Hvm => "hvm",
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, null),
-    };
-
-    private static string Word(LifecycleAction action) => action switch
-    {
-        LifecycleAction.Destroy => "destroy",
-        LifecycleAction.Restart => "restart",
-        LifecycleAction.RenameRestart => "rename-restart",
-        LifecycleAction.Preserve => "preserve",
-        LifecycleAction.CoredumpDestroy => "coredump-destroy",
-        LifecycleAction.CoredumpRestart => "coredump-restart",
-        LifecycleAction.SoftReset => "soft-reset",
-        _ => throw new ArgumentOutOfRangeException(nameof(action), action, null),
     };
 }
