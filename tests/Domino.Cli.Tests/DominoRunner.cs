@@ -129,6 +129,13 @@ public sealed class DominoRunner : IDisposable
         return found;
     }
 
+    /// <summary>The pid of the only VMM process holding a domain (<c>vmm/UUID.pid</c>: pid, then start time).</summary>
+    public int VmmPid()
+    {
+        var pidFile = Assert.Single(Directory.GetFiles(Path.Combine(StateDir, "vmm"), "*.pid"));
+        return int.Parse(File.ReadAllText(pidFile).Split(' ')[0].Trim(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     /// <summary>The VMM process log of the only domain this daemon has run (logs/vmm-UUID.log).</summary>
     public string VmmLog() => File.ReadAllText(Directory.GetFiles(Path.Combine(StateDir, "logs"), "vmm-*.log").Single());
 

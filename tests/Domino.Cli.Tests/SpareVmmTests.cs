@@ -26,7 +26,7 @@ public sealed class SpareVmmTests : IDisposable
         var cfg = _d.Config("count", $"kernel = \"{Kvm.Guest("counter")}\"");
         var r = _d.Run("create", "-q", cfg);
         Assert.True(r.ExitCode == 0, r.ToString());
-        var pid = int.Parse(File.ReadAllText(Directory.GetFiles(Path.Combine(_d.StateDir, "vmm"), "*.pid").Single()).Split(' ')[0], CultureInfo.InvariantCulture);
+        var pid = _d.VmmPid();
         Assert.Equal(spare, pid);
         TestDriverEndToEndTests.WaitFor(() => _d.Run("dmesg", "count").Stdout.Contains("counter:", StringComparison.Ordinal));
         // The spare had a VM shell ready for any guest: the domain was booted in it.

@@ -35,8 +35,7 @@ public sealed class VmmEndToEndTests : IDisposable
         d.StartDaemon();
         var r = d.Run("create", "-q", d.Config("counter", $"kernel = \"{Kvm.Guest("counter")}\"", "cmdline = \"every=1000000\""));
         Assert.True(r.ExitCode == 0, r.ToString());
-        var pidFile = Assert.Single(Directory.GetFiles(Path.Combine(d.StateDir, "vmm"), "*.pid"));
-        var pid = int.Parse(File.ReadAllText(pidFile).Split(' ')[0].Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        var pid = d.VmmPid();
         Assert.Equal(program, Path.GetFileName(new FileInfo($"/proc/{pid}/exe").LinkTarget));
         Assert.Contains("r-----", d.Run("list", "counter").Stdout, StringComparison.Ordinal);
         r = d.Run("destroy", "counter");
@@ -108,7 +107,7 @@ public sealed class VmmEndToEndTests : IDisposable
         Assert.Equal(0, _d.Run("pause", "count").ExitCode);
         Assert.Contains("--p---", _d.Run("list", "count").Stdout, StringComparison.Ordinal);
         Assert.Equal(0, _d.Run("unpause", "count").ExitCode);
-        var pid = int.Parse(File.ReadAllText(Directory.GetFiles(Path.Combine(_d.StateDir, "vmm"), "*.pid").Single()).Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        var pid = _d.VmmPid();
         Assert.True(Libc.ProcessExists(pid));
         var maxmem = _d.Run("mem-max", "count", "128m");
         Assert.Equal("domino: mem-max is not supported by the vmm driver", maxmem.Stderr.Trim());
@@ -206,7 +205,7 @@ public sealed class VmmEndToEndTests : IDisposable
         Kvm.Require();
         _d.StartDaemon();
         CreateControl("ctl");
-        var pid = int.Parse(File.ReadAllText(Directory.GetFiles(Path.Combine(_d.StateDir, "vmm"), "*.pid").Single()).Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        var pid = _d.VmmPid();
         var r = _d.Run("shutdown", "-w", "ctl");
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.Contains("Domain ctl has shut down", r.Stdout, StringComparison.Ordinal);

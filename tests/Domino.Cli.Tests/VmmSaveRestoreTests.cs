@@ -154,7 +154,7 @@ public sealed partial class VmmSaveRestoreTests : IDisposable
         Assert.True(restore.ExitCode == 0, restore.ToString() + _d.DaemonLog);
         Assert.Contains("VMM restore steps (KVM objects made from scratch", restore.Stdout, StringComparison.Ordinal);
         Assert.Contains("KVM_CREATE_VM", VmmSteps(restore.Stdout).Keys);
-        var pid = int.Parse(File.ReadAllText(Directory.GetFiles(Path.Combine(_d.StateDir, "vmm"), "*.pid").Single()).Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        var pid = _d.VmmPid();
         Assert.Equal(spare, pid); // the spare process served it, without its shell
         AssertCountsOn(saved);
         Assert.Equal(0, _d.Run("destroy", "counter").ExitCode);
@@ -173,7 +173,7 @@ public sealed partial class VmmSaveRestoreTests : IDisposable
         Assert.True(remus.ExitCode == 0, remus.ToString());
         Thread.Sleep(1500);
         var shown = WaitForCounts(_d, "counter", 3);
-        var pid = int.Parse(File.ReadAllText(Directory.GetFiles(Path.Combine(_d.StateDir, "vmm"), "*.pid").Single()).Split(' ')[0]);
+        var pid = _d.VmmPid();
         Toolstack.Interop.Libc.Signal(pid, Toolstack.Interop.Libc.SIGKILL);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
         while (!_b.Run("list", "counter").Stdout.Contains("r-----", StringComparison.Ordinal))
@@ -240,7 +240,7 @@ public sealed partial class VmmSaveRestoreTests : IDisposable
         Assert.True(restore.ExitCode == 0, restore.ToString() + _d.DaemonLog);
         // The spare took the domain and restored it into the VM shell it had ready: the kernel's part
         // (KVM_CREATE_VM, irqchip, memory slot) was done before the restore was asked for.
-        var pid = int.Parse(File.ReadAllText(Directory.GetFiles(Path.Combine(_d.StateDir, "vmm"), "*.pid").Single()).Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        var pid = _d.VmmPid();
         Assert.Equal(spare, pid);
         Assert.Contains("VMM restore steps (in a VM shell made ahead by the spare VMM process)", restore.Stdout, StringComparison.Ordinal);
         var steps = VmmSteps(restore.Stdout);
