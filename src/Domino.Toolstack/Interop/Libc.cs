@@ -31,6 +31,21 @@ public static partial class Libc
     [LibraryImport("libc", SetLastError = true)]
     private static partial int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, int mode);
 
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int execv(string path, string?[] argv);
+
+    /// <summary>
+    /// Replaces this process with <paramref name="path"/> run with <paramref name="args"/> (execv(2):
+    /// same pid, same open standard streams, same signal targets). Returns only when that fails, with
+    /// an exception naming the program and the reason.
+    /// </summary>
+    public static Exception Exec(string path, IEnumerable<string> args)
+    {
+        string?[] argv = [path, .. args, null]; // argv[0] is the program; execv wants a NULL-terminated list
+        _ = execv(path, argv);
+        return new IOException($"cannot run {path}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+    }
+
     /// <summary>
     /// Points stdin at /dev/null and stdout/stderr at <paramref name="logPath"/>, so a process does not
     /// hold on to the pipes or terminal of whoever started it (and never gets EPIPE when that one dies).
