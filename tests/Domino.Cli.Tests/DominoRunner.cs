@@ -16,7 +16,7 @@ public sealed class DominoRunner : IDisposable
         StateDir = Path.Combine("/tmp", "dmn-" + Guid.NewGuid().ToString("N")[..10]);
         Directory.CreateDirectory(StateDir);
         Driver = driver;
-        if (driver == "vmm") ExtraEnvironment["DOMINO_VMM_HOST"] = nativeVmm ? NativeVmm.Path : "self";
+        if (driver == "vmm") ExtraEnvironment["DOMINO_VMM_HOST"] = nativeVmm ? NativeBuild.Vmm : "self";
     }
 
     public string StateDir { get; }
@@ -92,9 +92,12 @@ public sealed class DominoRunner : IDisposable
 
     public Result Run(params string[] args) => RunAsync(args).GetAwaiter().GetResult();
 
-    public async Task<Result> RunAsync(string[] args, TimeSpan? timeout = null, string? stdin = null)
+    /// <summary>Runs a command with <c>.build/aot/domino</c>, the CLI compiled ahead of time, as <c>./domino</c> does.</summary>
+    public Result RunAot(params string[] args) => RunAsync(args, program: NativeBuild.Cli).GetAwaiter().GetResult();
+
+    public async Task<Result> RunAsync(string[] args, TimeSpan? timeout = null, string? stdin = null, string? program = null)
     {
-        var psi = new ProcessStartInfo(Binary) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo(program ?? Binary) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
         foreach (var a in args) psi.ArgumentList.Add(a);
         Environment(psi);
         using var p = Process.Start(psi)!;

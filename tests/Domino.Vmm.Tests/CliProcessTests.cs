@@ -139,7 +139,7 @@ public class CliProcessTests
     public void The_domino_script_runs_vmm_as_the_native_domino_vmm()
     {
         KvmGate.RequireKvm();
-        _ = NativeVmm.Path; // built and current
+        _ = NativeBuild.Vmm; // built and current
         var (code, stdout, stderr) = DominoProcess.RunProgram(Path.Combine(GuestKit.Root, "domino"), "", Timeout, "vmm", "--kernel", GuestKit.Guest("hello"), "--memory", "64");
         Assert.Contains("hello: PASS", stdout);
         Assert.StartsWith("domino-vmm: guest powered off", stderr);

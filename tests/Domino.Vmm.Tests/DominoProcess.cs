@@ -21,7 +21,7 @@ internal static class DominoProcess
 
     /// <summary>Runs the foreground VMM with <paramref name="vmmArgs"/>: <c>domino vmm ARGS</c> or <c>domino-vmm ARGS</c>.</summary>
     public static (int ExitCode, string Stdout, string Stderr) RunVmm(VmmProgram program, string stdin, TimeSpan timeout, params string[] vmmArgs) =>
-        program == VmmProgram.Native ? Run(NativeVmm.Path, vmmArgs, stdin, timeout) : Run(stdin, timeout, ["vmm", .. vmmArgs]);
+        program == VmmProgram.Native ? Run(NativeBuild.Vmm, vmmArgs, stdin, timeout) : Run(stdin, timeout, ["vmm", .. vmmArgs]);
 
     /// <summary>Runs <paramref name="program"/> itself with <paramref name="args"/>.</summary>
     public static (int ExitCode, string Stdout, string Stderr) RunProgram(string program, string stdin, TimeSpan timeout, params string[] args) =>

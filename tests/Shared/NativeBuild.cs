@@ -4,17 +4,27 @@ using Xunit;
 namespace Domino.Testing;
 
 /// <summary>
-/// <c>.build/cli/domino-vmm</c> (the VMM compiled ahead of time; it runs <c>./domino vmm</c> and the
-/// daemon's VMM processes), brought up to date the way a user's first <c>./domino</c> does it: by
-/// running the repository's <c>./domino</c> script once, which rebuilds whatever is older than its
-/// sources. A build that fails fails the test with the script's output. Compiled into each test
-/// project that runs it.
+/// The executables compiled ahead of time: <c>.build/cli/domino-vmm</c> (the VMM; it runs
+/// <c>./domino vmm</c> and the daemon's VMM processes) and <c>.build/aot/domino</c> (the CLI; it runs
+/// every other <c>./domino</c> command but <c>daemon</c>). They are brought up to date the way a user's
+/// first <c>./domino</c> does it: by running the repository's <c>./domino</c> script once, which
+/// rebuilds whatever is older than its sources. A build that fails fails the test with the script's
+/// output. Compiled into each test project that runs them.
 /// </summary>
-internal static class NativeVmm
+internal static class NativeBuild
 {
-    private static readonly Lazy<string> s_path = new(Build);
+    private static readonly Lazy<string> s_build = new(Build);
 
-    public static string Path => s_path.Value;
+    public static string Vmm => Program("cli", "domino-vmm");
+
+    public static string Cli => Program("aot", "domino");
+
+    private static string Program(string dir, string name)
+    {
+        var path = System.IO.Path.Combine(s_build.Value, dir, name);
+        Assert.True(File.Exists(path), $"./domino built no {path}");
+        return path;
+    }
 
     private static string Build()
     {
@@ -32,8 +42,6 @@ internal static class NativeVmm
             Assert.Fail($"./domino --version did not finish building within 10 minutes: {stderr.Result}");
         }
         Assert.True(p.ExitCode == 0, $"./domino --version failed ({p.ExitCode}) building domino-vmm: {stderr.Result}{stdout.Result}");
-        var path = System.IO.Path.Combine(root, ".build", "cli", "domino-vmm");
-        Assert.True(File.Exists(path), $"./domino built no {path}: {stderr.Result}");
-        return path;
+        return System.IO.Path.Combine(root, ".build");
     }
 }
