@@ -7,7 +7,11 @@ internal static class Repo
 {
     public static string Root { get; } = FindRoot();
 
+    /// <summary>The CLI on the .NET runtime (ReadyToRun); it also runs the daemon.</summary>
     public static string Cli => Path.Combine(Root, ".build", "cli", "domino");
+
+    /// <summary>The CLI compiled ahead of time: what `./domino` runs for every command but `daemon` and `vmm`.</summary>
+    public static string AotCli => Path.Combine(Root, ".build", "aot", "domino");
 
     public static string NativeVmm => Path.Combine(Root, ".build", "cli", "domino-vmm");
 
@@ -15,7 +19,7 @@ internal static class Repo
 
     public static string Qemu => "/usr/bin/qemu-system-x86_64";
 
-    /// <summary>`./domino --help` rebuilds the CLI, domino-vmm and the guests when their sources changed.</summary>
+    /// <summary>`./domino --help` rebuilds both CLIs, domino-vmm and the guests when their sources changed.</summary>
     public static void EnsureBuilt()
     {
         using var p = Process.Start(new ProcessStartInfo(Path.Combine(Root, "domino"), "--help")
