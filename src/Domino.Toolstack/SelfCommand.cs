@@ -22,13 +22,13 @@ public sealed record SelfCommand(string FileName, IReadOnlyList<string> Prefix)
     }
 
     /// <summary>
-    /// What runs <c>vmm-host</c>, the daemon's per-domain VMM processes: <c>$DOMINO_VMM_HOST</c> when
-    /// set (a path, or <c>self</c> for this program), otherwise <c>domino-vmm</c> (the VMM compiled
-    /// ahead of time; docs/vmm.md) when it sits beside this program's executable, otherwise this program.
+    /// What runs <c>vmm-host</c>, the daemon's per-domain VMM processes: <paramref name="chosen"/>
+    /// (<c>$DOMINO_VMM_HOST</c>) when set, a path or <c>self</c> for this program; otherwise
+    /// <c>domino-vmm</c> (the VMM compiled ahead of time; docs/vmm.md) when it sits beside this
+    /// program's executable; otherwise this program.
     /// </summary>
-    public static SelfCommand VmmHost()
+    public static SelfCommand VmmHost(string? chosen)
     {
-        var chosen = Environment.GetEnvironmentVariable(VmmHostVariable);
         if (chosen == "self") return Current();
         if (!string.IsNullOrEmpty(chosen))
         {

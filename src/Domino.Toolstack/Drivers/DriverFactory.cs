@@ -18,7 +18,7 @@ public static class DriverFactory
         "qemu" => new QemuDriver(store.Root),
         // As in Xen, HVM domains get QEMU as their device model; PV and PVH ones run on Domino's VMM.
         "vmm" => new HvmRoutingDriver(
-            new Vmm.VmmDriver(store, SelfCommand.VmmHost(),
+            new Vmm.VmmDriver(store, SelfCommand.VmmHost(Environment.GetEnvironmentVariable(SelfCommand.VmmHostVariable)),
                 keepSpare: Environment.GetEnvironmentVariable("DOMINO_VMM_SPARE") != "0"),
             new QemuDriver(store.Root)),
         _ => throw new ToolstackException(ErrorKind.Invalid, $"unknown driver '{name}' (expected {string.Join(", ", Names)})"),
