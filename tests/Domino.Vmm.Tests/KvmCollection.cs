@@ -9,3 +9,13 @@ public sealed class KvmGuestsCollection
 {
     public const string Name = "KVM guests";
 }
+
+/// <summary>
+/// Tests that count the process's threads (VM shells' parked threads) run with no other test class
+/// at the same time: a VM shell that a parallel class makes meanwhile would be counted too.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class KvmGuestsAloneCollection
+{
+    public const string Name = "KVM guests, alone";
+}

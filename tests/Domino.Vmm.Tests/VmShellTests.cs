@@ -10,7 +10,7 @@ namespace Domino.Vmm.Tests;
 /// A VM shell made before its guest is known (<see cref="VmShell.CreateForAnyGuest"/>): one memory slot
 /// over all RAM below the MMIO hole, of which the guest gets its own size. Real KVM.
 /// </summary>
-[Collection(KvmGuestsCollection.Name)]
+[Collection(KvmGuestsAloneCollection.Name)]
 public sealed partial class VmShellTests : IDisposable
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
