@@ -7,15 +7,20 @@ namespace Domino.Toolstack.Store;
 /// leaves the old or the new version. A durable write also fsyncs the file before the rename and the
 /// directory after it, so the new version survives a host crash, not only a process crash.
 /// </summary>
+/// <remarks>
+/// The daemon's own state (domain records and configs, VMM launch and pid files, pools) is written
+/// atomically but not durably, as libxl keeps its domain records in <c>/var/run/xen</c>: it describes
+/// guests that a host crash ends, and it lives in <c>/run/domino</c> by default. Durable writes are for
+/// what must outlast the host: saved guest images.
+/// </remarks>
 public static class AtomicFile
 {
     /// <param name="durable">
-    /// False for files that only describe running processes (a VMM's launch file, its pid, its vCPU
-    /// threads): a host crash ends those processes, so the file is worth nothing after one, while each
-    /// fsync makes the writer wait for a journal commit (a fraction of a millisecond on an idle disk,
-    /// ten and more on a busy one) on the path from create to a running guest.
+    /// True to fsync: the writer then waits for a journal commit, a fraction of a millisecond on an idle
+    /// disk and ten and more on a busy one, which is why nothing on the path from create to a running
+    /// guest asks for it.
     /// </param>
-    public static void Write(string path, ReadOnlySpan<byte> content, bool durable = true)
+    public static void Write(string path, ReadOnlySpan<byte> content, bool durable = false)
     {
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         var temp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.{Environment.CurrentManagedThreadId}.tmp");
@@ -28,5 +33,5 @@ public static class AtomicFile
         if (durable) Libc.FsyncDirectory(dir);
     }
 
-    public static void Write(string path, string content, bool durable = true) => Write(path, System.Text.Encoding.UTF8.GetBytes(content), durable);
+    public static void Write(string path, string content, bool durable = false) => Write(path, System.Text.Encoding.UTF8.GetBytes(content), durable);
 }

@@ -62,7 +62,7 @@ public sealed partial class TestDriver
         var body = JsonSerializer.SerializeToUtf8Bytes(StateOf(g, domain), MigrationJson.Default.TestGuestState);
         var header = Encoding.ASCII.GetBytes($"{StateMagic} {StateVersion} {Convert.ToHexStringLower(SHA256.HashData(body))}\n");
         progress?.Report(0.5);
-        AtomicFile.Write(path, [.. header, .. body]);
+        AtomicFile.Write(path, [.. header, .. body], durable: true);
         progress?.Report(1.0);
         return Task.FromResult(new PersistFigures
         {

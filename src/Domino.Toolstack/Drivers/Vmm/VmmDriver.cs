@@ -60,7 +60,7 @@ public sealed partial class VmmDriver : DomainDriver
 
         foreach (var f in new[] { store.VmmExitFile(guest.Uuid), ErrorFile(store, guest.Uuid), store.VmmPidFile(guest.Uuid) }) TryDelete(f);
         AtomicFile.Write(LaunchFile(store, guest.Uuid), JsonSerializer.SerializeToUtf8Bytes(
-            new VmmLaunch { Uuid = guest.Uuid, DomId = guest.DomId, Name = guest.Name, Spec = guest.Spec, Paused = paused }, VmmWire.Json.VmmLaunch), durable: false);
+            new VmmLaunch { Uuid = guest.Uuid, DomId = guest.DomId, Name = guest.Name, Spec = guest.Spec, Paused = paused }, VmmWire.Json.VmmLaunch));
 
         var process = _spares.Take(guest.Uuid) ?? StartHost(guest);
         _children[guest.Uuid] = process; // kept so the runtime reaps it when it exits

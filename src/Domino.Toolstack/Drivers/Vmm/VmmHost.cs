@@ -84,7 +84,7 @@ public static class VmmHost
         void Log(string m) => log.WriteLine($"{DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ} vmm[{Environment.ProcessId}] {m}");
 
         var launchPath = VmmDriver.LaunchFile(store, uuid);
-        AtomicFile.Write(store.VmmPidFile(uuid), $"{Environment.ProcessId} {Libc.ProcessStartTicks(Environment.ProcessId)}\n", durable: false);
+        AtomicFile.Write(store.VmmPidFile(uuid), $"{Environment.ProcessId} {Libc.ProcessStartTicks(Environment.ProcessId)}\n");
         if (!File.Exists(launchPath))
         {
             shell?.Dispose();

@@ -30,7 +30,7 @@ public static class VmmScheduling
     {
         var sb = new StringBuilder();
         for (var v = 0; v < tids.Count; v++) sb.Append(CultureInfo.InvariantCulture, $"{pid} {tids[v]} {v}\n");
-        AtomicFile.Write(ThreadsFile(store, uuid), sb.ToString(), durable: false);
+        AtomicFile.Write(ThreadsFile(store, uuid), sb.ToString());
     }
 
     public static IReadOnlyList<VcpuThread> ReadThreads(StateStore store, Guid uuid)
