@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Domino.Toolstack.Api;
 using Domino.Toolstack.Drivers;
@@ -111,29 +112,28 @@ public sealed partial class DomainService : IDriverEvents
         CreateAsync(spec, configJson, paused, new RestartHistory(), ct);
 
     /// <summary>
-    /// xl create -c as one operation: inside the create job the guest is built paused, its console is
-    /// opened, and only then does it run (unless <paramref name="paused"/>), so no output is missed and
-    /// the record goes straight to running as for a plain create. The caller owns the console stream.
-    /// Any failure destroys what was built, as a failed create does.
+    /// xl create -c as one operation: inside the create job the guest is started with its console
+    /// attached from its first byte (<see cref="DomainDriver.StartWithConsoleAsync"/>), so no output is
+    /// missed and the record goes straight to running as for a plain create. The caller owns the
+    /// console stream. Any failure destroys what was built, as a failed create does.
     /// </summary>
     public async Task<(DomainInfo Info, Stream Console)> CreateWithConsoleAsync(DomainSpec spec, string? configJson, bool paused, CancellationToken ct)
     {
-        Stream? console = null;
+        var console = new StrongBox<Stream?>();
         try
         {
-            var info = await CreateAsync(spec, configJson, paused, new RestartHistory(), ct,
-                async d => console = await Driver.OpenConsoleAsync(Ref(d), replay: true, ct).ConfigureAwait(false)).ConfigureAwait(false);
-            return (info, console!);
+            var info = await CreateAsync(spec, configJson, paused, new RestartHistory(), ct, console).ConfigureAwait(false);
+            return (info, console.Value!);
         }
         catch
         {
-            if (console is not null) await console.DisposeAsync().ConfigureAwait(false);
+            if (console.Value is not null) await console.Value.DisposeAsync().ConfigureAwait(false);
             throw;
         }
     }
 
     private async Task<DomainInfo> CreateAsync(DomainSpec spec, string? configJson, bool paused, RestartHistory history, CancellationToken ct,
-        Func<Domain, Task>? attachConsole = null)
+        StrongBox<Stream?>? console = null)
     {
         if (DomainSpec.ValidateName(spec.Name) is { } nameError) throw new ToolstackException(ErrorKind.Invalid, nameError);
         if (spec.MemoryMb <= 0) throw new ToolstackException(ErrorKind.Invalid, $"domain '{spec.Name}': memory must be positive (got {spec.MemoryMb})");
@@ -159,7 +159,7 @@ public sealed partial class DomainService : IDriverEvents
             {
                 // The record goes to disk before the guest exists, so a daemon killed now finds it and cleans up.
                 Persist(d, withConfig: true);
-                await StartGuestAsync(d, paused, ct, attachConsole).ConfigureAwait(false);
+                await StartGuestAsync(d, paused, ct, console).ConfigureAwait(false);
             }
             catch (Exception e)
             {
@@ -174,16 +174,13 @@ public sealed partial class DomainService : IDriverEvents
 
     /// <summary>
     /// Starts the current incarnation (d.DomId) in the driver and records it running or paused. With
-    /// <paramref name="attachConsole"/> the guest is built paused and runs only once that has returned.
+    /// <paramref name="console"/> the guest's console is attached from its first byte and left there.
     /// </summary>
-    private async Task StartGuestAsync(Domain d, bool paused, CancellationToken ct, Func<Domain, Task>? attachConsole = null)
+    private async Task StartGuestAsync(Domain d, bool paused, CancellationToken ct, StrongBox<Stream?>? console = null)
     {
-        var started = await Driver.StartAsync(Ref(d), paused || attachConsole is not null, d.ConfigJson, ct).ConfigureAwait(false);
-        if (attachConsole is not null)
-        {
-            await attachConsole(d).ConfigureAwait(false);
-            if (!paused) await Driver.UnpauseAsync(Ref(d), ct).ConfigureAwait(false);
-        }
+        GuestStarted started;
+        if (console is null) started = await Driver.StartAsync(Ref(d), paused, d.ConfigJson, ct).ConfigureAwait(false);
+        else (started, console.Value) = await Driver.StartWithConsoleAsync(Ref(d), paused, d.ConfigJson, ct).ConfigureAwait(false);
         lock (d.Sync)
         {
             d.VmmPid = started.VmmPid;

@@ -124,6 +124,28 @@ public abstract partial class DomainDriver : IAsyncDisposable
     /// <paramref name="replay"/>), writes go to the guest's console input.</summary>
     public virtual Task<Stream> OpenConsoleAsync(GuestRef guest, bool replay, CancellationToken ct) => throw Unsupported("console");
 
+    /// <summary>
+    /// <see cref="StartAsync"/> with the console attached (xl create -c): the returned console sees the
+    /// guest's output from its first byte. By default the guest is built paused, the console opened and
+    /// then the guest run (unless <paramref name="paused"/>); a driver whose console keeps the guest's
+    /// output from the start may run it at once. On failure the caller destroys the guest.
+    /// </summary>
+    public virtual async Task<(GuestStarted Started, Stream Console)> StartWithConsoleAsync(GuestRef guest, bool paused, string configJson, CancellationToken ct)
+    {
+        var started = await StartAsync(guest, paused: true, configJson, ct).ConfigureAwait(false);
+        var console = await OpenConsoleAsync(guest, replay: true, ct).ConfigureAwait(false);
+        try
+        {
+            if (!paused) await UnpauseAsync(guest, ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            await console.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        return (started, console);
+    }
+
     /// <summary>Writes an ELF core file of guest memory and vCPU registers (coredump-* actions).</summary>
     public virtual Task WriteCoreDumpAsync(GuestRef guest, string path, CancellationToken ct) => throw Unsupported("core dump");
 

@@ -23,6 +23,8 @@ public sealed class HvmRoutingDriver(DomainDriver primary, DomainDriver hvm) : D
     }
 
     public override Task<GuestStarted> StartAsync(GuestRef guest, bool paused, string configJson, CancellationToken ct) => For(guest).StartAsync(guest, paused, configJson, ct);
+    public override Task<(GuestStarted Started, Stream Console)> StartWithConsoleAsync(GuestRef guest, bool paused, string configJson, CancellationToken ct) =>
+        For(guest).StartWithConsoleAsync(guest, paused, configJson, ct);
     public override Task DestroyAsync(GuestRef guest, CancellationToken ct) => For(guest).DestroyAsync(guest, ct);
     public override Task<AttachResult> AttachAsync(GuestRef guest, DomainRecord record, CancellationToken ct) => For(guest).AttachAsync(guest, record, ct);
     public override Task PauseAsync(GuestRef guest, CancellationToken ct) => For(guest).PauseAsync(guest, ct);

@@ -29,6 +29,9 @@ public static partial class Libc
     private static partial int dup2(int oldfd, int newfd);
 
     [LibraryImport("libc", SetLastError = true)]
+    private static partial int fcntl(int fd, int cmd, int arg);
+
+    [LibraryImport("libc", SetLastError = true)]
     private static partial int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, int mode);
 
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
@@ -92,6 +95,30 @@ public static partial class Libc
         var errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
         _ = close(fd);
         return errno;
+    }
+
+    /// <summary>
+    /// A close-on-exec copy of file descriptor <paramref name="fd"/> (fcntl F_DUPFD_CLOEXEC), which
+    /// outlives a later dup2 over <paramref name="fd"/>; -1 when <paramref name="fd"/> is not open.
+    /// </summary>
+    public static int Duplicate(int fd)
+    {
+        const int F_DUPFD_CLOEXEC = 1030;
+        return fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    }
+
+    /// <summary>Writes <paramref name="text"/> to <paramref name="fd"/> in one write(2) and closes it; errors are ignored (the reader may be gone).</summary>
+    public static void WriteAndClose(int fd, string text)
+    {
+        if (fd < 0) return;
+        var bytes = System.Text.Encoding.ASCII.GetBytes(text);
+        _ = write(fd, bytes, bytes.Length);
+        _ = close(fd);
+    }
+
+    public static void Close(int fd)
+    {
+        if (fd >= 0) _ = close(fd);
     }
 
     public const int SIGKILL = 9;

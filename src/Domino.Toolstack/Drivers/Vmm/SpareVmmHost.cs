@@ -44,6 +44,7 @@ internal sealed class SpareVmmHost(SelfCommand host, string stateDir, bool enabl
         {
             var psi = host.StartInfo("vmm-host", "--spare", "--state-dir", stateDir);
             psi.RedirectStandardInput = true;
+            psi.RedirectStandardOutput = true; // VmmHost.ServingLine, once it runs a domain
             Process? started;
             try { started = Process.Start(psi); }
             catch (Win32Exception) { return; } // creates fall back to starting a VMM process each

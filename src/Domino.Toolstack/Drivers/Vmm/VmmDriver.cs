@@ -46,11 +46,29 @@ public sealed partial class VmmDriver : DomainDriver
         (await StartHostAsync(guest, paused, "status", ct).ConfigureAwait(false)).Started;
 
     /// <summary>
-    /// Starts the domain's VMM process (the spare, if one is live, else a new one) and waits until it
-    /// serves its control socket; <paramref name="firstRequest"/> is the request that finds it serving,
-    /// and its answer is returned.
+    /// The guest runs from the start and the console is the first request its VMM serves: the VMM's
+    /// console ring holds everything the guest printed meanwhile (the last 64 KiB) and the attach
+    /// replays it, so nothing is missed without a pause and a resume around the attach.
     /// </summary>
+    public override async Task<(GuestStarted Started, Stream Console)> StartWithConsoleAsync(GuestRef guest, bool paused, string configJson, CancellationToken ct)
+    {
+        var (started, _, connection) = await StartHostAsync(guest, paused, new VmmRequest("console", Replay: true), ct).ConfigureAwait(false);
+        return (started, connection);
+    }
+
     private async Task<(GuestStarted Started, VmmResponse FirstAnswer)> StartHostAsync(GuestRef guest, bool paused, string firstRequest, CancellationToken ct)
+    {
+        var (started, answer, connection) = await StartHostAsync(guest, paused, new VmmRequest(firstRequest), ct).ConfigureAwait(false);
+        await connection.DisposeAsync().ConfigureAwait(false);
+        return (started, answer);
+    }
+
+    /// <summary>
+    /// Starts the domain's VMM process (the spare, if one is live, else a new one) and waits until it
+    /// serves its control socket; <paramref name="first"/> is the first request it serves, and its
+    /// answer is returned with the connection it came on.
+    /// </summary>
+    private async Task<(GuestStarted Started, VmmResponse FirstAnswer, NetworkStream Connection)> StartHostAsync(GuestRef guest, bool paused, VmmRequest first, CancellationToken ct)
     {
         if (guest.Spec.Type == GuestType.Hvm) throw Unsupported("hvm guests");
         if (guest.Spec.Kernel is null)
@@ -65,7 +83,8 @@ public sealed partial class VmmDriver : DomainDriver
         var process = _spares.Take(guest.Uuid) ?? StartHost(guest);
         _children[guest.Uuid] = process; // kept so the runtime reaps it when it exits
         VmmResponse answer;
-        try { answer = await WaitUntilServingAsync(guest, process, firstRequest, ct).ConfigureAwait(false); }
+        NetworkStream connection;
+        try { (answer, connection) = await WaitUntilServingAsync(guest, process, first, ct).ConfigureAwait(false); }
         finally
         {
             // The next spare starts once this guest is built: a runtime starting up and warming a VMM takes a
@@ -74,44 +93,45 @@ public sealed partial class VmmDriver : DomainDriver
             _spares.Replenish();
         }
         Watch(guest, process.Id);
-        return (new GuestStarted(process.Id, Libc.ProcessStartTicks(process.Id)), answer);
+        return (new GuestStarted(process.Id, Libc.ProcessStartTicks(process.Id)), answer, connection);
     }
 
-    /// <summary>Waits until the VMM process answers <paramref name="firstRequest"/> on its control socket (or fails, or takes too long).</summary>
-    private async Task<VmmResponse> WaitUntilServingAsync(GuestRef guest, Process process, string firstRequest, CancellationToken ct)
+    /// <summary>
+    /// Waits until the VMM process says it serves its control socket (<see cref="VmmHost.ServingLine"/>
+    /// on its standard output), then sends <paramref name="first"/> there and returns the answer with
+    /// the connection, which stays open for a console. Fails with the VMM's own error when the process
+    /// ends first, or kills it when it takes longer than <see cref="StartLimit"/>.
+    /// </summary>
+    private async Task<(VmmResponse Answer, NetworkStream Connection)> WaitUntilServingAsync(GuestRef guest, Process process, VmmRequest first, CancellationToken ct)
     {
-        var deadline = DateTime.UtcNow + StartLimit;
-        VmmResponse answer;
-        while (true)
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        limit.CancelAfter(StartLimit);
+        try
         {
-            ct.ThrowIfCancellationRequested();
-            if (process.HasExited)
+            string? line;
+            do line = await process.StandardOutput.ReadLineAsync(limit.Token).ConfigureAwait(false);
+            while (line is not null && line != VmmHost.ServingLine);
+            if (line is null)
             {
+                // End of file without the line: the host gave up (its error file says why) or died.
+                await process.WaitForExitAsync(limit.Token).ConfigureAwait(false);
                 var why = File.Exists(ErrorFile(store, guest.Uuid)) ? await File.ReadAllTextAsync(ErrorFile(store, guest.Uuid), ct).ConfigureAwait(false) : $"VMM process exited with status {process.ExitCode}";
                 throw new ToolstackException(ErrorKind.Failed, $"cannot start domain '{guest.Name}': {why}");
             }
-            if (File.Exists(store.VmmSocket(guest.Uuid)))
-            {
-                try
-                {
-                    answer = await RequestAsync(guest.Uuid, firstRequest, ct).ConfigureAwait(false);
-                    break;
-                }
-                catch (Exception e) when (e is SocketException or IOException) { }
-            }
-            if (DateTime.UtcNow > deadline)
-            {
-                Libc.Signal(process.Id, Libc.SIGKILL);
-                throw new ToolstackException(ErrorKind.Failed, $"the VMM process for domain '{guest.Name}' did not come up within {StartLimit.TotalSeconds:0} s (see {store.VmmLog(guest.Uuid)})");
-            }
-            await Task.Delay(2, ct).ConfigureAwait(false);
+            return await OpenAsync(guest.Uuid, first, limit.Token).ConfigureAwait(false);
         }
-        return answer;
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            Libc.Signal(process.Id, Libc.SIGKILL);
+            throw new ToolstackException(ErrorKind.Failed, $"the VMM process for domain '{guest.Name}' did not come up within {StartLimit.TotalSeconds:0} s (see {store.VmmLog(guest.Uuid)})");
+        }
     }
 
     private Process StartHost(GuestRef guest)
     {
-        return Process.Start(_host.StartInfo("vmm-host", "--state-dir", store.Root, "--uuid", guest.Uuid.ToString())) ?? throw new ToolstackException(ErrorKind.Failed, $"cannot start the VMM process for domain '{guest.Name}'");
+        var psi = _host.StartInfo("vmm-host", "--state-dir", store.Root, "--uuid", guest.Uuid.ToString());
+        psi.RedirectStandardOutput = true; // VmmHost.ServingLine
+        return Process.Start(psi) ?? throw new ToolstackException(ErrorKind.Failed, $"cannot start the VMM process for domain '{guest.Name}'");
     }
 
     public override async Task DestroyAsync(GuestRef guest, CancellationToken ct)
@@ -206,14 +226,8 @@ public sealed partial class VmmDriver : DomainDriver
 
     public override async Task<Stream> OpenConsoleAsync(GuestRef guest, bool replay, CancellationToken ct)
     {
-        var stream = await ConnectAsync(guest.Uuid, ct).ConfigureAwait(false);
-        await stream.WriteAsync(VmmWire.Line(new VmmRequest("console", replay), VmmWire.Json.VmmRequest), ct).ConfigureAwait(false);
-        if (await VmmWire.ReadLineAsync(stream, ct).ConfigureAwait(false) is null)
-        {
-            await stream.DisposeAsync().ConfigureAwait(false);
-            throw new ToolstackException(ErrorKind.Failed, $"the VMM of domain '{guest.Name}' closed its console");
-        }
-        return stream;
+        try { return (await OpenAsync(guest.Uuid, new VmmRequest("console", replay), ct).ConfigureAwait(false)).Connection; }
+        catch (IOException) { throw new ToolstackException(ErrorKind.Failed, $"the VMM of domain '{guest.Name}' closed its console"); }
     }
 
     public override async Task WriteCoreDumpAsync(GuestRef guest, string path, CancellationToken ct)
@@ -259,11 +273,27 @@ public sealed partial class VmmDriver : DomainDriver
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(limit ?? TimeSpan.FromSeconds(10));
-        await using var stream = await ConnectAsync(uuid, timeout.Token).ConfigureAwait(false);
-        await stream.WriteAsync(VmmWire.Line(new VmmRequest(op, Path: path, Data: data), VmmWire.Json.VmmRequest), timeout.Token).ConfigureAwait(false);
-        var line = await VmmWire.ReadLineAsync(stream, timeout.Token).ConfigureAwait(false)
-            ?? throw new IOException($"VMM control socket closed without answering '{op}'");
-        return JsonSerializer.Deserialize(line, VmmWire.Json.VmmResponse)!;
+        var (answer, connection) = await OpenAsync(uuid, new VmmRequest(op, Path: path, Data: data), timeout.Token).ConfigureAwait(false);
+        await connection.DisposeAsync().ConfigureAwait(false);
+        return answer;
+    }
+
+    /// <summary>Sends one request on a new control connection; returns the answer and the connection (a console continues on it).</summary>
+    private async Task<(VmmResponse Answer, NetworkStream Connection)> OpenAsync(Guid uuid, VmmRequest request, CancellationToken ct)
+    {
+        var stream = await ConnectAsync(uuid, ct).ConfigureAwait(false);
+        try
+        {
+            await stream.WriteAsync(VmmWire.Line(request, VmmWire.Json.VmmRequest), ct).ConfigureAwait(false);
+            var line = await VmmWire.ReadLineAsync(stream, ct).ConfigureAwait(false)
+                ?? throw new IOException($"VMM control socket closed without answering '{request.Op}'");
+            return (JsonSerializer.Deserialize(line, VmmWire.Json.VmmResponse)!, stream);
+        }
+        catch
+        {
+            await stream.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
     }
 
     private async Task<NetworkStream> ConnectAsync(Guid uuid, CancellationToken ct)

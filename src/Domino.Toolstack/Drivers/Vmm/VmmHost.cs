@@ -74,10 +74,16 @@ public static class VmmHost
 
     public static int Run(string stateDir, Guid uuid) => Run(stateDir, uuid, shell: null);
 
+    /// <summary>What the host writes on its original standard output once it serves its control socket.</summary>
+    public const string ServingLine = "serving";
+
     private static int Run(string stateDir, Guid uuid, VmShell? shell)
     {
         Libc.NewSession();
         var store = new StateStore(stateDir);
+        // The daemon reads standard output until ServingLine (or end of file: the host failed), so it
+        // learns the moment the control socket serves without polling for it.
+        var serving = Libc.Duplicate(1);
         Libc.DetachStdio(store.VmmLog(uuid)); // let go of the daemon's stdio: it may be a pipe that dies with it
         var log = new StreamWriter(Console.OpenStandardError()) { AutoFlush = true };
         Console.SetError(log);
@@ -87,6 +93,7 @@ public static class VmmHost
         AtomicFile.Write(store.VmmPidFile(uuid), $"{Environment.ProcessId} {Libc.ProcessStartTicks(Environment.ProcessId)}\n");
         if (!File.Exists(launchPath))
         {
+            Libc.Close(serving);
             shell?.Dispose();
             Log("launch file is gone (create rolled back); exiting");
             TryDelete(store.VmmPidFile(uuid));
@@ -116,11 +123,12 @@ public static class VmmHost
             Log($"cannot build domain '{launch.Name}': {e.Message}");
             AtomicFile.Write(VmmDriver.ErrorFile(store, uuid), e.Message);
             TryDelete(store.VmmPidFile(uuid));
+            Libc.Close(serving);
             return 1;
         }
 
         var host = new Host(vm, ring, input, store, uuid, Log);
-        return host.Serve(launch.Paused);
+        return host.Serve(launch.Paused, serving);
     }
 
     private static void TryDelete(string path)
@@ -175,7 +183,8 @@ public static class VmmHost
         private readonly List<Task> _consoles = [];
         private bool _started;
 
-        public int Serve(bool paused)
+        /// <param name="serving">Where to write <see cref="ServingLine"/> once requests are accepted (closed after).</param>
+        public int Serve(bool paused, int serving)
         {
             var socketPath = store.VmmSocket(uuid);
             TryDelete(socketPath);
@@ -198,6 +207,7 @@ public static class VmmHost
             if (!paused) StartOrResume();
             log($"serving {socketPath} ({(paused ? "paused" : "running")})");
             _ = AcceptLoop(listener);
+            Libc.WriteAndClose(serving, ServingLine + "\n");
 
             using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx =>
             {
