@@ -12,6 +12,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -109,7 +110,8 @@ public static class DaemonHost
         app.Use(async (ctx, next) =>
         {
             var readOnly = ctx.Features.Get<IConnectionItemsFeature>()?.Items.ContainsKey(ReadOnlyItem) == true;
-            if (readOnly && (!HttpMethods.IsGet(ctx.Request.Method) || ctx.WebSockets.IsWebSocketRequest))
+            // Upgrades (consoles: WebSocket or domino-console) take console input, and create-console creates.
+            if (readOnly && (!HttpMethods.IsGet(ctx.Request.Method) || ctx.Features.Get<IHttpUpgradeFeature>()?.IsUpgradableRequest == true))
             {
                 ctx.Response.StatusCode = StatusCodes.Status403Forbidden;
                 await ctx.Response.WriteAsJsonAsync(new Toolstack.Api.ErrorResponse(

@@ -155,14 +155,82 @@ public sealed class CreateConsoleTests : IDisposable
     }
 
     [Fact]
-    public void The_endpoint_is_a_websocket_and_not_on_the_read_only_socket()
+    public void The_endpoint_is_an_upgrade_and_not_on_the_read_only_socket()
     {
         var plain = TestDriverEndToEndTests.Http(_d.Socket, "GET /create-console HTTP/1.1");
         Assert.StartsWith("HTTP/1.1 400", plain, StringComparison.Ordinal);
-        Assert.Contains("create-console is a WebSocket endpoint", plain, StringComparison.Ordinal);
+        Assert.Contains("create-console is an upgrade endpoint", plain, StringComparison.Ordinal);
         var readOnly = TestDriverEndToEndTests.Http(_d.Socket + ".ro",
             "GET /create-console HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==");
         Assert.StartsWith("HTTP/1.1 403", readOnly, StringComparison.Ordinal);
+        var readOnlyRaw = TestDriverEndToEndTests.Http(_d.Socket + ".ro", "GET /create-console HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: domino-console");
+        Assert.StartsWith("HTTP/1.1 403", readOnlyRaw, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_plain_upgrade_answers_with_a_line_then_the_console_and_ends_at_the_clients_shutdown()
+    {
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await socket.ConnectAsync(new UnixDomainSocketEndPoint(_d.Socket));
+        // The request line goes right behind the head, before the 101.
+        await socket.SendAsync(Encoding.ASCII.GetBytes("GET /create-console HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: domino-console\r\n\r\n"
+            + CreateRequest("raw", "\"paused\":false") + "\n"));
+        var received = new StringBuilder();
+        await ReadUntilAsync(socket, received, "booting");
+        var text = received.ToString();
+        Assert.StartsWith("HTTP/1.1 101 ", text, StringComparison.Ordinal);
+        Assert.Contains("\r\nUpgrade: domino-console\r\n", text, StringComparison.OrdinalIgnoreCase);
+        var body = text[(text.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..];
+        var answer = body[..body.IndexOf('\n', StringComparison.Ordinal)];
+        using (var doc = JsonDocument.Parse(answer))
+        {
+            Assert.Equal("raw", doc.RootElement.GetProperty("name").GetString());
+            Assert.Equal("running", doc.RootElement.GetProperty("state").GetString());
+        }
+        Assert.StartsWith("test guest raw (domid 1) booting", body[(answer.Length + 1)..], StringComparison.Ordinal);
+
+        // Input reaches the guest unframed (the test guest echoes it).
+        await socket.SendAsync("ping\n"u8.ToArray());
+        await ReadUntilAsync(socket, received, "ping\n");
+        // Shutting down our side detaches: the daemon closes, the domain runs on.
+        socket.Shutdown(SocketShutdown.Send);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var buffer = new byte[4096];
+        while (await socket.ReceiveAsync(buffer, timeout.Token) > 0) { }
+        Assert.Matches(@"(?m)^raw\s+1\s+.*r-----", _d.Run("list").Stdout);
+    }
+
+    [Fact]
+    public async Task The_plain_upgrade_answers_a_refused_create_with_the_error_line_and_closes()
+    {
+        Assert.Equal(0, _d.Run("create", "-q", _d.Config("web")).ExitCode);
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await socket.ConnectAsync(new UnixDomainSocketEndPoint(_d.Socket));
+        await socket.SendAsync(Encoding.ASCII.GetBytes("GET /create-console HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: domino-console\r\n\r\n"
+            + "{\"spec\": {\"name\": \"web\", \"memory_mb\": 64, \"vcpus\": 1}}\n"));
+        var received = new StringBuilder();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var buffer = new byte[4096];
+        int n;
+        while ((n = await socket.ReceiveAsync(buffer, timeout.Token)) > 0) received.Append(Encoding.ASCII.GetString(buffer, 0, n));
+        var text = received.ToString();
+        var body = text[(text.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..];
+        Assert.EndsWith("\n", body, StringComparison.Ordinal);
+        using var error = JsonDocument.Parse(body);
+        Assert.Equal("domain 'web' already exists (pick another name or destroy it first)", error.RootElement.GetProperty("error").GetString());
+        Assert.Equal("conflict", error.RootElement.GetProperty("code").GetString());
+    }
+
+    private static async Task ReadUntilAsync(Socket socket, StringBuilder received, string what)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var buffer = new byte[4096];
+        while (!received.ToString().Contains(what, StringComparison.Ordinal))
+        {
+            var n = await socket.ReceiveAsync(buffer, timeout.Token);
+            Assert.True(n > 0, $"the connection ended before '{what}': {received}");
+            received.Append(Encoding.ASCII.GetString(buffer, 0, n));
+        }
     }
 
     private string DaemonLog()

@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using System.Net.WebSockets;
 using System.Text;
 using Domino.Cli.Client;
 
@@ -129,32 +128,66 @@ public sealed class DaemonHttpTests : IDisposable
     public async Task A_refused_upgrade_returns_the_daemons_answer()
     {
         var server = ServeOnce("HTTP/1.1 404 Not Found\r\nContent-Length: 15\r\n\r\n{\"error\":\"no\"}\n");
-        var (ws, refusal) = await DaemonHttp.UpgradeAsync(SocketPath, "domains/x/console", CancellationToken.None);
-        Assert.Null(ws);
+        var (connection, refusal) = await DaemonHttp.UpgradeAsync(SocketPath, "domains/x/console", firstLine: null, CancellationToken.None);
+        Assert.Null(connection);
         using (refusal)
         {
             Assert.Equal(404, refusal!.Status);
             Assert.Equal("{\"error\":\"no\"}\n", Encoding.ASCII.GetString(await refusal.ReadAllAsync(CancellationToken.None)));
         }
         var request = await server;
-        Assert.Contains("\r\nUpgrade: websocket\r\n", request, StringComparison.Ordinal);
-        Assert.Contains("\r\nSec-WebSocket-Version: 13\r\n", request, StringComparison.Ordinal);
+        Assert.Contains("\r\nConnection: Upgrade\r\n", request, StringComparison.Ordinal);
+        Assert.Contains("\r\nUpgrade: domino-console\r\n", request, StringComparison.Ordinal);
     }
 
     [Fact]
-    public async Task An_accepted_upgrade_carries_websocket_frames_including_bytes_sent_with_the_101()
+    public async Task An_accepted_upgrade_carries_raw_bytes_both_ways_including_those_sent_with_the_101()
     {
-        // A server text frame "hi" (FIN, opcode 1, unmasked, length 2) sent in the same write as the 101.
-        var server = ServeOnce("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n\u0081\u0002hi", keepOpen: true);
-        var (ws, refusal) = await DaemonHttp.UpgradeAsync(SocketPath, "domains/x/console", CancellationToken.None);
-        Assert.Null(refusal);
-        using (ws)
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(SocketPath));
+        listener.Listen(1);
+        var server = Task.Run(async () =>
         {
+            using var client = await listener.AcceptAsync();
+            var received = new List<byte>();
+            var buffer = new byte[4096];
+            // The request head and the first line come in one go, without waiting for the 101.
+            while (!Encoding.ASCII.GetString([.. received]).Contains("{\"create\":1}\n", StringComparison.Ordinal))
+                received.AddRange(buffer.AsSpan(0, await client.ReceiveAsync(buffer)).ToArray());
+            // The answer line and the first console bytes in the same write as the 101.
+            await client.SendAsync("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: domino-console\r\n\r\n{\"domid\":7}\nhello"u8.ToArray());
+            var typed = new byte[3];
+            var got = 0;
+            while (got < 3) got += await client.ReceiveAsync(typed.AsMemory(got));
+            // The client's detach is a shutdown of its sending side: end of file here.
+            var eof = await client.ReceiveAsync(buffer);
+            await client.SendAsync("bye"u8.ToArray());
+            return (Encoding.ASCII.GetString([.. received]), Encoding.ASCII.GetString(typed), eof);
+        });
+        var (connection, refusal) = await DaemonHttp.UpgradeAsync(SocketPath, "create-console", "{\"create\":1}"u8.ToArray(), CancellationToken.None);
+        Assert.Null(refusal);
+        using (connection)
+        {
+            Assert.Equal("{\"domid\":7}", connection!.ReadLine(CancellationToken.None));
             var buffer = new byte[16];
-            var r = await ws!.ReceiveAsync(buffer, CancellationToken.None);
-            Assert.Equal(WebSocketMessageType.Text, r.MessageType);
-            Assert.Equal("hi", Encoding.ASCII.GetString(buffer, 0, r.Count));
+            Assert.Equal("hello", Encoding.ASCII.GetString(buffer, 0, await connection.ReadAsync(buffer.AsMemory(), CancellationToken.None)));
+            await connection.WriteAsync("abc"u8.ToArray(), CancellationToken.None);
+            connection.Detach();
+            Assert.Equal("bye", Encoding.ASCII.GetString(buffer, 0, await connection.ReadAsync(buffer.AsMemory(), CancellationToken.None)));
         }
+        var (request, typedIn, eofRead) = await server;
+        Assert.StartsWith("GET /create-console HTTP/1.1\r\n", request, StringComparison.Ordinal);
+        Assert.EndsWith("\r\n\r\n{\"create\":1}\n", request, StringComparison.Ordinal);
+        Assert.Equal("abc", typedIn);
+        Assert.Equal(0, eofRead);
+    }
+
+    [Fact]
+    public async Task A_101_without_the_console_upgrade_is_refused()
+    {
+        var server = ServeOnce("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+        var e = await Assert.ThrowsAsync<IOException>(() => DaemonHttp.UpgradeAsync(SocketPath, "domains/x/console", firstLine: null, CancellationToken.None));
+        Assert.Contains("without upgrading to domino-console", e.Message, StringComparison.Ordinal);
         await server;
     }
 
@@ -175,7 +208,7 @@ public sealed class DaemonHttpTests : IDisposable
     }
 
     [Fact]
-    public async Task A_websocket_receive_blocked_on_the_socket_ends_when_cancelled()
+    public async Task A_console_read_blocked_on_the_socket_ends_when_cancelled()
     {
         // A daemon that upgrades and then sends nothing, keeping the connection open.
         using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
@@ -188,18 +221,18 @@ public sealed class DaemonHttpTests : IDisposable
             var request = "";
             while (!request.Contains("\r\n\r\n", StringComparison.Ordinal))
                 request += Encoding.ASCII.GetString(buffer, 0, await client.ReceiveAsync(buffer));
-            await client.SendAsync("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"u8.ToArray());
+            await client.SendAsync("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: domino-console\r\n\r\n"u8.ToArray());
             return client;
         });
-        var (ws, _) = await DaemonHttp.UpgradeAsync(SocketPath, "domains/x/console", CancellationToken.None);
+        var (connection, _) = await DaemonHttp.UpgradeAsync(SocketPath, "domains/x/console", firstLine: null, CancellationToken.None);
         using var held = await server;
-        using (ws)
+        using (connection)
         {
             using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var e = await Record.ExceptionAsync(() => Task.Run(async () => await ws!.ReceiveAsync(new byte[16].AsMemory(), cts.Token)));
-            Assert.True(e is OperationCanceledException or WebSocketException, $"got {e}");
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"the cancelled receive took {clock.Elapsed}");
+            var e = await Record.ExceptionAsync(() => Task.Run(async () => await connection!.ReadAsync(new byte[16].AsMemory(), cts.Token)));
+            Assert.IsType<OperationCanceledException>(e, exactMatch: false);
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"the cancelled read took {clock.Elapsed}");
         }
     }
 }

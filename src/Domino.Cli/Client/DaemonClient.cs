@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
@@ -137,55 +136,40 @@ internal sealed partial class DaemonClient : IDisposable
             if (line.Length > 0) yield return line;
     }
 
-    /// <summary>Opens a domain's console as a WebSocket over the daemon socket.</summary>
-    public async Task<WebSocket> OpenConsoleAsync(string domain, bool replay, CancellationToken ct)
+    /// <summary>Opens a domain's console over the daemon socket (a <c>domino-console</c> upgrade).</summary>
+    public async Task<DaemonHttp.ConsoleConnection> OpenConsoleAsync(string domain, bool replay, CancellationToken ct)
     {
-        var (ws, refusal) = await DaemonHttp.UpgradeAsync(Paths.Socket,
-            $"domains/{Uri.EscapeDataString(domain)}/console?replay={(replay ? "true" : "false")}", ct).ConfigureAwait(false);
-        if (ws is not null) return ws;
+        var (connection, refusal) = await DaemonHttp.UpgradeAsync(Paths.Socket,
+            $"domains/{Uri.EscapeDataString(domain)}/console?replay={(replay ? "true" : "false")}", firstLine: null, ct).ConfigureAwait(false);
+        if (connection is not null) return connection;
         using (refusal) await ThrowIfErrorAsync(refusal!, ct).ConfigureAwait(false);
         throw new CliException($"cannot attach to the console of domain '{domain}'");
     }
 
     /// <summary>
     /// Creates a domain with its console attached, in one request (<c>GET /create-console</c>): the
-    /// daemon runs the guest only once the console is attached. A refused create throws the daemon's error.
+    /// console shows the guest's output from its first byte. A refused create throws the daemon's error.
     /// </summary>
-    public async Task<WebSocket> CreateWithConsoleAsync(byte[] request, CancellationToken ct)
+    public async Task<DaemonHttp.ConsoleConnection> CreateWithConsoleAsync(byte[] request, CancellationToken ct)
     {
-        var (ws, refusal) = await DaemonHttp.UpgradeAsync(Paths.Socket, "create-console", ct).ConfigureAwait(false);
-        if (ws is null)
+        var (connection, refusal) = await DaemonHttp.UpgradeAsync(Paths.Socket, "create-console", firstLine: request, ct).ConfigureAwait(false);
+        if (connection is null)
         {
             using (refusal) await ThrowIfErrorAsync(refusal!, ct).ConfigureAwait(false);
             throw new CliException("the daemon refused to create the domain");
         }
         try
         {
-            await ws.SendAsync(request, WebSocketMessageType.Text, true, ct).ConfigureAwait(false);
-            // One text message answers: the new domain, or an error.
-            var answer = await ReceiveTextAsync(ws, ct).ConfigureAwait(false)
-                ?? throw new CliException($"the daemon closed the console before answering the create ({ws.CloseStatusDescription ?? "no reason given"})");
-            if (ErrorMessage(answer) is { } error)
-                throw new CliException(error, ws.CloseStatus is { } status ? (int)status - 4000 : 0);
-            return ws;
+            // One line answers: the new domain, or an error (and the connection ends).
+            var answer = connection.ReadLine(ct)
+                ?? throw new CliException("the daemon closed the console before answering the create");
+            if (ErrorMessage(Encoding.UTF8.GetBytes(answer)) is { } error) throw new CliException(error);
+            return connection;
         }
         catch
         {
-            ws.Dispose();
+            await connection.DisposeAsync().ConfigureAwait(false);
             throw;
-        }
-    }
-
-    private static async Task<byte[]?> ReceiveTextAsync(WebSocket ws, CancellationToken ct)
-    {
-        using var message = new MemoryStream();
-        var buffer = new byte[4096];
-        while (true)
-        {
-            var r = await ws.ReceiveAsync(buffer.AsMemory(), ct).ConfigureAwait(false);
-            if (r.MessageType == WebSocketMessageType.Close) return null;
-            message.Write(buffer, 0, r.Count);
-            if (r.EndOfMessage) return message.ToArray();
         }
     }
 

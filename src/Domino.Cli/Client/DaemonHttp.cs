@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net.WebSockets;
 using System.Text;
 using Domino.Toolstack.Interop;
 
@@ -10,8 +9,9 @@ namespace Domino.Cli.Client;
 /// request per process, and loading System.Net.Http's client (handlers, pools, its async machinery)
 /// costs more than most commands take in all; the daemon's API needs only this much of HTTP:
 /// a request with an optional JSON body, a response framed by Content-Length, chunked encoding or
-/// the end of the connection, and the WebSocket upgrade for consoles (RFC 6455 framing is then the
-/// framework's own <see cref="WebSocket.CreateFromStream(Stream, WebSocketCreationOptions)"/>).
+/// the end of the connection, and the upgrade to <c>domino-console</c> for consoles (the connection
+/// then carries the console's bytes as they are; a WebSocket would need framing and, for its masks,
+/// the crypto library's random source, which takes a fresh process milliseconds to load).
 /// Its socket I/O blocks (see <see cref="Connection"/>): the async methods here complete before they
 /// return.
 /// </summary>
@@ -60,36 +60,71 @@ internal static class DaemonHttp
     }
 
     /// <summary>
-    /// GET <paramref name="path"/> upgraded to a WebSocket. The daemon's refusal (no such domain, wrong
-    /// state) comes back as an ordinary response and is returned in <paramref name="refusal"/>.
+    /// GET <paramref name="path"/> with the connection upgraded to <c>domino-console</c>: after the 101 the
+    /// bytes are the console's both ways (the daemon's ConsoleChannel). <paramref name="firstLine"/>, if
+    /// any, is sent right behind the request without waiting for the 101 (create-console's request).
+    /// The daemon's refusal (no such domain, wrong state) comes back as an ordinary response and is
+    /// returned in <paramref name="refusal"/>.
     /// </summary>
-    public static async Task<(WebSocket? Socket, Response? Refusal)> UpgradeAsync(string socket, string path, CancellationToken ct)
+    public static async Task<(ConsoleConnection? Connection, Response? Refusal)> UpgradeAsync(string socket, string path, byte[]? firstLine, CancellationToken ct)
     {
         var connection = Connect(socket);
         try
         {
-            // The key only guards against caches and cross-protocol confusion on shared networks; on the
-            // daemon's private socket the 101 and its Upgrade header are what matter, so the accept hash is
-            // not checked (that would load the crypto stack for nothing).
-            Span<byte> nonce = stackalloc byte[16];
-            Random.Shared.NextBytes(nonce);
-            var head = $"GET /{path} HTTP/1.1\r\nHost: domino\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
-                       $"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {Convert.ToBase64String(nonce)}\r\n\r\n";
-            await connection.WriteAsync(Encoding.ASCII.GetBytes(head), ct).ConfigureAwait(false);
+            var head = Encoding.ASCII.GetBytes($"GET /{path} HTTP/1.1\r\nHost: domino\r\nConnection: Upgrade\r\nUpgrade: {ConsoleProtocol}\r\n\r\n");
+            await connection.WriteAsync(firstLine is null ? head : [.. head, .. firstLine, (byte)'\n'], ct).ConfigureAwait(false);
             var (status, headers) = ReadHead(connection, ct);
             if (status != 101)
-            {
                 return (null, new Response(status, headers, FramedBody(connection, headers)));
-            }
-            if (!headers.TryGetValue("upgrade", out var upgrade) || !upgrade.Equals("websocket", StringComparison.OrdinalIgnoreCase))
-                throw new IOException("the daemon answered 101 without upgrading to a WebSocket");
-            return (WebSocket.CreateFromStream(connection, new WebSocketCreationOptions { IsServer = false, KeepAliveInterval = Timeout.InfiniteTimeSpan }), null);
+            if (!headers.TryGetValue("upgrade", out var upgrade) || !upgrade.Equals(ConsoleProtocol, StringComparison.OrdinalIgnoreCase))
+                throw new IOException($"the daemon answered 101 without upgrading to {ConsoleProtocol}");
+            return (new ConsoleConnection(connection), null);
         }
         catch
         {
             await connection.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>The <c>Upgrade</c> token of a console connection.</summary>
+    public const string ConsoleProtocol = "domino-console";
+
+    /// <summary>An upgraded console connection: reads are the guest's output, writes its input.</summary>
+    public sealed class ConsoleConnection : Stream
+    {
+        private readonly Connection _connection;
+
+        internal ConsoleConnection(Connection connection) => _connection = connection;
+
+        /// <summary>One line (create-console's answer); null at end of stream.</summary>
+        public string? ReadLine(CancellationToken ct) => _connection.ReadLine(ct);
+
+        /// <summary>Detaches: the daemon sees end of input and closes, which ends reading.</summary>
+        public void Detach() => _connection.ShutdownSend();
+
+        public override ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken ct = default) => _connection.ReadAsync(destination, ct);
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) => _connection.ReadAsync(buffer, offset, count, ct);
+        public override int Read(byte[] buffer, int offset, int count) => _connection.Read(buffer, offset, count);
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> source, CancellationToken ct = default) => _connection.WriteAsync(source, ct);
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken ct) => _connection.WriteAsync(buffer, offset, count, ct);
+        public override void Write(byte[] buffer, int offset, int count) => _connection.Write(buffer, offset, count);
+        public override Task FlushAsync(CancellationToken ct) => Task.CompletedTask;
+        public override void Flush() { }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) _connection.Dispose();
+            base.Dispose(disposing);
+        }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
     }
 
     /// <summary>How the body is framed (RFC 9112 §6.3): chunked wins over Content-Length; with neither it runs to the end of the connection.</summary>
@@ -128,11 +163,13 @@ internal static class DaemonHttp
     /// Its I/O blocks, also behind ReadAsync and WriteAsync, which complete before they return: a command
     /// waits for one answer at a time anyway, and an await that never suspends builds no state machine
     /// box, where one that does makes the JIT compile a box for every async method up the chain (this
-    /// client's, System.CommandLine's, ManagedWebSocket's; ReadyToRun cannot hold them), on every run.
+    /// client's and System.CommandLine's; ReadyToRun cannot hold them), on every run.
     /// Cancelling closes the socket, which ends a blocked read.
     /// </summary>
-    private sealed class Connection(UnixSocketStream inner) : Stream
+    internal sealed class Connection(UnixSocketStream inner) : Stream
     {
+        public void ShutdownSend() => inner.ShutdownSend();
+
         private const int MaxLine = 64 * 1024;
         private readonly byte[] _buffer = new byte[16 * 1024];
         private int _start, _end;

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Net.WebSockets;
 using Domino.Cli.Client;
 using static Domino.Cli.Commands.CommandHelpers;
 
@@ -31,12 +30,12 @@ internal static class ConsoleCommand
     /// <summary>Attaches to a domain's console: see <see cref="RunAsync"/>.</summary>
     public static async Task<int> AttachAsync(DaemonClient client, string domain, bool replay, CancellationToken ct)
     {
-        using var ws = await client.OpenConsoleAsync(domain, replay, ct).ConfigureAwait(false);
-        return await RunAsync(ws, ct).ConfigureAwait(false);
+        using var connection = await client.OpenConsoleAsync(domain, replay, ct).ConfigureAwait(false);
+        return await RunAsync(connection, ct).ConfigureAwait(false);
     }
 
     /// <summary>Copies console output to stdout and stdin to the guest until the console closes or ^] is typed.</summary>
-    public static async Task<int> RunAsync(WebSocket ws, CancellationToken ct)
+    public static async Task<int> RunAsync(DaemonHttp.ConsoleConnection connection, CancellationToken ct)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         using var terminal = Terminal.RawIfInteractive();
@@ -49,15 +48,14 @@ internal static class ConsoleCommand
             var buffer = new byte[16 * 1024];
             try
             {
-                while (true)
+                int n;
+                while ((n = await connection.ReadAsync(buffer.AsMemory(), stop.Token).ConfigureAwait(false)) > 0)
                 {
-                    var r = await ws.ReceiveAsync(buffer.AsMemory(), stop.Token).ConfigureAwait(false);
-                    if (r.MessageType == WebSocketMessageType.Close) break;
-                    await stdout.WriteAsync(buffer.AsMemory(0, r.Count), stop.Token).ConfigureAwait(false);
+                    await stdout.WriteAsync(buffer.AsMemory(0, n), stop.Token).ConfigureAwait(false);
                     await stdout.FlushAsync(stop.Token).ConfigureAwait(false);
                 }
             }
-            catch (WebSocketException) { }
+            catch (IOException) { }
             catch (OperationCanceledException) { }
         });
 
@@ -75,30 +73,22 @@ internal static class ConsoleCommand
                     var esc = Array.IndexOf(buffer, Escape, 0, n);
                     if (esc >= 0)
                     {
-                        if (esc > 0) await ws.SendAsync(buffer.AsMemory(0, esc), WebSocketMessageType.Binary, true, stop.Token).ConfigureAwait(false);
-                        // Detach by closing: the daemon answers, which ends the output loop (a cancelled receive
-                        // would abort the connection instead); a daemon that does not answer is not waited for long.
-                        await ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "detached", stop.Token).ConfigureAwait(false);
+                        if (esc > 0) await connection.WriteAsync(buffer.AsMemory(0, esc), stop.Token).ConfigureAwait(false);
+                        // Detach by shutting down our side: the daemon closes, which ends the output loop with
+                        // what the guest printed until then; a daemon that does not close is not waited for long.
+                        connection.Detach();
                         stop.CancelAfter(CloseWait);
                         return;
                     }
-                    await ws.SendAsync(buffer.AsMemory(0, n), WebSocketMessageType.Binary, true, stop.Token).ConfigureAwait(false);
+                    await connection.WriteAsync(buffer.AsMemory(0, n), stop.Token).ConfigureAwait(false);
                 }
             }
-            catch (WebSocketException) { }
+            catch (IOException) { }
             catch (OperationCanceledException) { }
         });
 
         await output.ConfigureAwait(false);
         await stop.CancelAsync().ConfigureAwait(false);
-        try
-        {
-            if (ws.State == WebSocketState.Open)
-                await ws.CloseAsync(WebSocketCloseStatus.NormalClosure, "detached", CancellationToken.None).ConfigureAwait(false);
-            else if (ws.State == WebSocketState.CloseReceived) // the console ended: answer the daemon's close
-                await ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "console closed", CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (WebSocketException) { }
         return 0;
     }
 

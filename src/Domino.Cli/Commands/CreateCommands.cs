@@ -56,10 +56,10 @@ internal static class CreateCommands
                     await client.PostAsync("domains", request, token).ConfigureAwait(false);
                     return 0;
                 }
-                // One request: the daemon runs the guest only once its console is attached, so no output is lost,
-                // even from a guest that prints and powers off at once.
-                using var ws = await client.CreateWithConsoleAsync(request, token).ConfigureAwait(false);
-                return await ConsoleCommand.RunAsync(ws, token).ConfigureAwait(false);
+                // One request: the console shows the guest's output from its first byte, even a guest that
+                // prints and powers off at once.
+                using var connection = await client.CreateWithConsoleAsync(request, token).ConfigureAwait(false);
+                return await ConsoleCommand.RunAsync(connection, token).ConfigureAwait(false);
             }, ct).ConfigureAwait(false);
         });
         return command;

@@ -55,19 +55,23 @@ internal static class DomainEndpoints
         domains.MapGet("/{id}/console/history", async (string id, DomainService s, CancellationToken ct) =>
             Results.Bytes(await s.ConsoleHistoryAsync(s.Lookup(id), ct).ConfigureAwait(false), "application/octet-stream"))
             .WithSummary("Recent console output (dmesg)");
-        domains.MapGet("/{id}/console", Console).AsWebSocket().WithSummary("Console: WebSocket, binary frames both ways (replay=false: no history)");
-        app.MapGet("/create-console", CreateWithConsole).AsWebSocket().WithTags("domains")
-            .WithSummary("Create a domain with its console attached (xl create -c) in one request: WebSocket")
-            .WithDescription("The first message (text) is a create request, as the body of POST /domains. The daemon answers with one text " +
-                "message, the new domain (as POST /domains does) or an error {\"error\", \"code\"} followed by a close with status " +
-                "4000 + the HTTP status the error has elsewhere; then the console follows as on /domains/{id}/console. The guest is built " +
-                "paused and runs only once its console is attached, so no output is lost; \"paused\": true leaves it paused.");
+        domains.MapGet("/{id}/console", Console).AsUpgrade()
+            .WithSummary("Console: a WebSocket (binary frames both ways) or, with Upgrade: domino-console, the connection itself (replay=false: no history)")
+            .WithDescription("With Upgrade: domino-console the bytes after the 101 are the console's both ways, unframed; the client detaches by " +
+                "shutting down its sending side, and the daemon closes the connection when the console ends.");
+        app.MapGet("/create-console", CreateWithConsole).AsUpgrade().WithTags("domains")
+            .WithSummary("Create a domain with its console attached (xl create -c) in one request: WebSocket or domino-console")
+            .WithDescription("The first message (WebSocket: a text message; domino-console: one line) is a create request, as the body of " +
+                "POST /domains. The daemon answers with one message (one line), the new domain (as POST /domains does) or an error " +
+                "{\"error\", \"code\"}, after which a WebSocket is closed with status 4000 + the HTTP status the error has elsewhere " +
+                "and a domino-console connection is closed; then the console follows as on /domains/{id}/console, from the guest's first " +
+                "byte. \"paused\": true leaves the guest paused.");
 
         app.MapGet("/events", Events).WithSummary("Event stream: one JSON object per line");
     }
 
-    /// <summary>A WebSocket endpoint answers 101; a request that is not an upgrade gets 400.</summary>
-    private static RouteHandlerBuilder AsWebSocket(this RouteHandlerBuilder endpoint) =>
+    /// <summary>An upgrade endpoint answers 101; a request that is not an upgrade gets 400.</summary>
+    private static RouteHandlerBuilder AsUpgrade(this RouteHandlerBuilder endpoint) =>
         endpoint.Produces(StatusCodes.Status101SwitchingProtocols).Produces<ErrorResponse>(StatusCodes.Status400BadRequest);
 
     private static HostInfo HostInfoFor(DomainService s, DaemonInfo info)
@@ -127,29 +131,31 @@ internal static class DomainEndpoints
     private static async Task Console(HttpContext ctx, string id, bool? replay, DomainService s)
     {
         var domain = s.Lookup(id);
-        if (!ctx.WebSockets.IsWebSocketRequest)
-            throw new ToolstackException(ErrorKind.Invalid, "the console is a WebSocket endpoint (use domino console)");
+        if (!IsConsoleUpgrade(ctx))
+            throw new ToolstackException(ErrorKind.Invalid, "the console is an upgrade endpoint (WebSocket or domino-console; use domino console)");
         var ct = ctx.RequestAborted;
         await using var console = await s.OpenConsoleAsync(domain, replay ?? true, ct).ConfigureAwait(false);
-        using var ws = await ctx.WebSockets.AcceptWebSocketAsync().ConfigureAwait(false);
-        await RelayAsync(ws, console, ct).ConfigureAwait(false);
+        await using var channel = (await ConsoleChannel.AcceptAsync(ctx).ConfigureAwait(false))!;
+        await channel.RelayAsync(console, ct).ConfigureAwait(false);
     }
 
+    private static bool IsConsoleUpgrade(HttpContext ctx) => ctx.WebSockets.IsWebSocketRequest || ConsoleChannel.IsRawUpgrade(ctx);
+
     /// <summary>
-    /// create -c in one request: the create request arrives as the first message (a WebSocket upgrade
-    /// carries no body), the answer or the error goes back as one text message, then the console.
+    /// create -c in one request: the create request arrives first on the upgraded connection (an upgrade
+    /// carries no body), the answer or the error goes back as one message, then the console.
     /// </summary>
     private static async Task CreateWithConsole(HttpContext ctx, DomainService s)
     {
-        if (!ctx.WebSockets.IsWebSocketRequest)
-            throw new ToolstackException(ErrorKind.Invalid, "create-console is a WebSocket endpoint (use domino create -c)");
+        if (!IsConsoleUpgrade(ctx))
+            throw new ToolstackException(ErrorKind.Invalid, "create-console is an upgrade endpoint (WebSocket or domino-console; use domino create -c)");
         var ct = ctx.RequestAborted;
-        using var ws = await ctx.WebSockets.AcceptWebSocketAsync().ConfigureAwait(false);
+        await using var channel = (await ConsoleChannel.AcceptAsync(ctx).ConfigureAwait(false))!;
         DomainInfo info;
         Stream console;
         try
         {
-            if (await ReceiveTextAsync(ws, ct).ConfigureAwait(false) is not { } message) return; // the client left without asking
+            if (await channel.ReceiveRequestAsync(ct).ConfigureAwait(false) is not { } message) return; // the client left without asking
             var request = JsonSerializer.Deserialize(message, ToolstackJson.Default.CreateDomainRequest)
                 ?? throw new ToolstackException(ErrorKind.Invalid, "bad request body: the create request is null");
             (info, console) = await s.CreateWithConsoleAsync(request.Spec, request.Config, request.Paused, ct).ConfigureAwait(false);
@@ -157,95 +163,13 @@ internal static class DomainEndpoints
         catch (Exception e) when (e is ToolstackException or JsonException)
         {
             var (status, error) = ErrorMapping.For(e);
-            try
-            {
-                await ws.SendAsync(JsonSerializer.SerializeToUtf8Bytes(error, ToolstackJson.Default.ErrorResponse), WebSocketMessageType.Text, true, ct).ConfigureAwait(false);
-                await ws.CloseOutputAsync((WebSocketCloseStatus)(4000 + status), error.Code, ct).ConfigureAwait(false);
-            }
-            catch (WebSocketException) { }
+            await channel.FailAsync(status, error, ct).ConfigureAwait(false);
             return;
         }
         await using (console.ConfigureAwait(false))
         {
-            await ws.SendAsync(JsonSerializer.SerializeToUtf8Bytes(info, ToolstackJson.Default.DomainInfo), WebSocketMessageType.Text, true, ct).ConfigureAwait(false);
-            await RelayAsync(ws, console, ct).ConfigureAwait(false);
-        }
-    }
-
-    private const int MaxRequestMessage = 1 << 20;
-
-    /// <summary>One whole text message; null if the client closed first.</summary>
-    private static async Task<byte[]?> ReceiveTextAsync(WebSocket ws, CancellationToken ct)
-    {
-        using var message = new MemoryStream();
-        var buffer = new byte[16 * 1024];
-        while (true)
-        {
-            var r = await ws.ReceiveAsync(buffer.AsMemory(), ct).ConfigureAwait(false);
-            if (r.MessageType == WebSocketMessageType.Close) return null;
-            if (r.MessageType != WebSocketMessageType.Text)
-                throw new ToolstackException(ErrorKind.Invalid, "the first message must be the create request as JSON text");
-            if (message.Length + r.Count > MaxRequestMessage)
-                throw new ToolstackException(ErrorKind.Invalid, $"the create request is larger than {MaxRequestMessage >> 20} MiB");
-            message.Write(buffer, 0, r.Count);
-            if (r.EndOfMessage) return message.ToArray();
-        }
-    }
-
-    /// <summary>How long a client has to answer our close once the console has ended.</summary>
-    private static readonly TimeSpan CloseWait = TimeSpan.FromSeconds(5);
-
-    /// <summary>
-    /// Console bytes both ways between the WebSocket and the guest until either side ends. WebSocket
-    /// operations are never cancelled here: a cancelled send or receive aborts the connection, and
-    /// output the guest printed last (a whole short-lived guest's, under create -c) could go with it.
-    /// The side that ends first closes; the other answers.
-    /// </summary>
-    private static async Task RelayAsync(WebSocket ws, Stream console, CancellationToken ct)
-    {
-        using var detached = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var toClient = Task.Run(async () =>
-        {
-            var buffer = new byte[16 * 1024];
-            try
-            {
-                int n;
-                while ((n = await console.ReadAsync(buffer, detached.Token).ConfigureAwait(false)) > 0)
-                    await ws.SendAsync(buffer.AsMemory(0, n), WebSocketMessageType.Binary, true, ct).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (detached.IsCancellationRequested) { }
-            catch (IOException) { } // the guest's console went away
-            if (ws.State is WebSocketState.Open or WebSocketState.CloseReceived)
-                await ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "console closed", ct).ConfigureAwait(false);
-        }, CancellationToken.None);
-        var fromClient = Task.Run(async () =>
-        {
-            var buffer = new byte[4096];
-            while (true)
-            {
-                var r = await ws.ReceiveAsync(buffer.AsMemory(), ct).ConfigureAwait(false);
-                if (r.MessageType == WebSocketMessageType.Close) return;
-                await console.WriteAsync(buffer.AsMemory(0, r.Count), ct).ConfigureAwait(false);
-            }
-        }, CancellationToken.None);
-
-        try
-        {
-            if (await Task.WhenAny(toClient, fromClient).ConfigureAwait(false) == fromClient)
-            {
-                await detached.CancelAsync().ConfigureAwait(false); // the client detached: stop reading the console, answer its close
-                await toClient.ConfigureAwait(false);
-                await fromClient.ConfigureAwait(false);
-            }
-            else
-            {
-                await toClient.ConfigureAwait(false);
-                await fromClient.WaitAsync(CloseWait, ct).ConfigureAwait(false); // the client answers our close
-            }
-        }
-        catch (Exception e) when (e is WebSocketException or IOException or TimeoutException or OperationCanceledException)
-        {
-            // The client went away without closing, or never answered: nothing left to tell it.
+            await channel.SendAnswerAsync(JsonSerializer.SerializeToUtf8Bytes(info, ToolstackJson.Default.DomainInfo), ct).ConfigureAwait(false);
+            await channel.RelayAsync(console, ct).ConfigureAwait(false);
         }
     }
 

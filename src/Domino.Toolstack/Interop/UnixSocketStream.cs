@@ -13,7 +13,7 @@ namespace Domino.Toolstack.Interop;
 /// </summary>
 public sealed partial class UnixSocketStream : Stream
 {
-    private const int AF_UNIX = 1, SOCK_STREAM = 1, SOCK_CLOEXEC = 0x80000, SHUT_RDWR = 2, EINTR = 4;
+    private const int AF_UNIX = 1, SOCK_STREAM = 1, SOCK_CLOEXEC = 0x80000, SHUT_WR = 1, SHUT_RDWR = 2, EINTR = 4;
     private const int SunPathLength = 108; // struct sockaddr_un: sa_family_t sun_family; char sun_path[108]
 
     private readonly FileDescriptor _fd;
@@ -70,6 +70,9 @@ public sealed partial class UnixSocketStream : Stream
             buffer = buffer[(int)n..];
         }
     }
+
+    /// <summary>Shuts down the sending side (shutdown(2) SHUT_WR): the peer reads end of file, and this side can still read.</summary>
+    public void ShutdownSend() => _ = shutdown(_fd, SHUT_WR);
 
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
     public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
