@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Domino.Toolstack.Api;
@@ -54,9 +55,14 @@ internal static class VmmWire
         return line;
     }
 
-    /// <summary>Reads one line byte by byte, so nothing after it (console bytes) is consumed.</summary>
+    /// <summary>
+    /// Reads one line and nothing after it (console bytes follow some answers). On a socket it peeks
+    /// for the newline and then takes exactly the line, two system calls for a whole line; on any
+    /// other stream it reads byte by byte.
+    /// </summary>
     public static async Task<string?> ReadLineAsync(Stream s, CancellationToken ct)
     {
+        if (s is NetworkStream { Socket: var socket }) return await ReadLineAsync(socket, ct).ConfigureAwait(false);
         var sb = new StringBuilder();
         var one = new byte[1];
         while (true)
@@ -66,6 +72,28 @@ internal static class VmmWire
             if (one[0] == (byte)'\n') return sb.ToString();
             sb.Append((char)one[0]);
             if (sb.Length > 1 << 20) throw new IOException("control line too long");
+        }
+    }
+
+    private static async Task<string?> ReadLineAsync(Socket socket, CancellationToken ct)
+    {
+        var line = new List<byte>();
+        var buffer = new byte[4096];
+        while (true)
+        {
+            var peeked = await socket.ReceiveAsync(buffer, SocketFlags.Peek, ct).ConfigureAwait(false);
+            if (peeked == 0) return line.Count > 0 ? Encoding.UTF8.GetString([.. line]) : null;
+            var lf = Array.IndexOf(buffer, (byte)'\n', 0, peeked);
+            var take = lf < 0 ? peeked : lf + 1;
+            for (var got = 0; got < take;)
+            {
+                var n = await socket.ReceiveAsync(buffer.AsMemory(got, take - got), SocketFlags.None, ct).ConfigureAwait(false);
+                if (n == 0) throw new IOException("control connection closed inside a line");
+                got += n;
+            }
+            line.AddRange(buffer.AsSpan(0, lf < 0 ? take : lf));
+            if (lf >= 0) return Encoding.UTF8.GetString([.. line]);
+            if (line.Count > 1 << 20) throw new IOException("control line too long");
         }
     }
 
