@@ -167,6 +167,10 @@ public sealed class DominoRunner : IDisposable
         foreach (var dir in Directory.Exists(Path.Combine(StateDir, "domains")) ? Directory.GetDirectories(Path.Combine(StateDir, "domains")) : [])
             if (Guid.TryParse(Path.GetFileName(dir), out var uuid))
                 try { Directory.Delete(Path.Combine("/sys/fs/cgroup/cpu/domino", uuid.ToString())); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        // So are the cpu groups the daemon made for its spare VMM processes (vmm-PID), once those are gone.
+        foreach (var dir in Directory.Exists("/sys/fs/cgroup/cpu/domino") ? Directory.GetDirectories("/sys/fs/cgroup/cpu/domino", "vmm-*") : [])
+            if (int.TryParse(Path.GetFileName(dir)[4..], out var sparePid) && !Toolstack.Interop.Libc.ProcessExists(sparePid))
+                try { Directory.Delete(dir); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         var crashed = UnhandledExceptionsInLogs();
         try { Directory.Delete(StateDir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         if (crashed.Length > 0) throw new Xunit.Sdk.XunitException($"a Domino process died of an unhandled exception:\n{crashed}");

@@ -38,6 +38,44 @@ public sealed class SpareVmmTests : IDisposable
         TestDriverEndToEndTests.WaitFor(() => !Libc.ProcessExists(pid));
     }
 
+    [SkippableFact]
+    public void A_spare_waits_in_pool0_with_a_cpu_group_that_becomes_its_domains()
+    {
+        Kvm.Require();
+        Skip.IfNot(Toolstack.Scheduling.Host.CgroupHostScheduler.Available(),
+            $"NOT RUN: host enforcement needs root and cgroup v1 ({Toolstack.Scheduling.Host.CgroupHostScheduler.Unavailable()})");
+        _d.StartDaemon();
+        TestDriverEndToEndTests.WaitFor(() => Spares().Count == 1, 60);
+        var spare = Spares().Single();
+        // The daemon moves a new spare there in the background, while it warms up.
+        TestDriverEndToEndTests.WaitFor(() => Group(spare, "cpu") == $"/domino/vmm-{spare}", 30);
+        Assert.Equal("/domino/pool0", Group(spare, "cpuset"));
+
+        Assert.Equal(0, _d.Run("create", "-q", _d.Config("count", $"kernel = \"{Kvm.Guest("counter")}\"")).ExitCode);
+        Assert.Equal(spare, _d.VmmPid());
+        var uuid = Path.GetFileName(Directory.GetDirectories(Path.Combine(_d.StateDir, "domains")).Single());
+        // The spare's group was renamed to the domain's: every thread of the process is in it, vCPU threads included.
+        foreach (var task in Directory.GetDirectories($"/proc/{spare}/task"))
+        {
+            var tid = int.Parse(Path.GetFileName(task), CultureInfo.InvariantCulture);
+            Assert.Equal($"/domino/{uuid}", Group(spare, "cpu", tid));
+            Assert.Equal("/domino/pool0", Group(spare, "cpuset", tid));
+        }
+        Assert.False(Directory.Exists($"/sys/fs/cgroup/cpu/domino/vmm-{spare}"));
+        Assert.Equal(0, _d.Run("destroy", "count").ExitCode);
+        Assert.False(Directory.Exists($"/sys/fs/cgroup/cpu/domino/{uuid}"));
+    }
+
+    private static string? Group(int pid, string controller, int? tid = null)
+    {
+        try
+        {
+            return Toolstack.Scheduling.Host.CgroupHostScheduler.GroupOf(
+                File.ReadAllText(tid is { } t ? $"/proc/{pid}/task/{t}/cgroup" : $"/proc/{pid}/cgroup"), controller);
+        }
+        catch (IOException) { return null; }
+    }
+
     private string VmmLogs() => string.Join('\n', Directory.GetFiles(Path.Combine(_d.StateDir, "logs"), "vmm-*.log").Select(File.ReadAllText));
 
     [SkippableFact]

@@ -18,7 +18,10 @@ public sealed partial class DomainService
             lock (_table) d = _byUuid.GetValueOrDefault(uuid);
             return d is null ? [] : Driver.VcpuThreads(Ref(d));
         };
-        scheduling.Reconcile(Domains().Select(d => d.Uuid));
+        scheduling.Reconcile([.. Domains().Select(d =>
+        {
+            lock (d.Sync) return new SchedulingService.LiveDomain(d.Uuid, d.DomId, d.Spec, d.ConfigJson, d.State.IsLive());
+        })]);
     }
 
     /// <summary>vcpu-list with the scheduling service's view of affinity (what is enforced), where it has one.</summary>

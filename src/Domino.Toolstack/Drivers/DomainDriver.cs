@@ -118,6 +118,13 @@ public abstract partial class DomainDriver : IAsyncDisposable
     /// whose guests have no gate (test, qemu) ignore it.</summary>
     public virtual void PublishGateTable(Guid uuid, Domino.Vmm.Scheduling.GateTable? table) { }
 
+    /// <summary>
+    /// Told the pid of each process the driver starts ahead of a domain (the vmm driver's spare VMM
+    /// process), also of one already running when set, so the scheduler can place it early
+    /// (<see cref="Scheduling.SchedulingService.PrepareSpare"/>). Called on a background thread.
+    /// </summary>
+    public virtual Action<int>? SpareStarted { set { } }
+
     public virtual Task<byte[]> ReadConsoleHistoryAsync(GuestRef guest, CancellationToken ct) => throw Unsupported("dmesg");
 
     /// <summary>A duplex console: reads return guest output (the recent history first when

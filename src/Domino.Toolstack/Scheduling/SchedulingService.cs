@@ -80,6 +80,7 @@ public sealed partial class SchedulingService : IDisposable
         lock (_sync)
         {
             var d = _state.Domains.FirstOrDefault(x => x.Uuid == uuid);
+            var known = d is not null;
             if (d is null)
             {
                 d = NewDomainState(uuid, domId, spec, configJson);
@@ -94,8 +95,23 @@ public sealed partial class SchedulingService : IDisposable
                 throw;
             }
             PublishGate(d);
-            Save();
+            // A new domain's state is what its config says: a restarted daemon rebuilds it from there
+            // (Reconcile), so the create does not wait for this file; its first change writes it.
+            if (known) Save();
         }
+    }
+
+    /// <summary>
+    /// A VMM process started ahead of a domain (the vmm driver's spare): placed where a Pool-0 domain
+    /// with default parameters runs, so a create there finds its vCPU threads in place.
+    /// </summary>
+    public void PrepareSpare(int pid)
+    {
+        HostPool pool;
+        lock (_sync) pool = HostPoolOf(PoolById(0));
+        var defaults = new HostDomain(Guid.Empty, "", pool, CreditParams.DefaultWeight, 0, []);
+        try { Host.PrepareProcess(pid, pool, defaults.CpuGroup); }
+        catch (Exception e) when (e is ToolstackException or IOException or UnauthorizedAccessException) { Log($"scheduling: preparing VMM process {pid}: {e.Message}"); }
     }
 
     public void Released(Guid uuid)
@@ -122,16 +138,38 @@ public sealed partial class SchedulingService : IDisposable
         }
     }
 
-    /// <summary>Forgets domains the daemon no longer has (after recovery).</summary>
-    public void Reconcile(IEnumerable<Guid> live)
+    /// <summary>A domain the daemon has after recovery, for <see cref="Reconcile"/>; <paramref name="HasVcpus"/> when its guest exists.</summary>
+    public sealed record LiveDomain(Guid Uuid, int DomId, DomainSpec Spec, string? ConfigJson, bool HasVcpus);
+
+    /// <summary>
+    /// After recovery: forgets domains the daemon no longer has, and takes in those it has that the
+    /// saved state lacks (a new domain is recorded here only once its parameters change, since its
+    /// config says them), placing their vCPU threads.
+    /// </summary>
+    public void Reconcile(IEnumerable<LiveDomain> live)
     {
-        var keep = live.ToHashSet();
+        var domains = live.ToList();
+        var keep = domains.Select(d => d.Uuid).ToHashSet();
         lock (_sync)
         {
             foreach (var gone in _state.Domains.Where(d => !keep.Contains(d.Uuid)).Select(d => d.Uuid).ToList())
             {
                 _state.Domains.RemoveAll(d => d.Uuid == gone);
                 try { Host.RemoveDomain(gone); } catch (Exception e) when (e is ToolstackException or IOException) { }
+            }
+            foreach (var l in domains.Where(l => l.HasVcpus && _state.Domains.All(d => d.Uuid != l.Uuid)))
+            {
+                try
+                {
+                    var d = NewDomainState(l.Uuid, l.DomId, l.Spec, l.ConfigJson);
+                    _state.Domains.Add(d);
+                    ApplyLocked(d);
+                    PublishGate(d);
+                }
+                catch (Exception e) when (e is ToolstackException or IOException)
+                {
+                    Log($"scheduling: domain '{l.Spec.Name}': {e.Message}");
+                }
             }
             Save();
         }

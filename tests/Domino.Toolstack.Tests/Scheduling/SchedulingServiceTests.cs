@@ -155,9 +155,15 @@ public sealed class SchedulingServiceTests : IDisposable
         _s.RemoveCpus("Pool-0", "3");
         _s.CreatePool("rt", SchedulerKind.Rtds, "3");
         await Create("a", schedParams: "\"weight\":1000");
+        await Create("b");
+        _s.SetCredit(SchedulerKind.Credit, Uuid("b"), "b", 512, null);
         using var again = new SchedulingService(_f.StateDir, new InMemoryHostScheduler(), CpuSet.Range(0, 4));
         Assert.Equal(["Pool-0", "rt"], again.Pools().Select(p => p.Name));
-        Assert.Equal(1000, Assert.Single(Assert.Single(again.Credit(SchedulerKind.Credit, null, null)).Domains).Weight);
+        // What a restarted daemon does: a domain whose parameters never changed comes back from its config.
+        _f.Service.AttachScheduling(again);
+        var weights = Assert.Single(again.Credit(SchedulerKind.Credit, null, null)).Domains.ToDictionary(d => d.Name, d => d.Weight);
+        Assert.Equal(1000, weights["a"]);
+        Assert.Equal(512, weights["b"]);
     }
 
     [Fact]

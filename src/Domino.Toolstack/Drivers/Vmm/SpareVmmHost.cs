@@ -15,6 +15,22 @@ internal sealed class SpareVmmHost(SelfCommand host, string stateDir, bool enabl
     private readonly Lock _lock = new();
     private Process? _spare;
     private bool _disposed;
+    private Action<int>? _started;
+
+    /// <summary>Called with each new spare's pid (and, when set, the live spare's), on a background thread.</summary>
+    public Action<int>? Started
+    {
+        set
+        {
+            int? live;
+            lock (_lock)
+            {
+                _started = value;
+                live = _spare?.Id;
+            }
+            if (value is not null && live is { } pid) _ = Task.Run(() => value(pid));
+        }
+    }
 
     /// <summary>Hands the spare the domain <paramref name="uuid"/>; null when there is no live spare.</summary>
     public Process? Take(Guid uuid)
@@ -36,12 +52,13 @@ internal sealed class SpareVmmHost(SelfCommand host, string stateDir, bool enabl
         }
     }
 
-    /// <summary>Starts a new spare in the background unless one is ready (or spares are off).</summary>
-    public void Replenish()
+    /// <summary>Starts a new spare in the background, after <paramref name="delay"/>, unless one is ready (or spares are off).</summary>
+    public void Replenish(TimeSpan delay = default)
     {
         lock (_lock) if (!enabled || _disposed || _spare is not null) return;
-        _ = Task.Run(() =>
+        _ = Task.Run(async () =>
         {
+            if (delay > TimeSpan.Zero) await Task.Delay(delay).ConfigureAwait(false);
             var psi = host.StartInfo("vmm-host", "--spare", "--state-dir", stateDir);
             psi.RedirectStandardInput = true;
             psi.RedirectStandardOutput = true; // VmmHost.ServingLine, once it runs a domain
@@ -49,15 +66,16 @@ internal sealed class SpareVmmHost(SelfCommand host, string stateDir, bool enabl
             try { started = Process.Start(psi); }
             catch (Win32Exception) { return; } // creates fall back to starting a VMM process each
             if (started is null) return;
+            Action<int>? notify;
+            bool kept;
             lock (_lock)
             {
-                if (!_disposed && _spare is null)
-                {
-                    _spare = started;
-                    return;
-                }
+                notify = _started;
+                kept = !_disposed && _spare is null;
+                if (kept) _spare = started;
             }
-            Discard(started);
+            if (!kept) Discard(started);
+            else notify?.Invoke(started.Id);
         });
     }
 

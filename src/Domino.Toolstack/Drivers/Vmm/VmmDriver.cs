@@ -17,6 +17,7 @@ namespace Domino.Toolstack.Drivers.Vmm;
 public sealed partial class VmmDriver : DomainDriver
 {
     private static readonly TimeSpan StartLimit = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan SpareDelay = TimeSpan.FromMilliseconds(50);
     private readonly ConcurrentDictionary<Guid, CancellationTokenSource> _watches = new();
     private readonly ConcurrentDictionary<Guid, Process> _children = new();
     private readonly StateStore store;
@@ -38,6 +39,8 @@ public sealed partial class VmmDriver : DomainDriver
     public override IReadOnlyList<Scheduling.Host.VcpuThread> VcpuThreads(GuestRef guest) => VmmScheduling.ReadThreads(store, guest.Uuid);
 
     public override void PublishGateTable(Guid uuid, Domino.Vmm.Scheduling.GateTable? table) => VmmScheduling.WriteGate(store, uuid, table);
+
+    public override Action<int>? SpareStarted { set => _spares.Started = value; }
 
     internal static string LaunchFile(StateStore store, Guid uuid) => Path.Combine(store.VmmDir, $"{uuid}.launch.json");
     internal static string ErrorFile(StateStore store, Guid uuid) => Path.Combine(store.VmmDir, $"{uuid}.error");
@@ -87,10 +90,10 @@ public sealed partial class VmmDriver : DomainDriver
         try { (answer, connection) = await WaitUntilServingAsync(guest, process, first, ct).ConfigureAwait(false); }
         finally
         {
-            // The next spare starts once this guest is built: a runtime starting up and warming a VMM takes a
-            // core's worth of CPU for a while, which the guest being built (and on a 2-core host, the client
-            // and this daemon) would otherwise have to share.
-            _spares.Replenish();
+            // The next spare starts a little after this guest is built: forking this process and warming a
+            // new VMM take a core's worth of CPU for a while, which the guest's first instructions, the rest
+            // of the create and the client showing the console (on a 2-core host) would otherwise share.
+            _spares.Replenish(SpareDelay);
         }
         Watch(guest, process.Id);
         return (new GuestStarted(process.Id, Libc.ProcessStartTicks(process.Id)), answer, connection);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Domino.Toolstack.Domains;
+using Domino.Toolstack.Interop;
 using Domino.Toolstack.Scheduling.Credit;
 using Domino.Vmm.Scheduling;
 
@@ -71,6 +72,9 @@ public sealed class CgroupHostScheduler : IHostScheduler
     public string PoolDir(int poolId) => Path.Combine(_cpusetRoot, Inv($"pool{poolId}"));
     public string DomainDir(Guid uuid) => Path.Combine(_cpuRoot, uuid.ToString());
 
+    /// <summary>The cpu group a prepared process waits in (<see cref="PrepareProcess"/>); it becomes its domain's group.</summary>
+    public string ProcessDir(int pid) => Path.Combine(_cpuRoot, Inv($"vmm-{pid}"));
+
     public void ApplyPool(HostPool pool)
     {
         lock (_sync)
@@ -107,6 +111,13 @@ public sealed class CgroupHostScheduler : IHostScheduler
             {
                 EnsureCpuParent();
                 group = DomainDir(domain.Uuid);
+                // A domain started in a prepared process takes that process's group, threads and all.
+                if (!Directory.Exists(group) && domain.Vcpus.FirstOrDefault(v => v.Thread is not null)?.Thread is { } first
+                    && Directory.Exists(ProcessDir(first.Pid)))
+                {
+                    try { Directory.Move(ProcessDir(first.Pid), group); }
+                    catch (IOException e) { _log($"scheduling: adopting {ProcessDir(first.Pid)} for domain '{domain.Name}': {e.Message}"); }
+                }
                 Directory.CreateDirectory(group);
                 var what = $"domain '{domain.Name}'";
                 Write(group, "cpu.shares", Inv($"{values.Shares}"), what);
@@ -119,7 +130,7 @@ public sealed class CgroupHostScheduler : IHostScheduler
                 var who = $"domain '{domain.Name}' vcpu {v.Vcpu} (thread {t.Tid})";
                 // Leave any real-time policy first: a SCHED_DEADLINE thread cannot be re-pinned or moved into a CFS group.
                 if (policy != ThreadPolicy.Deadline) Check(HostThread.SetFair(t.Tid), who, "return to SCHED_OTHER");
-                if (!WriteTask(PoolDir(domain.Pool.Id), t, who) || !WriteTask(group ?? CpuMount, t, who)) continue;
+                if (!WriteTask(CpusetMount, "cpuset", PoolDir(domain.Pool.Id), t, who) || !WriteTask(CpuMount, "cpu", group ?? CpuMount, t, who)) continue;
                 if (policy == ThreadPolicy.Deadline)
                 {
                     // SCHED_DEADLINE admission: the thread's mask must span its root domain, so pin before the policy.
@@ -138,6 +149,38 @@ public sealed class CgroupHostScheduler : IHostScheduler
                 else Check(HostThread.SetAffinity(t.Tid, [.. v.Mask.Cpus]), who, $"pin to cpus {v.Mask}");
             }
             if (group is null) TryRmdir(DomainDir(domain.Uuid));
+        }
+    }
+
+    public void PrepareProcess(int pid, HostPool pool, (long Shares, long QuotaUs)? cpuGroup)
+    {
+        string cpusetDir, cpuDir;
+        lock (_sync)
+        {
+            // Groups of prepared processes that are gone (a spare discarded, or a daemon that died).
+            if (Directory.Exists(_cpuRoot))
+                foreach (var stale in Directory.EnumerateDirectories(_cpuRoot, "vmm-*"))
+                    if (int.TryParse(Path.GetFileName(stale)[4..], NumberStyles.None, CultureInfo.InvariantCulture, out var p) && !Directory.Exists($"/proc/{p}"))
+                        TryRmdir(stale);
+            cpusetDir = PoolDir(pool.Id);
+            if (!Directory.Exists(cpusetDir)) return;
+            cpuDir = CpuMount;
+            if (cpuGroup is { } values)
+            {
+                EnsureCpuParent();
+                cpuDir = ProcessDir(pid);
+                Directory.CreateDirectory(cpuDir);
+                var what = $"VMM process {pid}";
+                Write(cpuDir, "cpu.shares", Inv($"{values.Shares}"), what);
+                Write(cpuDir, "cpu.cfs_period_us", Inv($"{CreditParams.CfsPeriodUs}"), what);
+                Write(cpuDir, "cpu.cfs_quota_us", Inv($"{values.QuotaUs}"), what);
+            }
+        }
+        // The moves themselves wait on the kernel, outside the lock: ApplyDomain must not wait behind them.
+        foreach (var dir in new[] { cpusetDir, cpuDir })
+        {
+            var errno = Libc.WriteFile(Path.Combine(dir, "cgroup.procs"), Inv($"{pid}"));
+            if (errno != 0 && Directory.Exists($"/proc/{pid}")) _log($"scheduling: cannot move VMM process {pid} into {dir}: {HostThread.Describe(errno)}");
         }
     }
 
@@ -283,9 +326,15 @@ public sealed class CgroupHostScheduler : IHostScheduler
         }
     }
 
-    /// <summary>Moves a thread into a group; false if the thread has exited meanwhile (a guest that ended at once).</summary>
-    private static bool WriteTask(string dir, VcpuThread t, string who)
+    /// <summary>
+    /// Moves a thread into a group (<paramref name="dir"/> under <paramref name="mount"/>, the hierarchy of
+    /// <paramref name="controller"/>) unless it is there already; false if the thread has exited
+    /// meanwhile (a guest that ended at once).
+    /// </summary>
+    private static bool WriteTask(string mount, string controller, string dir, VcpuThread t, string who)
     {
+        if (GroupOf(File.Exists($"/proc/{t.Pid}/task/{t.Tid}/cgroup") ? ReadOrEmpty($"/proc/{t.Pid}/task/{t.Tid}/cgroup") : "", controller) == GroupPath(mount, dir))
+            return true;
         try
         {
             File.WriteAllText(Path.Combine(dir, "tasks"), Inv($"{t.Tid}"));
@@ -296,6 +345,31 @@ public sealed class CgroupHostScheduler : IHostScheduler
         {
             throw new ToolstackException(ErrorKind.Failed, $"{who}: cannot move it into {dir}: {e.Message}");
         }
+    }
+
+    /// <summary>The group path (as /proc/PID/cgroup shows it, e.g. <c>/domino/pool0</c>) of <paramref name="controller"/>'s hierarchy in a cgroup file; null when absent.</summary>
+    public static string? GroupOf(string procCgroup, string controller)
+    {
+        foreach (var line in procCgroup.Split('\n'))
+        {
+            // hierarchy-ID:controller-list:path (cgroup v1; v2's line has an empty controller list)
+            var parts = line.Split(':', 3);
+            if (parts.Length == 3 && parts[1].Split(',').Contains(controller)) return parts[2];
+        }
+        return null;
+    }
+
+    /// <summary>The group path of directory <paramref name="dir"/> in the hierarchy mounted at <paramref name="mount"/>.</summary>
+    public static string GroupPath(string mount, string dir)
+    {
+        var relative = Path.GetRelativePath(mount, dir);
+        return relative == "." ? "/" : "/" + relative;
+    }
+
+    private static string ReadOrEmpty(string path)
+    {
+        try { return File.ReadAllText(path); }
+        catch (IOException) { return ""; }
     }
 
     private static void Check(int errno, string who, string action)

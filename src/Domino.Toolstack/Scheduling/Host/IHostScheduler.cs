@@ -59,6 +59,15 @@ public interface IHostScheduler
     void RemoveDomain(Guid uuid);
 
     /// <summary>
+    /// Puts a process that will run a domain it does not know yet (a spare VMM process) where a new
+    /// domain of <paramref name="pool"/> with default parameters will have its vCPU threads, so that
+    /// the threads are in place before the domain starts and <see cref="ApplyDomain"/> has nothing to
+    /// move: on cgroup v1 each first task move after a quiet spell waits for an RCU grace period,
+    /// milliseconds on a busy host. Called off any request's path; best effort.
+    /// </summary>
+    void PrepareProcess(int pid, HostPool pool, (long Shares, long QuotaUs)? cpuGroup);
+
+    /// <summary>
     /// Confines the host's processes (everything but the exclusive pools' vCPU threads) to
     /// <see cref="HostConfinement.HostCpus"/>; null gives them every CPU back. Idempotent; after a
     /// crash the next daemon re-adopts (or, with no exclusive pool, undoes) what the last one left.

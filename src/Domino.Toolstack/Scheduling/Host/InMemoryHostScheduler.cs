@@ -54,6 +54,11 @@ public sealed class InMemoryHostScheduler : IHostScheduler
         }
     }
 
+    public void PrepareProcess(int pid, HostPool pool, (long Shares, long QuotaUs)? cpuGroup)
+    {
+        lock (_sync) Log.Add($"process {pid} prepared for pool={pool.Name}");
+    }
+
     public void RemoveDomain(Guid uuid)
     {
         lock (_sync)
