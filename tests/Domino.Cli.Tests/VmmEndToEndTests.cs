@@ -55,6 +55,22 @@ public sealed class VmmEndToEndTests : IDisposable
     }
 
     [SkippableFact]
+    public async Task Create_c_carries_typed_input_to_the_guest_through_the_spares_standard_streams()
+    {
+        Kvm.Require();
+        _d.StartDaemon();
+        TestDriverEndToEndTests.WaitFor(() => _d.SparePids().Count == 1, 60);
+        var spare = _d.SparePids().Single();
+        // Typed ahead: the input is on its way before the guest exists, and reaches it once it reads.
+        var r = await _d.RunAsync(["create", "-q", "-c", Cfg("echo", "echo")], TimeSpan.FromSeconds(60), stdin: "hello\nquit\n");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("echo: ready", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains("hello\n", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains("echo: PASS", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"vmm[{spare}] serving", _d.VmmLog(), StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public async Task Create_p_c_keeps_the_guest_paused_until_unpause_and_loses_none_of_its_output()
     {
         Kvm.Require();

@@ -116,6 +116,16 @@ public static partial class Libc
         _ = close(fd);
     }
 
+    [LibraryImport("libc")]
+    private static partial nint signal(int signum, nint handler);
+
+    /// <summary>Writes to a pipe whose reader is gone fail with EPIPE instead of killing the process (SIGPIPE ignored).</summary>
+    public static void IgnoreBrokenPipes()
+    {
+        const int SIGPIPE = 13;
+        _ = signal(SIGPIPE, 1 /* SIG_IGN */);
+    }
+
     public static void Close(int fd)
     {
         if (fd >= 0) _ = close(fd);

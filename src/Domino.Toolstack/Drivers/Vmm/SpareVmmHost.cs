@@ -32,8 +32,11 @@ internal sealed class SpareVmmHost(SelfCommand host, string stateDir, bool enabl
         }
     }
 
-    /// <summary>Hands the spare the domain <paramref name="uuid"/>; null when there is no live spare.</summary>
-    public Process? Take(Guid uuid)
+    /// <summary>
+    /// Hands the spare the domain <paramref name="uuid"/>; null when there is no live spare. With
+    /// <paramref name="keepInput"/> its standard input stays open (a console's input), else it is closed.
+    /// </summary>
+    public Process? Take(Guid uuid, bool keepInput = false)
     {
         Process? spare;
         lock (_lock) (spare, _spare) = (_spare, null);
@@ -41,8 +44,9 @@ internal sealed class SpareVmmHost(SelfCommand host, string stateDir, bool enabl
         try
         {
             if (spare.HasExited) throw new IOException($"spare VMM process {spare.Id} has exited");
-            spare.StandardInput.WriteLine(uuid.ToString("D"));
-            spare.StandardInput.Close();
+            spare.StandardInput.Write(uuid.ToString("D") + "\n");
+            spare.StandardInput.Flush();
+            if (!keepInput) spare.StandardInput.Close();
             return spare;
         }
         catch (Exception e) when (e is IOException or InvalidOperationException)

@@ -49,14 +49,15 @@ public sealed partial class VmmDriver : DomainDriver
         (await StartHostAsync(guest, paused, "status", ct).ConfigureAwait(false)).Started;
 
     /// <summary>
-    /// The guest runs from the start and the console is the first request its VMM serves: the VMM's
-    /// console ring holds everything the guest printed meanwhile (the last 64 KiB) and the attach
-    /// replays it, so nothing is missed without a pause and a resume around the attach.
+    /// The guest runs from the start with its console on the VMM process's standard streams, which the
+    /// daemon holds from the moment the process exists (VmmLaunch.Console): no connection to make and no
+    /// request to send before the first byte. The VMM's console ring holds everything the guest printed
+    /// before the attach (the last 64 KiB), so nothing is missed without a pause and a resume around it.
     /// </summary>
     public override async Task<(GuestStarted Started, Stream Console)> StartWithConsoleAsync(GuestRef guest, bool paused, string configJson, CancellationToken ct)
     {
-        var (started, _, connection) = await StartHostAsync(guest, paused, new VmmRequest("console", Replay: true), ct).ConfigureAwait(false);
-        return (started, connection);
+        var (started, _, console) = await StartHostAsync(guest, paused, first: null, ct).ConfigureAwait(false);
+        return (started, console);
     }
 
     private async Task<(GuestStarted Started, VmmResponse FirstAnswer)> StartHostAsync(GuestRef guest, bool paused, string firstRequest, CancellationToken ct)
@@ -68,10 +69,11 @@ public sealed partial class VmmDriver : DomainDriver
 
     /// <summary>
     /// Starts the domain's VMM process (the spare, if one is live, else a new one) and waits until it
-    /// serves its control socket; <paramref name="first"/> is the first request it serves, and its
-    /// answer is returned with the connection it came on.
+    /// serves its control socket; <paramref name="first"/> is the first request it serves there, and its
+    /// answer is returned with the connection it came on. Without one, the console is attached over the
+    /// process's standard streams and returned with the status the VMM sends first.
     /// </summary>
-    private async Task<(GuestStarted Started, VmmResponse FirstAnswer, NetworkStream Connection)> StartHostAsync(GuestRef guest, bool paused, VmmRequest first, CancellationToken ct)
+    private async Task<(GuestStarted Started, VmmResponse FirstAnswer, Stream Connection)> StartHostAsync(GuestRef guest, bool paused, VmmRequest? first, CancellationToken ct)
     {
         if (guest.Spec.Type == GuestType.Hvm) throw Unsupported("hvm guests");
         if (guest.Spec.Kernel is null)
@@ -79,14 +81,15 @@ public sealed partial class VmmDriver : DomainDriver
         if (!File.Exists(guest.Spec.Kernel))
             throw new ToolstackException(ErrorKind.Invalid, $"domain '{guest.Name}': kernel {guest.Spec.Kernel} not found");
 
+        var console = first is null;
         foreach (var f in new[] { store.VmmExitFile(guest.Uuid), ErrorFile(store, guest.Uuid), store.VmmPidFile(guest.Uuid) }) TryDelete(f);
         AtomicFile.Write(LaunchFile(store, guest.Uuid), JsonSerializer.SerializeToUtf8Bytes(
-            new VmmLaunch { Uuid = guest.Uuid, DomId = guest.DomId, Name = guest.Name, Spec = guest.Spec, Paused = paused }, VmmWire.Json.VmmLaunch));
+            new VmmLaunch { Uuid = guest.Uuid, DomId = guest.DomId, Name = guest.Name, Spec = guest.Spec, Paused = paused, Console = console }, VmmWire.Json.VmmLaunch));
 
-        var process = _spares.Take(guest.Uuid) ?? StartHost(guest);
+        var process = _spares.Take(guest.Uuid, keepInput: console) ?? StartHost(guest, console);
         _children[guest.Uuid] = process; // kept so the runtime reaps it when it exits
         VmmResponse answer;
-        NetworkStream connection;
+        Stream connection;
         try { (answer, connection) = await WaitUntilServingAsync(guest, process, first, ct).ConfigureAwait(false); }
         finally
         {
@@ -100,40 +103,121 @@ public sealed partial class VmmDriver : DomainDriver
     }
 
     /// <summary>
-    /// Waits until the VMM process says it serves its control socket (<see cref="VmmHost.ServingLine"/>
-    /// on its standard output), then sends <paramref name="first"/> there and returns the answer with
-    /// the connection, which stays open for a console. Fails with the VMM's own error when the process
-    /// ends first, or kills it when it takes longer than <see cref="StartLimit"/>.
+    /// Waits for the VMM process's first line on its standard output: <see cref="VmmHost.ServingLine"/>,
+    /// after which <paramref name="first"/> goes to its control socket and the answer comes back with the
+    /// connection (which stays open for a console); or, without <paramref name="first"/>, the status line
+    /// of a console on the standard streams, returned with them. Fails with the VMM's own error when the
+    /// process ends first, or kills it when it takes longer than <see cref="StartLimit"/>.
     /// </summary>
-    private async Task<(VmmResponse Answer, NetworkStream Connection)> WaitUntilServingAsync(GuestRef guest, Process process, VmmRequest first, CancellationToken ct)
+    private async Task<(VmmResponse Answer, Stream Connection)> WaitUntilServingAsync(GuestRef guest, Process process, VmmRequest? first, CancellationToken ct)
     {
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
         limit.CancelAfter(StartLimit);
+        var output = new StdioConsole(process.StandardOutput.BaseStream, first is null ? process.StandardInput.BaseStream : null);
         try
         {
-            string? line;
-            do line = await process.StandardOutput.ReadLineAsync(limit.Token).ConfigureAwait(false);
-            while (line is not null && line != VmmHost.ServingLine);
+            var line = await output.ReadLineAsync(limit.Token).ConfigureAwait(false);
             if (line is null)
             {
                 // End of file without the line: the host gave up (its error file says why) or died.
+                await output.DisposeAsync().ConfigureAwait(false);
                 await process.WaitForExitAsync(limit.Token).ConfigureAwait(false);
                 var why = File.Exists(ErrorFile(store, guest.Uuid)) ? await File.ReadAllTextAsync(ErrorFile(store, guest.Uuid), ct).ConfigureAwait(false) : $"VMM process exited with status {process.ExitCode}";
                 throw new ToolstackException(ErrorKind.Failed, $"cannot start domain '{guest.Name}': {why}");
             }
+            if (first is null) return (JsonSerializer.Deserialize(line, VmmWire.Json.VmmResponse)!, output);
+            await output.DisposeAsync().ConfigureAwait(false);
+            if (line != VmmHost.ServingLine) throw new IOException($"the VMM process said '{line}' where it says '{VmmHost.ServingLine}'");
             return await OpenAsync(guest.Uuid, first, limit.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
+            await output.DisposeAsync().ConfigureAwait(false);
             Libc.Signal(process.Id, Libc.SIGKILL);
             throw new ToolstackException(ErrorKind.Failed, $"the VMM process for domain '{guest.Name}' did not come up within {StartLimit.TotalSeconds:0} s (see {store.VmmLog(guest.Uuid)})");
         }
+        catch
+        {
+            await output.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
     }
 
-    private Process StartHost(GuestRef guest)
+    /// <summary>
+    /// A VMM process's standard output (after its first line: the console's output) and standard input
+    /// (the console's input, when there is one). Disposing closes both: the VMM's console ends.
+    /// </summary>
+    private sealed class StdioConsole(Stream output, Stream? input) : Stream
+    {
+        private readonly byte[] _buffer = new byte[4096];
+        private int _start, _end;
+
+        /// <summary>One line without its newline; null at end of stream.</summary>
+        public async Task<string?> ReadLineAsync(CancellationToken ct)
+        {
+            var line = new List<byte>();
+            while (true)
+            {
+                if (_start == _end)
+                {
+                    (_start, _end) = (0, await output.ReadAsync(_buffer, ct).ConfigureAwait(false));
+                    if (_end == 0) return null;
+                }
+                var lf = Array.IndexOf(_buffer, (byte)'\n', _start, _end - _start);
+                var stop = lf < 0 ? _end : lf;
+                line.AddRange(_buffer.AsSpan(_start, stop - _start));
+                _start = lf < 0 ? _end : lf + 1;
+                if (lf >= 0) return System.Text.Encoding.UTF8.GetString([.. line]);
+                if (line.Count > 1 << 20) throw new IOException("VMM status line too long");
+            }
+        }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken ct = default)
+        {
+            if (_start == _end) return await output.ReadAsync(destination, ct).ConfigureAwait(false);
+            var n = Math.Min(destination.Length, _end - _start);
+            _buffer.AsMemory(_start, n).CopyTo(destination);
+            _start += n;
+            return n;
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) => ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();
+        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> source, CancellationToken ct = default)
+        {
+            if (input is null) throw new NotSupportedException("this VMM process takes no console input");
+            await input.WriteAsync(source, ct).ConfigureAwait(false);
+            await input.FlushAsync(ct).ConfigureAwait(false);
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken ct) => WriteAsync(buffer.AsMemory(offset, count), ct).AsTask();
+        public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+        public override void Flush() { }
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => input is not null;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                try { input?.Dispose(); } catch (IOException) { } // the VMM may be gone: a broken pipe
+                output.Dispose();
+            }
+            base.Dispose(disposing);
+        }
+    }
+
+    private Process StartHost(GuestRef guest, bool console)
     {
         var psi = _host.StartInfo("vmm-host", "--state-dir", store.Root, "--uuid", guest.Uuid.ToString());
-        psi.RedirectStandardOutput = true; // VmmHost.ServingLine
+        psi.RedirectStandardOutput = true; // VmmHost.ServingLine, or a console's output
+        psi.RedirectStandardInput = console;
         return Process.Start(psi) ?? throw new ToolstackException(ErrorKind.Failed, $"cannot start the VMM process for domain '{guest.Name}'");
     }
 

@@ -40,8 +40,12 @@ public static class VmmHost
         string? line;
         try
         {
-            using var stdin = new StreamReader(Console.OpenStandardInput());
-            line = stdin.ReadLine();
+            // Byte by byte: what follows the line on the pipe is the console input of a create -c.
+            using var stdin = Console.OpenStandardInput();
+            var bytes = new List<byte>();
+            int b;
+            while ((b = stdin.ReadByte()) >= 0 && b != '\n' && bytes.Count < 64) bytes.Add((byte)b);
+            line = b < 0 && bytes.Count == 0 ? null : System.Text.Encoding.ASCII.GetString([.. bytes]);
         }
         catch (IOException) { line = null; }
         if (!Guid.TryParse(line?.Trim(), out var uuid))
@@ -82,8 +86,11 @@ public static class VmmHost
         Libc.NewSession();
         var store = new StateStore(stateDir);
         // The daemon reads standard output until ServingLine (or end of file: the host failed), so it
-        // learns the moment the control socket serves without polling for it.
+        // learns the moment the control socket serves without polling for it; or, for a console from the
+        // first byte (VmmLaunch.Console), a status line and the console, whose input is standard input.
         var serving = Libc.Duplicate(1);
+        var input = Libc.Duplicate(0);
+        Libc.IgnoreBrokenPipes();
         Libc.DetachStdio(store.VmmLog(uuid)); // let go of the daemon's stdio: it may be a pipe that dies with it
         var log = new StreamWriter(Console.OpenStandardError()) { AutoFlush = true };
         Console.SetError(log);
@@ -94,6 +101,7 @@ public static class VmmHost
         if (!File.Exists(launchPath))
         {
             Libc.Close(serving);
+            Libc.Close(input);
             shell?.Dispose();
             Log("launch file is gone (create rolled back); exiting");
             TryDelete(store.VmmPidFile(uuid));
@@ -101,7 +109,7 @@ public static class VmmHost
         }
         var launch = JsonSerializer.Deserialize(File.ReadAllBytes(launchPath), VmmWire.Json.VmmLaunch)!;
         var ring = new ConsoleRing();
-        var input = new ConsoleInputPipe();
+        var consoleInput = new ConsoleInputPipe();
         VirtualMachine vm;
         try
         {
@@ -113,7 +121,7 @@ public static class VmmHost
                 MemoryMiB = checked((int)launch.Spec.MemoryMb),
                 Vcpus = launch.Spec.Vcpus,
                 Disks = [.. launch.Spec.Disks.Select(d => new DiskConfig(d, ReadOnly: false))],
-                ConsoleInput = input,
+                ConsoleInput = consoleInput,
                 ConsoleOutput = new RingWriterStream(ring),
                 Log = m => Log(m),
             }, shell);
@@ -124,11 +132,17 @@ public static class VmmHost
             AtomicFile.Write(VmmDriver.ErrorFile(store, uuid), e.Message);
             TryDelete(store.VmmPidFile(uuid));
             Libc.Close(serving);
+            Libc.Close(input);
             return 1;
         }
 
-        var host = new Host(vm, ring, input, store, uuid, Log);
-        return host.Serve(launch.Paused, serving);
+        var host = new Host(vm, ring, consoleInput, store, uuid, Log);
+        if (!launch.Console)
+        {
+            Libc.Close(input);
+            input = -1;
+        }
+        return host.Serve(launch.Paused, serving, input);
     }
 
     private static void TryDelete(string path)
@@ -184,7 +198,11 @@ public static class VmmHost
         private bool _started;
 
         /// <param name="serving">Where to write <see cref="ServingLine"/> once requests are accepted (closed after).</param>
-        public int Serve(bool paused, int serving)
+        /// <param name="consoleInput">
+        /// When not -1, the console's input, and <paramref name="serving"/> its output: instead of the
+        /// serving line, a status line and then the guest's output from its first byte (create -c).
+        /// </param>
+        public int Serve(bool paused, int serving, int consoleInput)
         {
             var socketPath = store.VmmSocket(uuid);
             TryDelete(socketPath);
@@ -202,12 +220,26 @@ public static class VmmHost
                 AtomicFile.Write(store.VmmExitFile(uuid), JsonSerializer.Serialize(new VmmExitRecord(Word(exit.Reason), exit.Detail), VmmWire.Json.VmmExitRecord));
             }, TaskScheduler.Default);
 
+            // Serving before the guest starts: the daemon's first request is on its way while the vCPUs
+            // start (requests queue on the socket; the first are a status, a console or a restore report,
+            // and a console replays the guest's output from its first byte).
+            _ = AcceptLoop(listener);
+            if (consoleInput < 0) Libc.WriteAndClose(serving, ServingLine + "\n");
+            else
+            {
+                var pipe = new PipeConsole(consoleInput, serving);
+                var console = ConsoleAsync(pipe, replay: true);
+                lock (_consoles) _consoles.Add(console);
+                _ = console.ContinueWith(t =>
+                {
+                    lock (_consoles) _consoles.Remove(t);
+                    pipe.Dispose();
+                }, TaskScheduler.Default);
+            }
             using var scheduling = new CancellationTokenSource();
             var gateFollower = VmmScheduling.Serve(vm, store, uuid, m => log(m), scheduling.Token);
             if (!paused) StartOrResume();
             log($"serving {socketPath} ({(paused ? "paused" : "running")})");
-            _ = AcceptLoop(listener);
-            Libc.WriteAndClose(serving, ServingLine + "\n");
 
             using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx =>
             {
@@ -345,7 +377,7 @@ public static class VmmHost
             };
         }
 
-        private async Task ConsoleAsync(NetworkStream stream, bool replay)
+        private async Task ConsoleAsync(Stream stream, bool replay)
         {
             // Attached before the answer: a resume sent once the answer is in sees every byte reach this reader.
             var reader = ring.Attach(replay, out var detach);
@@ -396,6 +428,36 @@ public static class VmmHost
             return (Math.Round(ticks / 100.0, 1), rss);
         }
         catch (IOException) { return (0, 0); }
+    }
+
+    /// <summary>A console over two pipe descriptors: reads from <c>input</c>, writes to <c>output</c>; disposing closes both.</summary>
+    private sealed class PipeConsole(int input, int output) : Stream
+    {
+        private readonly FileStream _in = new(new Microsoft.Win32.SafeHandles.SafeFileHandle(input, ownsHandle: true), FileAccess.Read, bufferSize: 0);
+        private readonly FileStream _out = new(new Microsoft.Win32.SafeHandles.SafeFileHandle(output, ownsHandle: true), FileAccess.Write, bufferSize: 0);
+
+        public override int Read(byte[] buffer, int offset, int count) => _in.Read(buffer, offset, count);
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default) => _in.ReadAsync(buffer, ct);
+        public override void Write(byte[] buffer, int offset, int count) => _out.Write(buffer, offset, count);
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct = default) => _out.WriteAsync(buffer, ct);
+        public override void Flush() { }
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                _in.Dispose();
+                _out.Dispose();
+            }
+            base.Dispose(disposing);
+        }
     }
 
     /// <summary>The guest's COM1 input: bytes the console clients send, read by the VMM on its own thread.</summary>

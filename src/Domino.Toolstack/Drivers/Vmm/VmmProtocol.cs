@@ -14,6 +14,11 @@ public sealed record VmmLaunch
     public required string Name { get; init; }
     public required DomainSpec Spec { get; init; }
     public bool Paused { get; init; }
+    /// <summary>
+    /// Attach the console over the process's standard streams from the guest's first byte (create -c):
+    /// standard output carries a status line and then the guest's output, standard input its input.
+    /// </summary>
+    public bool Console { get; init; }
 }
 
 /// <summary>
