@@ -137,7 +137,7 @@ internal sealed partial class DaemonClient : IDisposable
     }
 
     /// <summary>Opens a domain's console over the daemon socket (a <c>domino-console</c> upgrade).</summary>
-    public async Task<DaemonHttp.ConsoleConnection> OpenConsoleAsync(string domain, bool replay, CancellationToken ct)
+    public async Task<DaemonHttp.Connection> OpenConsoleAsync(string domain, bool replay, CancellationToken ct)
     {
         var (connection, refusal) = await DaemonHttp.UpgradeAsync(Paths.Socket,
             $"domains/{Uri.EscapeDataString(domain)}/console?replay={(replay ? "true" : "false")}", firstLine: null, ct).ConfigureAwait(false);
@@ -150,7 +150,7 @@ internal sealed partial class DaemonClient : IDisposable
     /// Creates a domain with its console attached, in one request (<c>GET /create-console</c>): the
     /// console shows the guest's output from its first byte. A refused create throws the daemon's error.
     /// </summary>
-    public async Task<DaemonHttp.ConsoleConnection> CreateWithConsoleAsync(byte[] request, CancellationToken ct)
+    public async Task<DaemonHttp.Connection> CreateWithConsoleAsync(byte[] request, CancellationToken ct)
     {
         var (connection, refusal) = await DaemonHttp.UpgradeAsync(Paths.Socket, "create-console", firstLine: request, ct).ConfigureAwait(false);
         if (connection is null)

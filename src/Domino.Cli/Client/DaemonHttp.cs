@@ -66,7 +66,7 @@ internal static class DaemonHttp
     /// The daemon's refusal (no such domain, wrong state) comes back as an ordinary response and is
     /// returned in <paramref name="refusal"/>.
     /// </summary>
-    public static async Task<(ConsoleConnection? Connection, Response? Refusal)> UpgradeAsync(string socket, string path, byte[]? firstLine, CancellationToken ct)
+    public static async Task<(Connection? Connection, Response? Refusal)> UpgradeAsync(string socket, string path, byte[]? firstLine, CancellationToken ct)
     {
         var connection = Connect(socket);
         try
@@ -78,7 +78,7 @@ internal static class DaemonHttp
                 return (null, new Response(status, headers, FramedBody(connection, headers)));
             if (!headers.TryGetValue("upgrade", out var upgrade) || !upgrade.Equals(ConsoleProtocol, StringComparison.OrdinalIgnoreCase))
                 throw new IOException($"the daemon answered 101 without upgrading to {ConsoleProtocol}");
-            return (new ConsoleConnection(connection), null);
+            return (connection, null);
         }
         catch
         {
@@ -89,43 +89,6 @@ internal static class DaemonHttp
 
     /// <summary>The <c>Upgrade</c> token of a console connection.</summary>
     public const string ConsoleProtocol = "domino-console";
-
-    /// <summary>An upgraded console connection: reads are the guest's output, writes its input.</summary>
-    public sealed class ConsoleConnection : Stream
-    {
-        private readonly Connection _connection;
-
-        internal ConsoleConnection(Connection connection) => _connection = connection;
-
-        /// <summary>One line (create-console's answer); null at end of stream.</summary>
-        public string? ReadLine(CancellationToken ct) => _connection.ReadLine(ct);
-
-        /// <summary>Detaches: the daemon sees end of input and closes, which ends reading.</summary>
-        public void Detach() => _connection.ShutdownSend();
-
-        public override ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken ct = default) => _connection.ReadAsync(destination, ct);
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) => _connection.ReadAsync(buffer, offset, count, ct);
-        public override int Read(byte[] buffer, int offset, int count) => _connection.Read(buffer, offset, count);
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> source, CancellationToken ct = default) => _connection.WriteAsync(source, ct);
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken ct) => _connection.WriteAsync(buffer, offset, count, ct);
-        public override void Write(byte[] buffer, int offset, int count) => _connection.Write(buffer, offset, count);
-        public override Task FlushAsync(CancellationToken ct) => Task.CompletedTask;
-        public override void Flush() { }
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing) _connection.Dispose();
-            base.Dispose(disposing);
-        }
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-    }
 
     /// <summary>How the body is framed (RFC 9112 §6.3): chunked wins over Content-Length; with neither it runs to the end of the connection.</summary>
     private static Stream FramedBody(Connection connection, Dictionary<string, string> headers) =>
@@ -159,16 +122,18 @@ internal static class DaemonHttp
     }
 
     /// <summary>
-    /// The socket with a read buffer in front, so the head can be read by lines and the rest handed on.
+    /// The socket with a read buffer in front, so the head can be read by lines and the rest handed on;
+    /// after a console upgrade, the console itself (reads are the guest's output, writes its input).
     /// Its I/O blocks, also behind ReadAsync and WriteAsync, which complete before they return: a command
     /// waits for one answer at a time anyway, and an await that never suspends builds no state machine
     /// box, where one that does makes the JIT compile a box for every async method up the chain (this
     /// client's and System.CommandLine's; ReadyToRun cannot hold them), on every run.
     /// Cancelling closes the socket, which ends a blocked read.
     /// </summary>
-    internal sealed class Connection(UnixSocketStream inner) : Stream
+    internal sealed class Connection(UnixSocketStream inner) : UnseekableStream
     {
-        public void ShutdownSend() => inner.ShutdownSend();
+        /// <summary>Detaches a console: the daemon sees end of input and closes, which ends reading.</summary>
+        public void Detach() => inner.ShutdownSend();
 
         private const int MaxLine = 64 * 1024;
         private readonly byte[] _buffer = new byte[16 * 1024];
@@ -250,8 +215,6 @@ internal static class DaemonHttp
 
         public override Task FlushAsync(CancellationToken ct) => Task.CompletedTask;
 
-        public override void Flush() { }
-
         protected override void Dispose(bool disposing)
         {
             if (disposing) inner.Dispose();
@@ -259,16 +222,11 @@ internal static class DaemonHttp
         }
 
         public override bool CanRead => true;
-        public override bool CanSeek => false;
         public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
     }
 
     /// <summary>A read-only view of a response body; disposing it closes the connection.</summary>
-    private abstract class Body(Connection connection) : Stream
+    private abstract class Body(Connection connection) : UnseekableStream
     {
         protected Connection Connection { get; } = connection;
 
@@ -284,13 +242,7 @@ internal static class DaemonHttp
         }
 
         public override bool CanRead => true;
-        public override bool CanSeek => false;
         public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 

@@ -35,7 +35,7 @@ internal static class ConsoleCommand
     }
 
     /// <summary>Copies console output to stdout and stdin to the guest until the console closes or ^] is typed.</summary>
-    public static async Task<int> RunAsync(DaemonHttp.ConsoleConnection connection, CancellationToken ct)
+    public static async Task<int> RunAsync(DaemonHttp.Connection connection, CancellationToken ct)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         using var terminal = Terminal.RawIfInteractive();

@@ -147,7 +147,7 @@ public sealed partial class VmmDriver : DomainDriver
     /// A VMM process's standard output (after its first line: the console's output) and standard input
     /// (the console's input, when there is one). Disposing closes both: the VMM's console ends.
     /// </summary>
-    private sealed class StdioConsole(Stream output, Stream? input) : Stream
+    private sealed class StdioConsole(Stream output, Stream? input) : UnseekableStream
     {
         private readonly byte[] _buffer = new byte[4096];
         private int _start, _end;
@@ -193,14 +193,8 @@ public sealed partial class VmmDriver : DomainDriver
 
         public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken ct) => WriteAsync(buffer.AsMemory(offset, count), ct).AsTask();
         public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-        public override void Flush() { }
         public override bool CanRead => true;
-        public override bool CanSeek => false;
         public override bool CanWrite => input is not null;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {

@@ -431,7 +431,7 @@ public static class VmmHost
     }
 
     /// <summary>A console over two pipe descriptors: reads from <c>input</c>, writes to <c>output</c>; disposing closes both.</summary>
-    private sealed class PipeConsole(int input, int output) : Stream
+    private sealed class PipeConsole(int input, int output) : UnseekableStream
     {
         private readonly FileStream _in = new(new Microsoft.Win32.SafeHandles.SafeFileHandle(input, ownsHandle: true), FileAccess.Read, bufferSize: 0);
         private readonly FileStream _out = new(new Microsoft.Win32.SafeHandles.SafeFileHandle(output, ownsHandle: true), FileAccess.Write, bufferSize: 0);
@@ -440,14 +440,8 @@ public static class VmmHost
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default) => _in.ReadAsync(buffer, ct);
         public override void Write(byte[] buffer, int offset, int count) => _out.Write(buffer, offset, count);
         public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct = default) => _out.WriteAsync(buffer, ct);
-        public override void Flush() { }
         public override bool CanRead => true;
-        public override bool CanSeek => false;
         public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {
