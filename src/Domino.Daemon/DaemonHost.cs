@@ -61,7 +61,7 @@ public static class DaemonHost
         using var scheduling = new SchedulingService(store.Root, hostScheduler, log: log.Write);
         scheduling.GateTableChanged += driver.PublishGateTable;
         service.AttachScheduling(scheduling);
-        driver.SpareStarted = scheduling.PrepareSpare;
+        driver.OnSpareStarted(scheduling.PrepareSpare);
         if (hostScheduler is CgroupHostScheduler) scheduling.StartBalancer(TimeSpan.FromMilliseconds(500));
         log.Write($"scheduling: {scheduling.Pools().Count} pool(s), host enforcement {hostScheduler.Name}");
 

@@ -1,4 +1,3 @@
-using System.Net.WebSockets;
 using System.Text.Json;
 using Domino.Toolstack.Api;
 using Domino.Toolstack.Domains;

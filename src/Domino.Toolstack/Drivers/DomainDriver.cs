@@ -119,11 +119,11 @@ public abstract partial class DomainDriver : IAsyncDisposable
     public virtual void PublishGateTable(Guid uuid, Domino.Vmm.Scheduling.GateTable? table) { }
 
     /// <summary>
-    /// Told the pid of each process the driver starts ahead of a domain (the vmm driver's spare VMM
-    /// process), also of one already running when set, so the scheduler can place it early
+    /// Tells <paramref name="started"/> the pid of each process the driver starts ahead of a domain (the
+    /// vmm driver's spare VMM process), and of one already running, so the scheduler can place it early
     /// (<see cref="Scheduling.SchedulingService.PrepareSpare"/>). Called on a background thread.
     /// </summary>
-    public virtual Action<int>? SpareStarted { set { } }
+    public virtual void OnSpareStarted(Action<int> started) { }
 
     public virtual Task<byte[]> ReadConsoleHistoryAsync(GuestRef guest, CancellationToken ct) => throw Unsupported("dmesg");
 

@@ -23,7 +23,7 @@ public sealed class HvmRoutingDriver(DomainDriver primary, DomainDriver hvm) : D
     }
 
     public override Task<GuestStarted> StartAsync(GuestRef guest, bool paused, string configJson, CancellationToken ct) => For(guest).StartAsync(guest, paused, configJson, ct);
-    public override Action<int>? SpareStarted { set => primary.SpareStarted = value; }
+    public override void OnSpareStarted(Action<int> started) => primary.OnSpareStarted(started);
 
     public override Task<(GuestStarted Started, Stream Console)> StartWithConsoleAsync(GuestRef guest, bool paused, string configJson, CancellationToken ct) =>
         For(guest).StartWithConsoleAsync(guest, paused, configJson, ct);

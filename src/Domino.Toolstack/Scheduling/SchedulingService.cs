@@ -109,8 +109,7 @@ public sealed partial class SchedulingService : IDisposable
     {
         HostPool pool;
         lock (_sync) pool = HostPoolOf(PoolById(0));
-        var defaults = new HostDomain(Guid.Empty, "", pool, CreditParams.DefaultWeight, 0, []);
-        try { Host.PrepareProcess(pid, pool, defaults.CpuGroup); }
+        try { Host.PrepareProcess(pid, pool, HostDomain.CpuGroupFor(pool.Scheduler, CreditParams.DefaultWeight, cap: 0)); }
         catch (Exception e) when (e is ToolstackException or IOException or UnauthorizedAccessException) { Log($"scheduling: preparing VMM process {pid}: {e.Message}"); }
     }
 

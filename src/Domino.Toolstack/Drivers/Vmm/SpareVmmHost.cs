@@ -17,19 +17,16 @@ internal sealed class SpareVmmHost(SelfCommand host, string stateDir, bool enabl
     private bool _disposed;
     private Action<int>? _started;
 
-    /// <summary>Called with each new spare's pid (and, when set, the live spare's), on a background thread.</summary>
-    public Action<int>? Started
+    /// <summary>Calls <paramref name="started"/> with each new spare's pid and the live spare's, on a background thread.</summary>
+    public void OnStarted(Action<int> started)
     {
-        set
+        int? live;
+        lock (_lock)
         {
-            int? live;
-            lock (_lock)
-            {
-                _started = value;
-                live = _spare?.Id;
-            }
-            if (value is not null && live is { } pid) _ = Task.Run(() => value(pid));
+            _started = started;
+            live = _spare?.Id;
         }
+        if (live is { } pid) _ = Task.Run(() => started(pid));
     }
 
     /// <summary>

@@ -40,7 +40,7 @@ public sealed partial class VmmDriver : DomainDriver
 
     public override void PublishGateTable(Guid uuid, Domino.Vmm.Scheduling.GateTable? table) => VmmScheduling.WriteGate(store, uuid, table);
 
-    public override Action<int>? SpareStarted { set => _spares.Started = value; }
+    public override void OnSpareStarted(Action<int> started) => _spares.OnStarted(started);
 
     internal static string LaunchFile(StateStore store, Guid uuid) => Path.Combine(store.VmmDir, $"{uuid}.launch.json");
     internal static string ErrorFile(StateStore store, Guid uuid) => Path.Combine(store.VmmDir, $"{uuid}.error");

@@ -333,7 +333,7 @@ public sealed class CgroupHostScheduler : IHostScheduler
     /// </summary>
     private static bool WriteTask(string mount, string controller, string dir, VcpuThread t, string who)
     {
-        if (GroupOf(File.Exists($"/proc/{t.Pid}/task/{t.Tid}/cgroup") ? ReadOrEmpty($"/proc/{t.Pid}/task/{t.Tid}/cgroup") : "", controller) == GroupPath(mount, dir))
+        if (GroupOf(ReadOrEmpty($"/proc/{t.Pid}/task/{t.Tid}/cgroup"), controller) == GroupPath(mount, dir))
             return true;
         try
         {

@@ -22,8 +22,11 @@ public sealed record HostVcpu(int Vcpu, VcpuThread? Thread, CpuSet Mask, RtdsPar
 public sealed record HostDomain(Guid Uuid, string Name, HostPool Pool, int Weight, int Cap, IReadOnlyList<HostVcpu> Vcpus)
 {
     /// <summary>The cgroup v1 cpu values for credit/credit2 domains: cpu.shares and cpu.cfs_quota_us.</summary>
-    public (long Shares, long QuotaUs)? CpuGroup => Pool.Scheduler.IsProportional()
-        ? (CreditParams.Shares(Weight), CreditParams.QuotaUs(Cap))
+    public (long Shares, long QuotaUs)? CpuGroup => CpuGroupFor(Pool.Scheduler, Weight, Cap);
+
+    /// <summary>The cgroup v1 cpu values of a domain with <paramref name="weight"/> and <paramref name="cap"/> under <paramref name="scheduler"/>; null where it has no cpu group.</summary>
+    public static (long Shares, long QuotaUs)? CpuGroupFor(SchedulerKind scheduler, int weight, int cap) => scheduler.IsProportional()
+        ? (CreditParams.Shares(weight), CreditParams.QuotaUs(cap))
         : null;
 }
 
