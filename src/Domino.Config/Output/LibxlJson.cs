@@ -485,16 +485,25 @@ public static partial class LibxlJson
     {
         if (affinity is null) return;
         IEnumerable<CpuSet> perVcpu = affinity.PerVcpu ? affinity.Sets : Enumerable.Repeat(affinity.Sets[0], maxVcpus);
-        var maps = perVcpu.Select(s => (JsonNode)Bitmap(CpuSetSpec.Resolve(s, host.CpuBitmapBits, host.NodeOf))).ToArray();
-        if (maps.Length > 0) o[key] = new JsonArray(maps);
+        var maps = new JsonArray();
+        foreach (var s in perVcpu) maps.Add((JsonNode)Bitmap(CpuSetSpec.Resolve(s, host.CpuBitmapBits, host.NodeOf)));
+        if (maps.Count > 0) o[key] = maps;
     }
 
-    private static JsonArray Bitmap(IEnumerable<int> bits) => new(bits.Select(b => (JsonNode)b).ToArray());
+    // The helpers below fill arrays with loops rather than LINQ: a Select over another LINQ iterator
+    // is a generic virtual call, which the ahead-of-time CLI resolves at run time, on every create.
+    private static JsonArray Bitmap(IEnumerable<int> bits)
+    {
+        var array = new JsonArray();
+        foreach (var b in bits) array.Add((JsonNode)b);
+        return array;
+    }
 
     private static void Array(JsonObject o, string key, IEnumerable<JsonObject> items)
     {
-        var array = items.Select(i => (JsonNode)i).ToArray();
-        if (array.Length > 0) o[key] = new JsonArray(array);
+        var array = new JsonArray();
+        foreach (var item in items) array.Add((JsonNode)item);
+        if (array.Count > 0) o[key] = array;
     }
 
     private static void Action(JsonObject o, string key, LifecycleAction action)
@@ -514,7 +523,10 @@ public static partial class LibxlJson
 
     private static void StrList(JsonObject o, string key, List<string> values)
     {
-        if (values.Count > 0) o[key] = new JsonArray(values.Select(v => (JsonNode)v).ToArray());
+        if (values.Count == 0) return;
+        var array = new JsonArray();
+        foreach (var v in values) array.Add((JsonNode)v);
+        o[key] = array;
     }
 
     internal static string TypeName(DomainType t) => t.ToString().ToLowerInvariant();

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace Domino.Config.Output;
@@ -49,23 +50,16 @@ internal static class YajlJsonWriter
                 Indent(sb, depth);
                 sb.Append(']');
                 break;
-            case JsonValue value when value.TryGetValue<string>(out var s):
-                WriteString(sb, s);
-                break;
-            case JsonValue value when value.TryGetValue<bool>(out var b):
-                sb.Append(b ? "true" : "false");
-                break;
-            case JsonValue value when value.TryGetValue<long>(out var l):
-                sb.Append(l.ToString(CultureInfo.InvariantCulture));
-                break;
-            case JsonValue value when value.TryGetValue<ulong>(out var u):
-                sb.Append(u.ToString(CultureInfo.InvariantCulture));
-                break;
-            case JsonValue value when value.TryGetValue<int>(out var n):
-                sb.Append(n.ToString(CultureInfo.InvariantCulture));
-                break;
-            case JsonValue value when value.TryGetValue<uint>(out var un):
-                sb.Append(un.ToString(CultureInfo.InvariantCulture));
+            // By kind rather than TryGetValue<T>: that is a generic virtual method, which the
+            // ahead-of-time CLI resolves at run time, slowly, for each of its instantiations.
+            case JsonValue value:
+                switch (value.GetValueKind())
+                {
+                    case JsonValueKind.String: WriteString(sb, value.ToString()); break;
+                    case JsonValueKind.True: sb.Append("true"); break;
+                    case JsonValueKind.False: sb.Append("false"); break;
+                    default: sb.Append(value.ToJsonString()); break;
+                }
                 break;
             case null:
                 sb.Append("null");
