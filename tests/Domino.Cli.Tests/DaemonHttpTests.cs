@@ -108,6 +108,18 @@ public sealed class DaemonHttpTests : IDisposable
     }
 
     [Fact]
+    public async Task The_connection_that_finds_the_daemon_carries_the_first_request()
+    {
+        // The canned server accepts one connection only: a client that checked for the daemon on one
+        // connection and sent its request on another would leave the server an empty request.
+        var server = ServeOnce("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]");
+        using var client = await DaemonClient.ConnectAsync(new Toolstack.Store.DaemonPaths(_dir, SocketPath), CancellationToken.None);
+        var body = await client.GetBytesAsync("domains", CancellationToken.None);
+        Assert.Equal("[]", Encoding.UTF8.GetString(body));
+        Assert.StartsWith("GET /domains HTTP/1.1\r\n", await server, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task No_daemon_is_an_IOException_naming_the_socket()
     {
         var e = await Assert.ThrowsAsync<IOException>(() => DaemonHttp.SendAsync(SocketPath, "GET", "domains", null, CancellationToken.None));

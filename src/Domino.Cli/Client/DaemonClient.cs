@@ -17,35 +17,56 @@ internal sealed partial class DaemonClient : IDisposable
 {
     private static readonly TimeSpan StartLimit = TimeSpan.FromSeconds(60);
 
-    private DaemonClient(DaemonPaths paths) => Paths = paths;
+    // The connection that found the daemon answering carries the first request, unless it has waited
+    // longer than this (the daemon's server drops connections that send nothing for long).
+    private static readonly TimeSpan FirstConnectionLife = TimeSpan.FromSeconds(5);
+
+    private DaemonHttp.Connection? _first;
+    private readonly long _firstOpened = Environment.TickCount64;
+
+    private DaemonClient(DaemonPaths paths, DaemonHttp.Connection? first)
+    {
+        Paths = paths;
+        _first = first;
+    }
 
     public DaemonPaths Paths { get; }
 
     /// <summary>A client for the daemon at the configured socket, started if need be.</summary>
-    public static async Task<DaemonClient> ConnectAsync(CancellationToken ct)
+    public static Task<DaemonClient> ConnectAsync(CancellationToken ct) => ConnectAsync(DaemonPaths.Resolve(), ct);
+
+    internal static async Task<DaemonClient> ConnectAsync(DaemonPaths paths, CancellationToken ct)
     {
-        var paths = DaemonPaths.Resolve();
-        if (!Answers(paths.Socket))
+        var first = TryConnect(paths.Socket);
+        if (first is null)
         {
             if (Environment.GetEnvironmentVariable("DOMINO_NO_AUTOSTART") == "1")
                 throw new CliException($"no daemon answers on {paths.Socket} (start one with 'domino daemon')");
-            await StartDaemonAsync(paths, ct).ConfigureAwait(false);
+            first = await StartDaemonAsync(paths, ct).ConfigureAwait(false);
         }
-        return new DaemonClient(paths);
+        return new DaemonClient(paths, first);
     }
 
-    private static bool Answers(string socketPath)
+    private static DaemonHttp.Connection? TryConnect(string socketPath)
     {
-        if (!File.Exists(socketPath)) return false;
-        try
-        {
-            UnixSocketStream.Connect(socketPath).Dispose();
-            return true;
-        }
-        catch (IOException) { return false; }
+        if (!File.Exists(socketPath)) return null;
+        try { return DaemonHttp.Connect(socketPath); }
+        catch (IOException) { return null; }
     }
 
-    private static async Task StartDaemonAsync(DaemonPaths paths, CancellationToken ct)
+    /// <summary>A connection for the next request: the first one's if it is still fresh, else a new one.</summary>
+    private DaemonHttp.Connection Open()
+    {
+        var first = Interlocked.Exchange(ref _first, null);
+        if (first is not null)
+        {
+            if (Environment.TickCount64 - _firstOpened < FirstConnectionLife.TotalMilliseconds) return first;
+            first.Dispose();
+        }
+        return DaemonHttp.Connect(Paths.Socket);
+    }
+
+    private static async Task<DaemonHttp.Connection> StartDaemonAsync(DaemonPaths paths, CancellationToken ct)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(paths.LogFile)!);
         // sh backgrounds it so we do not wait; the daemon calls setsid() itself (--background).
@@ -60,7 +81,7 @@ internal sealed partial class DaemonClient : IDisposable
         var deadline = DateTime.UtcNow + StartLimit;
         while (DateTime.UtcNow < deadline)
         {
-            if (Answers(paths.Socket)) return;
+            if (TryConnect(paths.Socket) is { } connection) return connection;
             await Task.Delay(10, ct).ConfigureAwait(false);
         }
         throw new CliException($"started a daemon but it did not answer on {paths.Socket} within {StartLimit.TotalSeconds:0} s (see {paths.LogFile})");
@@ -139,7 +160,7 @@ internal sealed partial class DaemonClient : IDisposable
     /// <summary>Opens a domain's console over the daemon socket (a <c>domino-console</c> upgrade).</summary>
     public async Task<DaemonHttp.Connection> OpenConsoleAsync(string domain, bool replay, CancellationToken ct)
     {
-        var (connection, refusal) = await DaemonHttp.UpgradeAsync(Paths.Socket,
+        var (connection, refusal) = await DaemonHttp.UpgradeAsync(Open(),
             $"domains/{Uri.EscapeDataString(domain)}/console?replay={(replay ? "true" : "false")}", firstLine: null, ct).ConfigureAwait(false);
         if (connection is not null) return connection;
         using (refusal) await ThrowIfErrorAsync(refusal!, ct).ConfigureAwait(false);
@@ -152,7 +173,7 @@ internal sealed partial class DaemonClient : IDisposable
     /// </summary>
     public async Task<DaemonHttp.Connection> CreateWithConsoleAsync(byte[] request, CancellationToken ct)
     {
-        var (connection, refusal) = await DaemonHttp.UpgradeAsync(Paths.Socket, "create-console", firstLine: request, ct).ConfigureAwait(false);
+        var (connection, refusal) = await DaemonHttp.UpgradeAsync(Open(), "create-console", firstLine: request, ct).ConfigureAwait(false);
         if (connection is null)
         {
             using (refusal) await ThrowIfErrorAsync(refusal!, ct).ConfigureAwait(false);
@@ -174,7 +195,7 @@ internal sealed partial class DaemonClient : IDisposable
     }
 
     private Task<DaemonHttp.Response> SendAsync(string method, string path, byte[]? json, CancellationToken ct) =>
-        DaemonHttp.SendAsync(Paths.Socket, method, path, json, ct);
+        DaemonHttp.SendAsync(Open(), method, path, json, ct);
 
     private static async Task<T> ReadAsync<T>(DaemonHttp.Response response, JsonTypeInfo<T> type, string path, CancellationToken ct)
     {
@@ -209,7 +230,7 @@ internal sealed partial class DaemonClient : IDisposable
         catch (JsonException) { return null; }
     }
 
-    public void Dispose() { }
+    public void Dispose() => Interlocked.Exchange(ref _first, null)?.Dispose();
 }
 
 /// <summary>An error to print as <c>domino: MESSAGE</c> with exit status 1.</summary>

@@ -35,9 +35,12 @@ internal static class DaemonHttp
         public void Dispose() => Body.Dispose();
     }
 
-    public static async Task<Response> SendAsync(string socket, string method, string path, byte[]? json, CancellationToken ct)
+    public static Task<Response> SendAsync(string socket, string method, string path, byte[]? json, CancellationToken ct) =>
+        SendAsync(Connect(socket), method, path, json, ct);
+
+    /// <summary>Sends one request on <paramref name="connection"/>, which the response then owns.</summary>
+    public static async Task<Response> SendAsync(Connection connection, string method, string path, byte[]? json, CancellationToken ct)
     {
-        var connection = Connect(socket);
         try
         {
             var head = new StringBuilder()
@@ -66,9 +69,12 @@ internal static class DaemonHttp
     /// The daemon's refusal (no such domain, wrong state) comes back as an ordinary response and is
     /// returned in <paramref name="refusal"/>.
     /// </summary>
-    public static async Task<(Connection? Connection, Response? Refusal)> UpgradeAsync(string socket, string path, byte[]? firstLine, CancellationToken ct)
+    public static Task<(Connection? Connection, Response? Refusal)> UpgradeAsync(string socket, string path, byte[]? firstLine, CancellationToken ct) =>
+        UpgradeAsync(Connect(socket), path, firstLine, ct);
+
+    /// <summary>The same on a connection already open.</summary>
+    public static async Task<(Connection? Connection, Response? Refusal)> UpgradeAsync(Connection connection, string path, byte[]? firstLine, CancellationToken ct)
     {
-        var connection = Connect(socket);
         try
         {
             var head = Encoding.ASCII.GetBytes($"GET /{path} HTTP/1.1\r\nHost: domino\r\nConnection: Upgrade\r\nUpgrade: {ConsoleProtocol}\r\n\r\n");
@@ -98,7 +104,8 @@ internal static class DaemonHttp
                 ? new LengthBody(connection, length)
                 : connection;
 
-    private static Connection Connect(string path)
+    /// <summary>Connects to the daemon's socket.</summary>
+    public static Connection Connect(string path)
     {
         try { return new Connection(UnixSocketStream.Connect(path)); }
         catch (IOException e) { throw new IOException($"cannot reach the daemon: {e.Message}", e); }
@@ -178,7 +185,8 @@ internal static class DaemonHttp
             return n;
         }
 
-        private int Read(Span<byte> destination, CancellationToken ct)
+        /// <summary>Reads what has come, blocking until something has; 0 at the end. Cancelling closes the connection.</summary>
+        public int Read(Span<byte> destination, CancellationToken ct)
         {
             if (_start == _end) return Receive(destination, ct);
             var n = Math.Min(destination.Length, _end - _start);
