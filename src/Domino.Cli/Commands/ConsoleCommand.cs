@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Domino.Cli.Client;
+using Domino.Toolstack.Interop;
 using static Domino.Cli.Commands.CommandHelpers;
 
 namespace Domino.Cli.Commands;
@@ -27,71 +28,68 @@ internal static class ConsoleCommand
         return command;
     }
 
-    /// <summary>Attaches to a domain's console: see <see cref="RunAsync"/>.</summary>
+    /// <summary>Attaches to a domain's console: see <see cref="Run"/>.</summary>
     public static async Task<int> AttachAsync(DaemonClient client, string domain, bool replay, CancellationToken ct)
     {
         using var connection = await client.OpenConsoleAsync(domain, replay, ct).ConfigureAwait(false);
-        return await RunAsync(connection, ct).ConfigureAwait(false);
+        return Run(connection, ct);
     }
 
-    /// <summary>Copies console output to stdout and stdin to the guest until the console closes or ^] is typed.</summary>
-    public static async Task<int> RunAsync(DaemonHttp.Connection connection, CancellationToken ct)
+    /// <summary>
+    /// Copies console output to stdout and stdin to the guest until the console closes or ^] is typed.
+    /// Output is copied on the calling thread and input on a thread of its own, both with blocking
+    /// reads and writes (reading the daemon's socket blocks, see DaemonHttp): the first bytes of a
+    /// console reach stdout without waiting for the thread pool to start a thread.
+    /// </summary>
+    public static int Run(DaemonHttp.Connection connection, CancellationToken ct)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         using var terminal = Terminal.RawIfInteractive();
-        using var stdout = Console.OpenStandardOutput();
+        using var stdout = StandardStream.Output();
+        var input = new Thread(() => ForwardInput(connection, stop)) { IsBackground = true, Name = "console input" };
+        input.Start();
 
-        // Each direction runs on a thread of its own: reading the daemon's socket blocks (see DaemonHttp), and so
-        // does reading stdin; neither should hold a thread-pool thread.
-        var output = OnOwnThread(async () =>
+        var buffer = new byte[16 * 1024];
+        try
         {
-            var buffer = new byte[16 * 1024];
-            try
-            {
-                int n;
-                while ((n = await connection.ReadAsync(buffer.AsMemory(), stop.Token).ConfigureAwait(false)) > 0)
-                {
-                    await stdout.WriteAsync(buffer.AsMemory(0, n), stop.Token).ConfigureAwait(false);
-                    await stdout.FlushAsync(stop.Token).ConfigureAwait(false);
-                }
-            }
-            catch (IOException) { }
-            catch (OperationCanceledException) { }
-        });
-
-        var input = OnOwnThread(async () =>
-        {
-            // Piped input is forwarded too, so scripts and tests can type into a guest; at its end we just follow the output.
-            using var stdin = Console.OpenStandardInput();
-            var buffer = new byte[1024];
-            try
-            {
-                while (true)
-                {
-                    var n = stdin.Read(buffer);
-                    if (n == 0) return;
-                    var esc = Array.IndexOf(buffer, Escape, 0, n);
-                    if (esc >= 0)
-                    {
-                        if (esc > 0) await connection.WriteAsync(buffer.AsMemory(0, esc), stop.Token).ConfigureAwait(false);
-                        // Detach by shutting down our side: the daemon closes, which ends the output loop with
-                        // what the guest printed until then; a daemon that does not close is not waited for long.
-                        connection.Detach();
-                        stop.CancelAfter(CloseWait);
-                        return;
-                    }
-                    await connection.WriteAsync(buffer.AsMemory(0, n), stop.Token).ConfigureAwait(false);
-                }
-            }
-            catch (IOException) { }
-            catch (OperationCanceledException) { }
-        });
-
-        await output.ConfigureAwait(false);
-        await stop.CancelAsync().ConfigureAwait(false);
+            int n;
+            while ((n = connection.Read(buffer, stop.Token)) > 0) stdout.Write(buffer, 0, n);
+        }
+        catch (IOException) { }
+        catch (OperationCanceledException) { }
+        stop.Cancel();
         return 0;
     }
 
-    private static Task OnOwnThread(Func<Task> pump) =>
-        Task.Factory.StartNew(pump, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+    /// <summary>
+    /// Forwards stdin to the console until it ends or ^] is typed. Piped input is forwarded too, so
+    /// scripts and tests can type into a guest; at its end the output is just followed.
+    /// </summary>
+    private static void ForwardInput(DaemonHttp.Connection connection, CancellationTokenSource stop)
+    {
+        try
+        {
+            using var stdin = StandardStream.Input();
+            var buffer = new byte[1024];
+            while (!stop.IsCancellationRequested)
+            {
+                var n = stdin.Read(buffer);
+                if (n == 0) return;
+                var esc = Array.IndexOf(buffer, Escape, 0, n);
+                if (esc >= 0)
+                {
+                    if (esc > 0) connection.Write(buffer, 0, esc);
+                    // Detach by shutting down our side: the daemon closes, which ends the output loop with
+                    // what the guest printed until then; a daemon that does not close is not waited for long.
+                    connection.Detach();
+                    stop.CancelAfter(CloseWait);
+                    return;
+                }
+                connection.Write(buffer, 0, n);
+            }
+        }
+        // A stdin that cannot be read (closed, say) just means there is nothing to forward.
+        catch (IOException) { }
+        catch (ObjectDisposedException) { }
+    }
 }

@@ -59,7 +59,7 @@ internal static class CreateCommands
                 // One request: the console shows the guest's output from its first byte, even a guest that
                 // prints and powers off at once.
                 using var connection = await client.CreateWithConsoleAsync(request, token).ConfigureAwait(false);
-                return await ConsoleCommand.RunAsync(connection, token).ConfigureAwait(false);
+                return ConsoleCommand.Run(connection, token);
             }, ct).ConfigureAwait(false);
         });
         return command;

@@ -11,9 +11,9 @@ namespace Domino.Toolstack.Interop;
 /// IPv4 and IPv6 probes, the epoll engine and its thread), more than the rest of a domino list.
 /// Disposing shuts the socket down before closing it, so a read blocked in another thread ends.
 /// </summary>
-public sealed partial class UnixSocketStream : Stream
+public sealed partial class UnixSocketStream : DescriptorStream
 {
-    private const int AF_UNIX = 1, SOCK_STREAM = 1, SOCK_CLOEXEC = 0x80000, SHUT_WR = 1, SHUT_RDWR = 2, EINTR = 4;
+    private const int AF_UNIX = 1, SOCK_STREAM = 1, SOCK_CLOEXEC = 0x80000, SHUT_WR = 1, SHUT_RDWR = 2;
     private const int SunPathLength = 108; // struct sockaddr_un: sa_family_t sun_family; char sun_path[108]
 
     private readonly FileDescriptor _fd;
@@ -45,45 +45,17 @@ public sealed partial class UnixSocketStream : Stream
 
     private static IOException Error(string path, int errno) => new($"cannot connect to {path}: {Marshal.GetPInvokeErrorMessage(errno)}");
 
-    public override int Read(Span<byte> buffer)
-    {
-        while (true)
-        {
-            var n = read(_fd, buffer, buffer.Length);
-            if (n >= 0) return (int)n;
-            var errno = Marshal.GetLastPInvokeError();
-            if (errno != EINTR) throw new IOException($"read from the socket failed: {Marshal.GetPInvokeErrorMessage(errno)}");
-        }
-    }
+    protected override string What => "the socket";
 
-    public override void Write(ReadOnlySpan<byte> buffer)
-    {
-        while (!buffer.IsEmpty)
-        {
-            var n = write(_fd, buffer, buffer.Length);
-            if (n < 0)
-            {
-                var errno = Marshal.GetLastPInvokeError();
-                if (errno == EINTR) continue;
-                throw new IOException($"write to the socket failed: {Marshal.GetPInvokeErrorMessage(errno)}");
-            }
-            buffer = buffer[(int)n..];
-        }
-    }
+    protected override nint ReadOnce(Span<byte> buffer) => read(_fd, buffer, buffer.Length);
+
+    protected override nint WriteOnce(ReadOnlySpan<byte> buffer) => write(_fd, buffer, buffer.Length);
 
     /// <summary>Shuts down the sending side (shutdown(2) SHUT_WR): the peer reads end of file, and this side can still read.</summary>
     public void ShutdownSend() => _ = shutdown(_fd, SHUT_WR);
 
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-    public override void Flush() { }
     public override bool CanRead => true;
     public override bool CanWrite => true;
-    public override bool CanSeek => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {
