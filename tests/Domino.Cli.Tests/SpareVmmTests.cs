@@ -66,6 +66,32 @@ public sealed class SpareVmmTests : IDisposable
         Assert.False(Directory.Exists($"/sys/fs/cgroup/cpu/domino/{uuid}"));
     }
 
+    [SkippableFact]
+    public void A_pinned_domains_vcpu_threads_are_pinned_when_create_returns()
+    {
+        Kvm.Require();
+        Skip.IfNot(Toolstack.Scheduling.Host.CgroupHostScheduler.Available(),
+            $"NOT RUN: host enforcement needs root and cgroup v1 ({Toolstack.Scheduling.Host.CgroupHostScheduler.Unavailable()})");
+        _d.StartDaemon();
+        TestDriverEndToEndTests.WaitFor(() => Spares().Count == 1, 60);
+        var last = (Environment.ProcessorCount - 1).ToString(CultureInfo.InvariantCulture);
+
+        // The guest runs while the create finishes: the daemon must still learn its vCPU threads before
+        // it answers, and pin them, with nothing to wait for afterwards.
+        Assert.Equal(0, _d.Run("create", "-q", _d.Config("pinned", $"kernel = \"{Kvm.Guest("counter")}\"", "vcpus = 2", $"cpus = \"{last}\"")).ExitCode);
+        var pid = _d.VmmPid();
+        var uuid = Path.GetFileName(Directory.GetDirectories(Path.Combine(_d.StateDir, "domains")).Single());
+        var threads = File.ReadAllLines(Path.Combine(_d.StateDir, "vmm", $"{uuid}.vcpus"));
+        Assert.Equal(2, threads.Length);
+        foreach (var line in threads)
+        {
+            var tid = line.Split(' ')[1];
+            var status = File.ReadAllLines($"/proc/{pid}/task/{tid}/status");
+            Assert.Equal($"Cpus_allowed_list:\t{last}", status.Single(l => l.StartsWith("Cpus_allowed_list:", StringComparison.Ordinal)));
+        }
+        Assert.Equal(0, _d.Run("destroy", "pinned").ExitCode);
+    }
+
     private static string? Group(int pid, string controller, int? tid = null)
     {
         try

@@ -204,6 +204,12 @@ public static class VmmHost
         /// </param>
         public int Serve(bool paused, int serving, int consoleInput)
         {
+            // The vCPUs start first, so the guest boots while the rest happens: the control socket, the
+            // vCPU threads file (written before the daemon hears that this process serves, as the daemon
+            // places the threads it names), the serving or status line, and the daemon's own work on the
+            // create. Requests queue on the socket meanwhile, and a console replays the guest's output
+            // from its first byte.
+            if (!paused) StartOrResume();
             var socketPath = store.VmmSocket(uuid);
             TryDelete(socketPath);
             using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
@@ -220,10 +226,9 @@ public static class VmmHost
                 AtomicFile.Write(store.VmmExitFile(uuid), JsonSerializer.Serialize(new VmmExitRecord(Word(exit.Reason), exit.Detail), VmmWire.Json.VmmExitRecord));
             }, TaskScheduler.Default);
 
-            // Serving before the guest starts: the daemon's first request is on its way while the vCPUs
-            // start (requests queue on the socket; the first are a status, a console or a restore report,
-            // and a console replays the guest's output from its first byte).
             _ = AcceptLoop(listener);
+            using var scheduling = new CancellationTokenSource();
+            var gateFollower = VmmScheduling.Serve(vm, store, uuid, m => log(m), scheduling.Token);
             if (consoleInput < 0) Libc.WriteAndClose(serving, ServingLine + "\n");
             else
             {
@@ -236,9 +241,6 @@ public static class VmmHost
                     pipe.Dispose();
                 }, TaskScheduler.Default);
             }
-            using var scheduling = new CancellationTokenSource();
-            var gateFollower = VmmScheduling.Serve(vm, store, uuid, m => log(m), scheduling.Token);
-            if (!paused) StartOrResume();
             log($"serving {socketPath} ({(paused ? "paused" : "running")})");
 
             using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx =>
