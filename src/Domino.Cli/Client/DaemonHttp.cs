@@ -140,7 +140,23 @@ internal static class DaemonHttp
     internal sealed class Connection(UnixSocketStream inner) : UnseekableStream
     {
         /// <summary>Detaches a console: the daemon sees end of input and closes, which ends reading.</summary>
-        public void Detach() => inner.ShutdownSend();
+        public void Detach()
+        {
+            inner.ShutdownSend();
+            IsDetached = true;
+        }
+
+        public bool IsDetached { get; private set; }
+
+        /// <summary>Ends the connection both ways without closing it: a read or wait blocked in another thread returns.</summary>
+        public void Shutdown() => inner.Shutdown();
+
+        /// <summary>
+        /// Waits until the connection (bytes already received count) or <paramref name="other"/>, a
+        /// descriptor or -1, has something to read, or <paramref name="timeoutMs"/> passes (-1: no limit).
+        /// </summary>
+        public (bool Connection, bool Other) WaitReadable(int other, int timeoutMs) =>
+            _start < _end ? (true, false) : inner.WaitReadable(other, timeoutMs);
 
         private const int MaxLine = 64 * 1024;
         private readonly byte[] _buffer = new byte[16 * 1024];

@@ -36,60 +36,70 @@ internal static class ConsoleCommand
     }
 
     /// <summary>
-    /// Copies console output to stdout and stdin to the guest until the console closes or ^] is typed.
-    /// Output is copied on the calling thread and input on a thread of its own, both with blocking
-    /// reads and writes (reading the daemon's socket blocks, see DaemonHttp): the first bytes of a
-    /// console reach stdout without waiting for the thread pool to start a thread.
+    /// Copies console output to stdout and stdin to the guest until the console closes or ^] is typed,
+    /// on the calling thread: one poll(2) waits for both (no thread to start, so the first bytes of a
+    /// console reach stdout as soon as they come), and the streams are plain read(2) and write(2).
     /// </summary>
     public static int Run(DaemonHttp.Connection connection, CancellationToken ct)
     {
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         using var terminal = Terminal.RawIfInteractive();
         using var stdout = StandardStream.Output();
-        var input = new Thread(() => ForwardInput(connection, stop)) { IsBackground = true, Name = "console input" };
-        input.Start();
-
-        var buffer = new byte[16 * 1024];
+        using var stdin = StandardStream.Input();
+        // Cancelled (SIGINT or SIGTERM without a raw terminal): ending the connection wakes the wait.
+        using var cancel = ct.UnsafeRegister(static c => ((DaemonHttp.Connection)c!).Shutdown(), connection);
+        var output = new byte[16 * 1024];
+        var input = new byte[1024];
+        var forwarding = true; // until stdin ends or ^] is typed
+        long detachedUntil = -1; // after ^], how long the daemon has to close
         try
         {
-            int n;
-            while ((n = connection.Read(buffer, stop.Token)) > 0) stdout.Write(buffer, 0, n);
+            while (!ct.IsCancellationRequested)
+            {
+                var timeout = detachedUntil < 0 ? -1 : (int)Math.Max(0, detachedUntil - Environment.TickCount64);
+                var (fromDaemon, fromUser) = connection.WaitReadable(forwarding ? StandardStream.InputFd : -1, timeout);
+                if (!fromDaemon && !fromUser)
+                {
+                    if (detachedUntil >= 0 && Environment.TickCount64 >= detachedUntil) break;
+                    continue; // a signal interrupted the wait
+                }
+                if (fromDaemon)
+                {
+                    var n = connection.Read(output, CancellationToken.None);
+                    if (n == 0) break;
+                    stdout.Write(output, 0, n);
+                }
+                if (fromUser && !Forward(connection, stdin, input))
+                {
+                    forwarding = false;
+                    if (connection.IsDetached) detachedUntil = Environment.TickCount64 + (long)CloseWait.TotalMilliseconds;
+                }
+            }
         }
-        catch (IOException) { }
-        catch (OperationCanceledException) { }
-        stop.Cancel();
+        catch (IOException) { } // the daemon went away
         return 0;
     }
 
     /// <summary>
-    /// Forwards stdin to the console until it ends or ^] is typed. Piped input is forwarded too, so
-    /// scripts and tests can type into a guest; at its end the output is just followed.
+    /// Forwards what stdin has to the console; false when there is no more to forward: stdin ended
+    /// (piped input is forwarded too, so scripts and tests can type into a guest; then the output is just
+    /// followed), cannot be read, or ^] was typed, which detaches.
     /// </summary>
-    private static void ForwardInput(DaemonHttp.Connection connection, CancellationTokenSource stop)
+    private static bool Forward(DaemonHttp.Connection connection, StandardStream stdin, byte[] buffer)
     {
-        try
+        int n;
+        try { n = stdin.Read(buffer); }
+        catch (IOException) { return false; }
+        if (n == 0) return false;
+        var esc = Array.IndexOf(buffer, Escape, 0, n);
+        if (esc < 0)
         {
-            using var stdin = StandardStream.Input();
-            var buffer = new byte[1024];
-            while (!stop.IsCancellationRequested)
-            {
-                var n = stdin.Read(buffer);
-                if (n == 0) return;
-                var esc = Array.IndexOf(buffer, Escape, 0, n);
-                if (esc >= 0)
-                {
-                    if (esc > 0) connection.Write(buffer, 0, esc);
-                    // Detach by shutting down our side: the daemon closes, which ends the output loop with
-                    // what the guest printed until then; a daemon that does not close is not waited for long.
-                    connection.Detach();
-                    stop.CancelAfter(CloseWait);
-                    return;
-                }
-                connection.Write(buffer, 0, n);
-            }
+            connection.Write(buffer, 0, n);
+            return true;
         }
-        // A stdin that cannot be read (closed, say) just means there is nothing to forward.
-        catch (IOException) { }
-        catch (ObjectDisposedException) { }
+        if (esc > 0) connection.Write(buffer, 0, esc);
+        // Detach by shutting down our side: the daemon closes, which ends the output with what the
+        // guest printed until then; a daemon that does not close is not waited for long.
+        connection.Detach();
+        return false;
     }
 }

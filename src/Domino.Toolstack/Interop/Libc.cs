@@ -80,6 +80,33 @@ public static partial class Libc
     [LibraryImport("libc", SetLastError = true)]
     private static partial nint write(int fd, ReadOnlySpan<byte> buf, nint count);
 
+    public const short POLLIN = 0x1, POLLERR = 0x8, POLLHUP = 0x10, POLLNVAL = 0x20;
+
+    /// <summary>struct pollfd (poll(2)): a descriptor (negative ones are skipped), the events asked for, those that came.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct PollFd
+    {
+        public int fd;
+        public short events;
+        public short revents;
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int poll(Span<PollFd> fds, nuint nfds, int timeout);
+
+    /// <summary>poll(2): how many descriptors are ready; 0 when the time passed or a signal interrupted the wait.</summary>
+    public static int Poll(Span<PollFd> fds, int timeoutMs)
+    {
+        const int EINTR = 4;
+        var n = poll(fds, (nuint)fds.Length, timeoutMs);
+        if (n >= 0) return n;
+        var errno = Marshal.GetLastPInvokeError();
+        return errno == EINTR ? 0 : throw new IOException($"poll failed: {Marshal.GetPInvokeErrorMessage(errno)}");
+    }
+
+    /// <summary>Whether a read of the descriptor would not block: data, end of file, an error, or a descriptor that is not open.</summary>
+    public static bool Readable(PollFd fd) => (fd.revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL)) != 0;
+
     /// <summary>
     /// Writes <paramref name="value"/> to an existing file in one write(2) and returns the errno (0 on
     /// success): cgroup files answer a refused value with the write's errno (EINVAL, EBUSY, ...), which

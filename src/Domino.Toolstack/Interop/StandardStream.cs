@@ -11,9 +11,11 @@ namespace Domino.Toolstack.Interop;
 /// </summary>
 public sealed partial class StandardStream(int fd, bool writable) : DescriptorStream
 {
-    public static StandardStream Input() => new(0, writable: false);
+    public const int InputFd = 0, OutputFd = 1;
 
-    public static StandardStream Output() => new(1, writable: true);
+    public static StandardStream Input() => new(InputFd, writable: false);
+
+    public static StandardStream Output() => new(OutputFd, writable: true);
 
     protected override string What => $"fd {fd}";
 

@@ -54,6 +54,34 @@ public sealed partial class UnixSocketStream : DescriptorStream
     /// <summary>Shuts down the sending side (shutdown(2) SHUT_WR): the peer reads end of file, and this side can still read.</summary>
     public void ShutdownSend() => _ = shutdown(_fd, SHUT_WR);
 
+    /// <summary>
+    /// Shuts down both sides without closing (shutdown(2) SHUT_RDWR): a read or a <see cref="WaitReadable"/>
+    /// blocked in another thread returns, and so does every later one, as at end of file.
+    /// </summary>
+    public void Shutdown() => _ = shutdown(_fd, SHUT_RDWR);
+
+    /// <summary>
+    /// Waits (poll(2)) until this socket or <paramref name="other"/> (a descriptor, or -1 for none) has
+    /// something to read, end of file or an error included, or <paramref name="timeoutMs"/> passes (-1:
+    /// no limit). Both false means the time passed or a signal interrupted the wait.
+    /// </summary>
+    public (bool Socket, bool Other) WaitReadable(int other, int timeoutMs)
+    {
+        var added = false;
+        _fd.DangerousAddRef(ref added);
+        try
+        {
+            // Sound: the reference taken above keeps the descriptor open (and its number ours) during the wait.
+            Span<Libc.PollFd> fds = [new() { fd = (int)_fd.DangerousGetHandle(), events = Libc.POLLIN }, new() { fd = other, events = Libc.POLLIN }];
+            if (Libc.Poll(fds, timeoutMs) <= 0) return (false, false);
+            return (Libc.Readable(fds[0]), other >= 0 && Libc.Readable(fds[1]));
+        }
+        finally
+        {
+            if (added) _fd.DangerousRelease();
+        }
+    }
+
     public override bool CanRead => true;
     public override bool CanWrite => true;
 
