@@ -41,12 +41,7 @@ public sealed class SpareVmmTests : IDisposable
     [SkippableFact]
     public void A_spare_waits_in_pool0_with_a_cpu_group_that_becomes_its_domains()
     {
-        Kvm.Require();
-        Skip.IfNot(Toolstack.Scheduling.Host.CgroupHostScheduler.Available(),
-            $"NOT RUN: host enforcement needs root and cgroup v1 ({Toolstack.Scheduling.Host.CgroupHostScheduler.Unavailable()})");
-        _d.StartDaemon();
-        TestDriverEndToEndTests.WaitFor(() => Spares().Count == 1, 60);
-        var spare = Spares().Single();
+        var spare = StartWithSpareWhereHostSchedulingRuns();
         // The daemon moves a new spare there in the background, while it warms up.
         TestDriverEndToEndTests.WaitFor(() => Group(spare, "cpu") == $"/domino/vmm-{spare}", 30);
         Assert.Equal("/domino/pool0", Group(spare, "cpuset"));
@@ -69,11 +64,7 @@ public sealed class SpareVmmTests : IDisposable
     [SkippableFact]
     public void A_pinned_domains_vcpu_threads_are_pinned_when_create_returns()
     {
-        Kvm.Require();
-        Skip.IfNot(Toolstack.Scheduling.Host.CgroupHostScheduler.Available(),
-            $"NOT RUN: host enforcement needs root and cgroup v1 ({Toolstack.Scheduling.Host.CgroupHostScheduler.Unavailable()})");
-        _d.StartDaemon();
-        TestDriverEndToEndTests.WaitFor(() => Spares().Count == 1, 60);
+        StartWithSpareWhereHostSchedulingRuns();
         var last = (Environment.ProcessorCount - 1).ToString(CultureInfo.InvariantCulture);
 
         // The guest runs while the create finishes: the daemon must still learn its vCPU threads before
@@ -90,6 +81,17 @@ public sealed class SpareVmmTests : IDisposable
             Assert.Equal($"Cpus_allowed_list:\t{last}", status.Single(l => l.StartsWith("Cpus_allowed_list:", StringComparison.Ordinal)));
         }
         Assert.Equal(0, _d.Run("destroy", "pinned").ExitCode);
+    }
+
+    /// <summary>Starts the daemon and returns its spare's pid; skips, saying so, without KVM or host scheduling.</summary>
+    private int StartWithSpareWhereHostSchedulingRuns()
+    {
+        Kvm.Require();
+        Skip.IfNot(Toolstack.Scheduling.Host.CgroupHostScheduler.Available(),
+            $"NOT RUN: host enforcement needs root and cgroup v1 ({Toolstack.Scheduling.Host.CgroupHostScheduler.Unavailable()})");
+        _d.StartDaemon();
+        TestDriverEndToEndTests.WaitFor(() => Spares().Count == 1, 60);
+        return Spares().Single();
     }
 
     private static string? Group(int pid, string controller, int? tid = null)
