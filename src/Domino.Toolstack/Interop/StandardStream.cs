@@ -3,8 +3,8 @@ using System.Runtime.InteropServices;
 namespace Domino.Toolstack.Interop;
 
 /// <summary>
-/// One of this process's standard streams (fd 0, 1 or 2) read and written with read(2) and write(2)
-/// as it is, whatever it is: a terminal, a pipe or a file (at the descriptor's own offset, so output
+/// One of this process's standard streams (fd 0, 1 or 2, or a duplicate of one) read and written with
+/// read(2) and write(2) as it is, whatever it is: a terminal, a pipe or a file (at the descriptor's own offset, so output
 /// appended to a file interleaves with whatever else writes there). System.Console's streams would
 /// first set up its terminal and signal handling; a FileStream would write a file at offsets of its own.
 /// The descriptor is not closed on dispose.

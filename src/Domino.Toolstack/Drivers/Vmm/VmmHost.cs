@@ -227,8 +227,9 @@ public static class VmmHost
             }, TaskScheduler.Default);
 
             _ = AcceptLoop(listener);
-            using var scheduling = new CancellationTokenSource();
-            var gateFollower = VmmScheduling.Serve(vm, store, uuid, m => log(m), scheduling.Token);
+            VmmScheduling.PublishThreads(vm, store, uuid);
+            // Threads start after the line: starting one waits until it runs, which on a busy host can
+            // take a scheduler slice, and the daemon is waiting for the line.
             if (consoleInput < 0) Libc.WriteAndClose(serving, ServingLine + "\n");
             else
             {
@@ -241,6 +242,8 @@ public static class VmmHost
                     pipe.Dispose();
                 }, TaskScheduler.Default);
             }
+            using var scheduling = new CancellationTokenSource();
+            var gateFollower = VmmScheduling.FollowGate(vm, store, uuid, m => log(m), scheduling.Token);
             log($"serving {socketPath} ({(paused ? "paused" : "running")})");
 
             using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx =>
@@ -436,12 +439,24 @@ public static class VmmHost
     private sealed class PipeConsole(int input, int output) : UnseekableStream
     {
         private readonly FileStream _in = new(new Microsoft.Win32.SafeHandles.SafeFileHandle(input, ownsHandle: true), FileAccess.Read, bufferSize: 0);
-        private readonly FileStream _out = new(new Microsoft.Win32.SafeHandles.SafeFileHandle(output, ownsHandle: true), FileAccess.Write, bufferSize: 0);
+        private readonly StandardStream _out = new(output, writable: true);
 
         public override int Read(byte[] buffer, int offset, int count) => _in.Read(buffer, offset, count);
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default) => _in.ReadAsync(buffer, ct);
         public override void Write(byte[] buffer, int offset, int count) => _out.Write(buffer, offset, count);
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct = default) => _out.WriteAsync(buffer, ct);
+
+        // Written on the caller's thread with write(2): a FileStream would hand a write to the thread
+        // pool, and the first one (the status line the daemon waits for) would wait for a pool thread.
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct = default)
+        {
+            try
+            {
+                _out.Write(buffer.Span);
+                return ValueTask.CompletedTask;
+            }
+            catch (IOException e) { return ValueTask.FromException(e); }
+        }
+
         public override bool CanRead => true;
         public override bool CanWrite => true;
 
@@ -450,7 +465,7 @@ public static class VmmHost
             if (disposing)
             {
                 _in.Dispose();
-                _out.Dispose();
+                Libc.Close(output);
             }
             base.Dispose(disposing);
         }

@@ -79,14 +79,17 @@ public static class VmmScheduling
     private static long VcpuCpuNs(VirtualMachine vm) =>
         vm.VcpuThreadIds().Sum(tid => Math.Max(0, HostThread.CpuNs(Environment.ProcessId, tid)));
 
-    /// <summary>
-    /// In the VMM process: publishes the vCPU threads, then follows the gate table file until
-    /// <paramref name="ct"/> is cancelled. Returns the following thread: the caller cancels and joins
-    /// it before it disposes the VM or the token's source.
-    /// </summary>
-    public static Thread Serve(VirtualMachine vm, StateStore store, Guid uuid, Action<string> log, CancellationToken ct)
-    {
+    /// <summary>In the VMM process: publishes the vCPU threads (before the daemon learns the process serves).</summary>
+    public static void PublishThreads(VirtualMachine vm, StateStore store, Guid uuid) =>
         WriteThreads(store, uuid, Environment.ProcessId, vm.VcpuThreadIds());
+
+    /// <summary>
+    /// In the VMM process: follows the gate table file until <paramref name="ct"/> is cancelled.
+    /// Returns the following thread: the caller cancels and joins it before it disposes the VM or the
+    /// token's source.
+    /// </summary>
+    public static Thread FollowGate(VirtualMachine vm, StateStore store, Guid uuid, Action<string> log, CancellationToken ct)
+    {
         var path = GateFile(store, uuid);
         var thread = new Thread(() =>
         {
