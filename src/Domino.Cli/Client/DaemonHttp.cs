@@ -140,13 +140,7 @@ internal static class DaemonHttp
     internal sealed class Connection(UnixSocketStream inner) : UnseekableStream
     {
         /// <summary>Detaches a console: the daemon sees end of input and closes, which ends reading.</summary>
-        public void Detach()
-        {
-            inner.ShutdownSend();
-            IsDetached = true;
-        }
-
-        public bool IsDetached { get; private set; }
+        public void Detach() => inner.ShutdownSend();
 
         /// <summary>Ends the connection both ways without closing it: a read or wait blocked in another thread returns.</summary>
         public void Shutdown() => inner.Shutdown();

@@ -68,10 +68,10 @@ internal static class ConsoleCommand
                     if (n == 0) break;
                     stdout.Write(output, 0, n);
                 }
-                if (fromUser && !Forward(connection, stdin, input))
+                if (fromUser && Forward(connection, stdin, input) is var left and not InputLeft.More)
                 {
                     forwarding = false;
-                    if (connection.IsDetached) detachedUntil = Environment.TickCount64 + (long)CloseWait.TotalMilliseconds;
+                    if (left == InputLeft.Detached) detachedUntil = Environment.TickCount64 + (long)CloseWait.TotalMilliseconds;
                 }
             }
         }
@@ -79,27 +79,29 @@ internal static class ConsoleCommand
         return 0;
     }
 
+    private enum InputLeft { More, Ended, Detached }
+
     /// <summary>
-    /// Forwards what stdin has to the console; false when there is no more to forward: stdin ended
-    /// (piped input is forwarded too, so scripts and tests can type into a guest; then the output is just
-    /// followed), cannot be read, or ^] was typed, which detaches.
+    /// Forwards what stdin has to the console. Then there is more to come, or none: stdin ended (piped
+    /// input is forwarded too, so scripts and tests can type into a guest; then the output is just
+    /// followed) or cannot be read, or ^] was typed, which detaches.
     /// </summary>
-    private static bool Forward(DaemonHttp.Connection connection, StandardStream stdin, byte[] buffer)
+    private static InputLeft Forward(DaemonHttp.Connection connection, StandardStream stdin, byte[] buffer)
     {
         int n;
         try { n = stdin.Read(buffer); }
-        catch (IOException) { return false; }
-        if (n == 0) return false;
+        catch (IOException) { return InputLeft.Ended; }
+        if (n == 0) return InputLeft.Ended;
         var esc = Array.IndexOf(buffer, Escape, 0, n);
         if (esc < 0)
         {
             connection.Write(buffer, 0, n);
-            return true;
+            return InputLeft.More;
         }
         if (esc > 0) connection.Write(buffer, 0, esc);
         // Detach by shutting down our side: the daemon closes, which ends the output with what the
         // guest printed until then; a daemon that does not close is not waited for long.
         connection.Detach();
-        return false;
+        return InputLeft.Detached;
     }
 }
