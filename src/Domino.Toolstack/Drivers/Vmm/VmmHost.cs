@@ -440,6 +440,7 @@ public static class VmmHost
     {
         private readonly FileStream _in = new(new Microsoft.Win32.SafeHandles.SafeFileHandle(input, ownsHandle: true), FileAccess.Read, bufferSize: 0);
         private readonly StandardStream _out = new(output, writable: true);
+        private int _closed;
 
         public override int Read(byte[] buffer, int offset, int count) => _in.Read(buffer, offset, count);
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default) => _in.ReadAsync(buffer, ct);
@@ -462,7 +463,8 @@ public static class VmmHost
 
         protected override void Dispose(bool disposing)
         {
-            if (disposing)
+            // Once only: a second close(2) could close a descriptor number reused by then.
+            if (disposing && Interlocked.Exchange(ref _closed, 1) == 0)
             {
                 _in.Dispose();
                 Libc.Close(output);
