@@ -13,7 +13,8 @@ namespace Domino.Vmm.Vcpu;
 /// </summary>
 public sealed class ParkedThread : IDisposable
 {
-    private readonly SemaphoreSlim _go = new(0);
+    // No spinning before blocking: a shell's parked threads start while the host is busy with a guest.
+    private readonly ManualResetEventSlim _go = new(false, spinCount: 0);
     private Action? _work;
     private int _given;
     private int _woken;
@@ -48,7 +49,7 @@ public sealed class ParkedThread : IDisposable
     /// <summary>Lets the thread run the work it was given (once; later calls do nothing).</summary>
     public void Wake()
     {
-        if (Interlocked.Exchange(ref _woken, 1) == 0) _go.Release(); // the release publishes _work to the thread
+        if (Interlocked.Exchange(ref _woken, 1) == 0) _go.Set(); // the set publishes _work to the thread
     }
 
     private void Park()

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net.Sockets;
 using System.Text.Json;
@@ -109,7 +108,7 @@ public static class VmmHost
         }
         var launch = JsonSerializer.Deserialize(File.ReadAllBytes(launchPath), VmmWire.Json.VmmLaunch)!;
         var ring = new ConsoleRing();
-        var consoleInput = new ConsoleInputPipe();
+        var consoleInput = new KernelPipe(); // the guest's COM1 input, which the VM's input thread reads
         VirtualMachine vm;
         try
         {
@@ -190,9 +189,11 @@ public static class VmmHost
         }
     }
 
-    private sealed class Host(VirtualMachine vm, ConsoleRing ring, ConsoleInputPipe input, StateStore store, Guid uuid, Action<string> log)
+    private sealed class Host(VirtualMachine vm, ConsoleRing ring, KernelPipe input, StateStore store, Guid uuid, Action<string> log)
     {
-        private readonly TaskCompletionSource _destroyed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Waited on by the main thread for the guest's whole life: blocks at once (no spinning first),
+        // as the cores are the vCPUs' while the guest boots.
+        private readonly ManualResetEventSlim _destroyed = new(false, spinCount: 0);
         private readonly Lock _sync = new();
         private readonly List<Task> _consoles = [];
         private bool _started;
@@ -249,9 +250,9 @@ public static class VmmHost
             using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx =>
             {
                 ctx.Cancel = true;
-                _destroyed.TrySetResult();
+                _destroyed.Set();
             });
-            _destroyed.Task.GetAwaiter().GetResult();
+            _destroyed.Wait();
             log("destroyed");
             // The gate follower reads the VM and waits on the token: it ends before either goes.
             scheduling.Cancel();
@@ -342,7 +343,7 @@ public static class VmmHost
                     case "status": break;
                     case "pause": vm.Pause(); break;
                     case "resume": StartOrResume(); break;
-                    case "destroy": _destroyed.TrySetResult(); break;
+                    case "destroy": _destroyed.Set(); break;
                     case "history": return Status() with { History = Convert.ToBase64String(ring.History()) };
                     case "stats": break;
                     case "dump": CoreDump.Write(vm, request.Path!); break;
@@ -393,7 +394,7 @@ public static class VmmHost
                 {
                     var buffer = new byte[1024];
                     int n;
-                    while ((n = await stream.ReadAsync(buffer).ConfigureAwait(false)) > 0) input.Feed(buffer.AsSpan(0, n).ToArray());
+                    while ((n = await stream.ReadAsync(buffer).ConfigureAwait(false)) > 0) input.Offer(buffer.AsSpan(0, n)); // what does not fit is lost, as in a UART's overrun
                 });
                 // The UART hands over a byte at a time: send whatever has piled up in one write.
                 var batch = new MemoryStream();
@@ -471,39 +472,6 @@ public static class VmmHost
             }
             base.Dispose(disposing);
         }
-    }
-
-    /// <summary>The guest's COM1 input: bytes the console clients send, read by the VMM on its own thread.</summary>
-    private sealed class ConsoleInputPipe : Stream
-    {
-        private readonly BlockingCollection<byte[]> _chunks = [];
-        private byte[] _current = [];
-        private int _offset;
-
-        public void Feed(byte[] bytes) => _chunks.Add(bytes);
-
-        public override int Read(byte[] buffer, int offset, int count)
-        {
-            while (_offset >= _current.Length)
-            {
-                _current = _chunks.Take();
-                _offset = 0;
-            }
-            var n = Math.Min(count, _current.Length - _offset);
-            Array.Copy(_current, _offset, buffer, offset, n);
-            _offset += n;
-            return n;
-        }
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     /// <summary>The guest's COM1 output, kept in the console ring.</summary>
