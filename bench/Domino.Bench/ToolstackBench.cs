@@ -43,7 +43,7 @@ internal static class ToolstackBench
         var (dPss, dRss) = spare.RunningGuestMemory("counter");
         var (qPss, qRss) = QemuMemory("counter");
 
-        Console.WriteLine($"hello.elf, 64 MiB, 1 vCPU, {runs} alternating runs each (medians; min in brackets); load average {LoadAverage()}");
+        Console.WriteLine($"hello.elf, 64 MiB, 1 vCPU, {runs} alternating runs each (medians; min in brackets); load average {LoadAverage()}; state dirs under {Path.GetDirectoryName(spare.Dir)}");
         Console.WriteLine();
         Console.WriteLine("| metric | Domino | QEMU microvm (cold) | Domino/QEMU |");
         Console.WriteLine("|---|---:|---:|---:|");
@@ -101,7 +101,21 @@ internal static class ToolstackBench
     /// <summary>A daemon with the vmm driver in a temporary state dir, started by the CLI's auto-start.</summary>
     private sealed class BenchDaemon : IDisposable
     {
-        private readonly string _dir = Directory.CreateTempSubdirectory("domino-bench-").FullName;
+        private readonly string _dir = StateDir();
+
+        /// <summary>
+        /// A fresh state dir on a tmpfs where there is one (/dev/shm): the daemon's default, /run/domino,
+        /// is a tmpfs on a systemd host, and the create path makes its records, launch, pid and log
+        /// files there. On a disk file system each of those creates can wait for the journal.
+        /// </summary>
+        private static string StateDir()
+        {
+            const string shm = "/dev/shm";
+            if (!Directory.Exists(shm)) return Directory.CreateTempSubdirectory("domino-bench-").FullName;
+            var dir = Path.Combine(shm, $"domino-bench-{Environment.ProcessId}-{Guid.NewGuid():N}"[..40]);
+            Directory.CreateDirectory(dir);
+            return dir;
+        }
 
         public BenchDaemon(bool spare)
         {
@@ -116,6 +130,8 @@ internal static class ToolstackBench
         }
 
         public Dictionary<string, string> Env { get; }
+
+        public string Dir => _dir;
 
         /// <summary>`create -q -c` of a fresh copy of <paramref name="guest"/> with the client <paramref name="cli"/>.</summary>
         public RunResult Create(string cli, string guest, int run)
