@@ -9,10 +9,9 @@ namespace Domino.Toolstack.Interop;
 /// pipe's buffer is left out, and the count says so. Disposing closes the writing end; the reader then
 /// reads the end (0) and its end is closed with that read.
 /// </summary>
-public sealed partial class KernelPipe : UnseekableStream
+public sealed partial class KernelPipe : DescriptorStream
 {
     private const int O_CLOEXEC = 0x80000, O_NONBLOCK = 0x800, F_SETFL = 4;
-    private const int EINTR = 4, EAGAIN = 11;
 
     private readonly int _readEnd;
     private readonly int _writeEnd;
@@ -29,6 +28,8 @@ public sealed partial class KernelPipe : UnseekableStream
         // O_NONBLOCK belongs to an open file description, and each end is its own: the reader still blocks.
         _ = fcntl(_writeEnd, F_SETFL, O_NONBLOCK);
     }
+
+    protected override string What => "a pipe";
 
     /// <summary>Writes as much of <paramref name="bytes"/> as fits now; returns how much that was (0 once disposed).</summary>
     public int Offer(ReadOnlySpan<byte> bytes)
@@ -52,24 +53,14 @@ public sealed partial class KernelPipe : UnseekableStream
     public override int Read(Span<byte> buffer)
     {
         if (buffer.IsEmpty) return 0;
-        while (Volatile.Read(ref _readClosed) == 0)
-        {
-            var n = read(_readEnd, buffer, buffer.Length);
-            if (n > 0) return (int)n;
-            if (n == 0)
-            {
-                if (Interlocked.Exchange(ref _readClosed, 1) == 0) _ = close(_readEnd);
-                return 0;
-            }
-            var errno = Marshal.GetLastPInvokeError();
-            if (errno is not (EINTR or EAGAIN)) throw new IOException($"read from a pipe failed: {Marshal.GetPInvokeErrorMessage(errno)}");
-        }
-        return 0;
+        var n = base.Read(buffer);
+        if (n == 0 && Interlocked.Exchange(ref _readClosed, 1) == 0) _ = close(_readEnd);
+        return n;
     }
 
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+    protected override nint ReadOnce(Span<byte> buffer) => Volatile.Read(ref _readClosed) != 0 ? 0 : read(_readEnd, buffer, buffer.Length);
 
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException("offer bytes with Offer");
+    protected override nint WriteOnce(ReadOnlySpan<byte> buffer) => throw new NotSupportedException("offer bytes with Offer");
 
     public override bool CanRead => true;
     public override bool CanWrite => false;
