@@ -112,7 +112,7 @@ internal static class ToolstackBench
         {
             const string shm = "/dev/shm";
             if (!Directory.Exists(shm)) return Directory.CreateTempSubdirectory("domino-bench-").FullName;
-            var dir = Path.Combine(shm, $"domino-bench-{Environment.ProcessId}-{Guid.NewGuid():N}"[..40]);
+            var dir = Path.Combine(shm, $"domino-bench-{Guid.NewGuid():N}");
             Directory.CreateDirectory(dir);
             return dir;
         }
