@@ -234,13 +234,14 @@ public static class VmmHost
             if (consoleInput < 0) Libc.WriteAndClose(serving, ServingLine + "\n");
             else
             {
-                var pipe = new PipeConsole(consoleInput, serving);
-                var console = ConsoleAsync(pipe, replay: true);
+                var fromDaemon = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(consoleInput, ownsHandle: true), FileAccess.Read, bufferSize: 0);
+                var console = ConsoleAsync(fromDaemon, serving, replay: true);
                 lock (_consoles) _consoles.Add(console);
                 _ = console.ContinueWith(t =>
                 {
                     lock (_consoles) _consoles.Remove(t);
-                    pipe.Dispose();
+                    fromDaemon.Dispose();
+                    Libc.Close(serving); // the feed has closed its own copy: the daemon reads the end
                 }, TaskScheduler.Default);
             }
             using var scheduling = new CancellationTokenSource();
@@ -304,7 +305,7 @@ public static class VmmHost
                         await Reply(stream, Status(exit)).ConfigureAwait(false);
                         return;
                     case "console":
-                        var console = ConsoleAsync(stream, request.Replay);
+                        var console = ConsoleAsync(stream, (int)client.Handle, request.Replay);
                         lock (_consoles) _consoles.Add(console);
                         try { await console.ConfigureAwait(false); }
                         finally { lock (_consoles) _consoles.Remove(console); }
@@ -383,29 +384,27 @@ public static class VmmHost
             };
         }
 
-        private async Task ConsoleAsync(Stream stream, bool replay)
+        /// <summary>
+        /// A console until it ends: the status line and then the guest's output go to
+        /// <paramref name="output"/> straight from the vCPU thread that emulates the UART (a feed), and
+        /// what comes from <paramref name="client"/> goes to the guest's COM1.
+        /// </summary>
+        private async Task ConsoleAsync(Stream client, int output, bool replay)
         {
-            // Attached before the answer: a resume sent once the answer is in sees every byte reach this reader.
-            var reader = ring.Attach(replay, out var detach);
-            try
+            // Attached before the status is taken: a resume sent once it is in sees every byte reach this reader.
+            using var feed = ring.AttachFeed(new NonBlockingOutput(output), replay);
+            feed.Start(VmmWire.Line(Status(), VmmWire.Json.VmmResponse));
+            _ = Task.Run(async () =>
             {
-                await Reply(stream, Status()).ConfigureAwait(false);
-                var fromClient = Task.Run(async () =>
+                var buffer = new byte[1024];
+                int n;
+                try
                 {
-                    var buffer = new byte[1024];
-                    int n;
-                    while ((n = await stream.ReadAsync(buffer).ConfigureAwait(false)) > 0) input.Offer(buffer.AsSpan(0, n)); // what does not fit is lost, as in a UART's overrun
-                });
-                // The UART hands over a byte at a time: send whatever has piled up in one write.
-                var batch = new MemoryStream();
-                while (await reader.WaitToReadAsync().ConfigureAwait(false))
-                {
-                    batch.SetLength(0);
-                    while (batch.Length < 64 * 1024 && reader.TryRead(out var chunk)) batch.Write(chunk);
-                    await stream.WriteAsync(batch.GetBuffer().AsMemory(0, (int)batch.Length)).ConfigureAwait(false);
+                    while ((n = await client.ReadAsync(buffer).ConfigureAwait(false)) > 0) input.Offer(buffer.AsSpan(0, n)); // what does not fit is lost, as in a UART's overrun
                 }
-            }
-            finally { detach(); }
+                catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException) { }
+            });
+            await feed.Ended.ConfigureAwait(false);
         }
 
         private static async Task Reply(Stream s, VmmResponse r) => await s.WriteAsync(VmmWire.Line(r, VmmWire.Json.VmmResponse)).ConfigureAwait(false);
@@ -434,44 +433,6 @@ public static class VmmHost
             return (Math.Round(ticks / 100.0, 1), rss);
         }
         catch (IOException) { return (0, 0); }
-    }
-
-    /// <summary>A console over two pipe descriptors: reads from <c>input</c>, writes to <c>output</c>; disposing closes both.</summary>
-    private sealed class PipeConsole(int input, int output) : UnseekableStream
-    {
-        private readonly FileStream _in = new(new Microsoft.Win32.SafeHandles.SafeFileHandle(input, ownsHandle: true), FileAccess.Read, bufferSize: 0);
-        private readonly StandardStream _out = new(output, writable: true);
-        private int _closed;
-
-        public override int Read(byte[] buffer, int offset, int count) => _in.Read(buffer, offset, count);
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default) => _in.ReadAsync(buffer, ct);
-        public override void Write(byte[] buffer, int offset, int count) => _out.Write(buffer, offset, count);
-
-        // Written on the caller's thread with write(2): a FileStream would hand a write to the thread
-        // pool, and the first one (the status line the daemon waits for) would wait for a pool thread.
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct = default)
-        {
-            try
-            {
-                _out.Write(buffer.Span);
-                return ValueTask.CompletedTask;
-            }
-            catch (IOException e) { return ValueTask.FromException(e); }
-        }
-
-        public override bool CanRead => true;
-        public override bool CanWrite => true;
-
-        protected override void Dispose(bool disposing)
-        {
-            // Once only: a second close(2) could close a descriptor number reused by then.
-            if (disposing && Interlocked.Exchange(ref _closed, 1) == 0)
-            {
-                _in.Dispose();
-                Libc.Close(output);
-            }
-            base.Dispose(disposing);
-        }
     }
 
     /// <summary>The guest's COM1 output, kept in the console ring.</summary>
