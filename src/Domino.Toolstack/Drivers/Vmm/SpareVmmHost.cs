@@ -1,5 +1,7 @@
 using System.ComponentModel;
 using System.Diagnostics;
+using System.IO.Pipes;
+using Domino.Toolstack.Interop;
 
 namespace Domino.Toolstack.Drivers.Vmm;
 
@@ -13,7 +15,7 @@ namespace Domino.Toolstack.Drivers.Vmm;
 internal sealed class SpareVmmHost(SelfCommand host, string stateDir, bool enabled) : IDisposable
 {
     private readonly Lock _lock = new();
-    private Process? _spare;
+    private VmmChild? _spare;
     private bool _disposed;
     private Action<int>? _started;
 
@@ -24,7 +26,7 @@ internal sealed class SpareVmmHost(SelfCommand host, string stateDir, bool enabl
         lock (_lock)
         {
             _started = started;
-            live = _spare?.Id;
+            live = _spare?.Process.Id;
         }
         if (live is { } pid) _ = Task.Run(() => started(pid));
     }
@@ -33,17 +35,18 @@ internal sealed class SpareVmmHost(SelfCommand host, string stateDir, bool enabl
     /// Hands the spare the domain <paramref name="uuid"/>; null when there is no live spare. With
     /// <paramref name="keepInput"/> its standard input stays open (a console's input), else it is closed.
     /// </summary>
-    public Process? Take(Guid uuid, bool keepInput = false)
+    public VmmChild? Take(Guid uuid, bool keepInput = false)
     {
-        Process? spare;
+        VmmChild? spare;
         lock (_lock) (spare, _spare) = (_spare, null);
         if (spare is null) return null;
         try
         {
-            if (spare.HasExited) throw new IOException($"spare VMM process {spare.Id} has exited");
-            spare.StandardInput.Write(uuid.ToString("D") + "\n");
-            spare.StandardInput.Flush();
-            if (!keepInput) spare.StandardInput.Close();
+            var process = spare.Process;
+            if (process.HasExited) throw new IOException($"spare VMM process {process.Id} has exited");
+            process.StandardInput.Write(uuid.ToString("D") + "\n");
+            process.StandardInput.Flush();
+            if (!keepInput) process.StandardInput.Close();
             return spare;
         }
         catch (Exception e) when (e is IOException or InvalidOperationException)
@@ -63,9 +66,9 @@ internal sealed class SpareVmmHost(SelfCommand host, string stateDir, bool enabl
             var psi = host.StartInfo("vmm-host", "--spare", "--state-dir", stateDir);
             psi.RedirectStandardInput = true;
             psi.RedirectStandardOutput = true; // VmmHost.ServingLine, once it runs a domain
-            Process? started;
-            try { started = Process.Start(psi); }
-            catch (Win32Exception) { return; } // creates fall back to starting a VMM process each
+            VmmChild? started;
+            try { started = VmmChild.Start(psi); }
+            catch (Exception e) when (e is Win32Exception or IOException) { return; } // creates fall back to starting a VMM process each
             if (started is null) return;
             Action<int>? notify;
             bool kept;
@@ -76,25 +79,47 @@ internal sealed class SpareVmmHost(SelfCommand host, string stateDir, bool enabl
                 if (kept) _spare = started;
             }
             if (!kept) Discard(started);
-            else notify?.Invoke(started.Id);
+            else notify?.Invoke(started.Process.Id);
         });
     }
 
-    private static void Discard(Process spare)
+    private static void Discard(VmmChild spare)
     {
-        try { spare.StandardInput.Close(); } catch (IOException) { }
-        try { if (!spare.HasExited) spare.Kill(); } catch (InvalidOperationException) { }
-        spare.Dispose();
+        try { spare.Process.StandardInput.Close(); } catch (IOException) { }
+        try { if (!spare.Process.HasExited) spare.Process.Kill(); } catch (InvalidOperationException) { }
+        spare.Stdout.Dispose();
+        spare.Process.Dispose();
     }
 
     public void Dispose()
     {
-        Process? spare;
+        VmmChild? spare;
         lock (_lock)
         {
             _disposed = true;
             (spare, _spare) = (_spare, null);
         }
         if (spare is not null) Discard(spare);
+    }
+}
+
+/// <summary>
+/// A VMM process the daemon started, with a reader of its standard output whose thread exists from the
+/// start: starting a thread waits until it runs, which a create should not wait for.
+/// </summary>
+internal sealed record VmmChild(Process Process, InlineReadStream Stdout)
+{
+    /// <summary>Starts the process (standard output redirected) and its reader; null when no process could be started.</summary>
+    public static VmmChild? Start(ProcessStartInfo psi)
+    {
+        var process = Process.Start(psi);
+        if (process is null) return null;
+        try { return new VmmChild(process, new InlineReadStream((int)((PipeStream)process.StandardOutput.BaseStream).SafePipeHandle.DangerousGetHandle(), "vmm-stdout")); }
+        catch (IOException)
+        {
+            try { process.Kill(); } catch (InvalidOperationException) { }
+            process.Dispose();
+            throw;
+        }
     }
 }

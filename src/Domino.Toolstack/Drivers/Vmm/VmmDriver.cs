@@ -86,11 +86,12 @@ public sealed partial class VmmDriver : DomainDriver
         AtomicFile.Write(LaunchFile(store, guest.Uuid), JsonSerializer.SerializeToUtf8Bytes(
             new VmmLaunch { Uuid = guest.Uuid, DomId = guest.DomId, Name = guest.Name, Spec = guest.Spec, Paused = paused, Console = console }, VmmWire.Json.VmmLaunch));
 
-        var process = _spares.Take(guest.Uuid, keepInput: console) ?? StartHost(guest, console);
+        var child = _spares.Take(guest.Uuid, keepInput: console) ?? StartHost(guest, console);
+        var process = child.Process;
         _children[guest.Uuid] = process; // kept so the runtime reaps it when it exits
         VmmResponse answer;
         Stream connection;
-        try { (answer, connection) = await WaitUntilServingAsync(guest, process, first, ct).ConfigureAwait(false); }
+        try { (answer, connection) = await WaitUntilServingAsync(guest, child, first, ct).ConfigureAwait(false); }
         finally
         {
             // The next spare starts a little after this guest is built: forking this process and warming a
@@ -109,11 +110,12 @@ public sealed partial class VmmDriver : DomainDriver
     /// of a console on the standard streams, returned with them. Fails with the VMM's own error when the
     /// process ends first, or kills it when it takes longer than <see cref="StartLimit"/>.
     /// </summary>
-    private async Task<(VmmResponse Answer, Stream Connection)> WaitUntilServingAsync(GuestRef guest, Process process, VmmRequest? first, CancellationToken ct)
+    private async Task<(VmmResponse Answer, Stream Connection)> WaitUntilServingAsync(GuestRef guest, VmmChild child, VmmRequest? first, CancellationToken ct)
     {
+        var process = child.Process;
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
         limit.CancelAfter(StartLimit);
-        var output = new StdioConsole(process.StandardOutput.BaseStream, first is null ? process.StandardInput.BaseStream : null);
+        var output = new StdioConsole(child.Stdout, process.StandardOutput.BaseStream, first is null ? process.StandardInput.BaseStream : null);
         try
         {
             var line = await output.ReadLineAsync(limit.Token).ConfigureAwait(false);
@@ -146,8 +148,10 @@ public sealed partial class VmmDriver : DomainDriver
     /// <summary>
     /// A VMM process's standard output (after its first line: the console's output) and standard input
     /// (the console's input, when there is one). Disposing closes both: the VMM's console ends.
+    /// The output is read on a thread of its own (<see cref="InlineReadStream"/>), which runs what
+    /// awaits it, the daemon's relay of a create -c console to its client, as soon as the bytes come.
     /// </summary>
-    private sealed class StdioConsole(Stream output, Stream? input) : UnseekableStream
+    private sealed class StdioConsole(InlineReadStream output, Stream stdout, Stream? input) : UnseekableStream
     {
         private readonly byte[] _buffer = new byte[4096];
         private int _start, _end;
@@ -202,17 +206,18 @@ public sealed partial class VmmDriver : DomainDriver
             {
                 try { input?.Dispose(); } catch (IOException) { } // the VMM may be gone: a broken pipe
                 output.Dispose();
+                stdout.Dispose(); // the last read end: the VMM's writes fail from here on
             }
             base.Dispose(disposing);
         }
     }
 
-    private Process StartHost(GuestRef guest, bool console)
+    private VmmChild StartHost(GuestRef guest, bool console)
     {
         var psi = _host.StartInfo("vmm-host", "--state-dir", store.Root, "--uuid", guest.Uuid.ToString());
         psi.RedirectStandardOutput = true; // VmmHost.ServingLine, or a console's output
         psi.RedirectStandardInput = console;
-        return Process.Start(psi) ?? throw new ToolstackException(ErrorKind.Failed, $"cannot start the VMM process for domain '{guest.Name}'");
+        return VmmChild.Start(psi) ?? throw new ToolstackException(ErrorKind.Failed, $"cannot start the VMM process for domain '{guest.Name}'");
     }
 
     public override async Task DestroyAsync(GuestRef guest, CancellationToken ct)
