@@ -62,6 +62,35 @@ public sealed class SpareVmmTests : IDisposable
     }
 
     [SkippableFact]
+    public void A_spares_cpu_group_takes_the_weight_and_cap_of_the_domain_that_adopts_it()
+    {
+        var spare = StartWithSpareWhereHostSchedulingRuns();
+        TestDriverEndToEndTests.WaitFor(() => Group(spare, "cpu") == $"/domino/vmm-{spare}", 30);
+        var prepared = Toolstack.Scheduling.Host.HostDomain.CpuGroupFor(Toolstack.Scheduling.SchedulerKind.Credit, 256, 0)!.Value;
+        Assert.Equal($"{prepared.Shares}", CpuFile($"vmm-{spare}", "cpu.shares"));
+
+        // The spare's group was made for a default domain; this one asks for other values, which must be written.
+        Assert.Equal(0, _d.Run("create", "-q", _d.Config("heavy", $"kernel = \"{Kvm.Guest("counter")}\"", "cpu_weight = 1024", "cap = 50")).ExitCode);
+        Assert.Equal(spare, _d.VmmPid());
+        var uuid = Path.GetFileName(Directory.GetDirectories(Path.Combine(_d.StateDir, "domains")).Single());
+        var wanted = Toolstack.Scheduling.Host.HostDomain.CpuGroupFor(Toolstack.Scheduling.SchedulerKind.Credit, 1024, 50)!.Value;
+        Assert.NotEqual(prepared, wanted);
+        Assert.Equal($"{wanted.Shares}", CpuFile(uuid, "cpu.shares"));
+        Assert.Equal($"{wanted.QuotaUs}", CpuFile(uuid, "cpu.cfs_quota_us"));
+        Assert.Equal(0, _d.Run("destroy", "heavy").ExitCode);
+
+        // The next spare, adopted by a default domain, keeps the values it was prepared with.
+        TestDriverEndToEndTests.WaitFor(() => Spares().Count == 1 && Group(Spares()[0], "cpu") == $"/domino/vmm-{Spares()[0]}", 60);
+        Assert.Equal(0, _d.Run("create", "-q", _d.Config("plain", $"kernel = \"{Kvm.Guest("counter")}\"")).ExitCode);
+        uuid = Path.GetFileName(Directory.GetDirectories(Path.Combine(_d.StateDir, "domains")).Single());
+        Assert.Equal($"{prepared.Shares}", CpuFile(uuid, "cpu.shares"));
+        Assert.Equal($"{prepared.QuotaUs}", CpuFile(uuid, "cpu.cfs_quota_us"));
+        Assert.Equal(0, _d.Run("destroy", "plain").ExitCode);
+    }
+
+    private static string CpuFile(string group, string file) => File.ReadAllText($"/sys/fs/cgroup/cpu/domino/{group}/{file}").Trim();
+
+    [SkippableFact]
     public void A_pinned_domains_vcpu_threads_are_pinned_when_create_returns()
     {
         StartWithSpareWhereHostSchedulingRuns();

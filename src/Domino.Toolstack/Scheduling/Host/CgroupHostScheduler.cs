@@ -25,6 +25,9 @@ public sealed class CgroupHostScheduler : IHostScheduler
     private readonly string _cpuRoot;
     private readonly Lock _sync = new();
     private readonly Dictionary<int, HostPool> _pools = [];
+    // What PrepareProcess wrote to each prepared process's group: a domain that adopts the group with
+    // the same values has nothing to write (each write of a cpu controller file takes the kernel's locks).
+    private readonly Dictionary<int, (long Shares, long QuotaUs)> _prepared = [];
     private readonly Action<string> _log;
     private Dictionary<int, (long Busy, long Total)> _lastStat = [];
     private HostConfinement? _confinement;
@@ -112,17 +115,25 @@ public sealed class CgroupHostScheduler : IHostScheduler
                 EnsureCpuParent();
                 group = DomainDir(domain.Uuid);
                 // A domain started in a prepared process takes that process's group, threads and all.
+                (long, long)? adopted = null;
                 if (!Directory.Exists(group) && domain.Vcpus.FirstOrDefault(v => v.Thread is not null)?.Thread is { } first
                     && Directory.Exists(ProcessDir(first.Pid)))
                 {
-                    try { Directory.Move(ProcessDir(first.Pid), group); }
+                    try
+                    {
+                        Directory.Move(ProcessDir(first.Pid), group);
+                        if (_prepared.Remove(first.Pid, out var prepared)) adopted = prepared;
+                    }
                     catch (IOException e) { _log($"scheduling: adopting {ProcessDir(first.Pid)} for domain '{domain.Name}': {e.Message}"); }
                 }
-                Directory.CreateDirectory(group);
-                var what = $"domain '{domain.Name}'";
-                Write(group, "cpu.shares", Inv($"{values.Shares}"), what);
-                Write(group, "cpu.cfs_period_us", Inv($"{CreditParams.CfsPeriodUs}"), what);
-                Write(group, "cpu.cfs_quota_us", Inv($"{values.QuotaUs}"), what);
+                if (adopted != values)
+                {
+                    Directory.CreateDirectory(group);
+                    var what = $"domain '{domain.Name}'";
+                    Write(group, "cpu.shares", Inv($"{values.Shares}"), what);
+                    Write(group, "cpu.cfs_period_us", Inv($"{CreditParams.CfsPeriodUs}"), what);
+                    Write(group, "cpu.cfs_quota_us", Inv($"{values.QuotaUs}"), what);
+                }
             }
             foreach (var v in domain.Vcpus)
             {
@@ -161,7 +172,10 @@ public sealed class CgroupHostScheduler : IHostScheduler
             if (Directory.Exists(_cpuRoot))
                 foreach (var stale in Directory.EnumerateDirectories(_cpuRoot, "vmm-*"))
                     if (int.TryParse(Path.GetFileName(stale)[4..], NumberStyles.None, CultureInfo.InvariantCulture, out var p) && !Directory.Exists($"/proc/{p}"))
+                    {
                         TryRmdir(stale);
+                        _prepared.Remove(p);
+                    }
             cpusetDir = PoolDir(pool.Id);
             if (!Directory.Exists(cpusetDir)) return;
             cpuDir = CpuMount;
@@ -174,6 +188,7 @@ public sealed class CgroupHostScheduler : IHostScheduler
                 Write(cpuDir, "cpu.shares", Inv($"{values.Shares}"), what);
                 Write(cpuDir, "cpu.cfs_period_us", Inv($"{CreditParams.CfsPeriodUs}"), what);
                 Write(cpuDir, "cpu.cfs_quota_us", Inv($"{values.QuotaUs}"), what);
+                _prepared[pid] = values;
             }
         }
         // The moves themselves wait on the kernel, outside the lock: ApplyDomain must not wait behind them.
