@@ -24,6 +24,21 @@ public class OutputTests
     }
 
     [Fact]
+    public void The_host_is_looked_up_only_for_a_config_that_names_cpus()
+    {
+        var lookups = 0;
+        HostInfo Host()
+        {
+            lookups++;
+            return new HostInfo(4, [0, 0, 1, 1]);
+        }
+        LibxlJson.ToJson(ConfigFile.Parse("name=\"g\"\nkernel=\"/k\"\nvcpus=2\n", "t.cfg", []).Config!, Host);
+        Assert.Equal(0, lookups);
+        LibxlJson.ToJson(ConfigFile.Parse("name=\"g\"\nkernel=\"/k\"\nvcpus=2\ncpus=\"nodes:1\"\n", "t.cfg", []).Config!, Host);
+        Assert.Equal(1, lookups);
+    }
+
+    [Fact]
     public void Empty_objects_print_as_yajl_does()
     {
         var json = LibxlJson.Serialize(ConfigFile.Parse("name=\"g\"\nkernel=\"/k\"\n", "t.cfg", []).Config!, TestFiles.GoldenHost);

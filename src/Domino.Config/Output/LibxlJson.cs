@@ -10,11 +10,15 @@ namespace Domino.Config.Output;
 /// </summary>
 public static partial class LibxlJson
 {
-    public static string Serialize(DomainConfig config) => Serialize(config, HostInfo.Current);
+    /// <summary>
+    /// With this host's CPUs and NUMA nodes, looked up only when the config names CPUs (sysfs reads
+    /// that most creates, on the CLI's start path, need not make).
+    /// </summary>
+    public static string Serialize(DomainConfig config) => YajlJsonWriter.Write(ToJson(config, static () => HostInfo.Current));
 
-    public static string Serialize(DomainConfig config, HostInfo host) => YajlJsonWriter.Write(ToJson(config, host));
+    public static string Serialize(DomainConfig config, HostInfo host) => YajlJsonWriter.Write(ToJson(config, () => host));
 
-    internal static JsonObject ToJson(DomainConfig c, HostInfo host)
+    internal static JsonObject ToJson(DomainConfig c, Func<HostInfo> host)
     {
         var root = new JsonObject
         {
@@ -131,7 +135,7 @@ public static partial class LibxlJson
         return o;
     }
 
-    private static JsonObject BuildInfo(DomainConfig c, HostInfo host)
+    private static JsonObject BuildInfo(DomainConfig c, Func<HostInfo> host)
     {
         var o = new JsonObject();
         if (c.Vcpus is { } vcpus)
@@ -481,9 +485,10 @@ public static partial class LibxlJson
         return o;
     }
 
-    private static void Affinity(JsonObject o, string key, CpuAffinity? affinity, int maxVcpus, HostInfo host)
+    private static void Affinity(JsonObject o, string key, CpuAffinity? affinity, int maxVcpus, Func<HostInfo> hostInfo)
     {
         if (affinity is null) return;
+        var host = hostInfo();
         IEnumerable<CpuSet> perVcpu = affinity.PerVcpu ? affinity.Sets : Enumerable.Repeat(affinity.Sets[0], maxVcpus);
         var maps = new JsonArray();
         foreach (var s in perVcpu) maps.Add((JsonNode)Bitmap(CpuSetSpec.Resolve(s, host.CpuBitmapBits, host.NodeOf)));
