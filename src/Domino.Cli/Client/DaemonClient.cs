@@ -214,18 +214,24 @@ internal sealed partial class DaemonClient : IDisposable
     /// <summary>
     /// The message of an <see cref="ErrorResponse"/> (<c>{"error": ..., "code": ...}</c>), or null when
     /// <paramref name="json"/> is something else (the create-console answer is the new domain or an error).
-    /// Read as a document: an error is printed and the command ends, so building the serializer's
-    /// metadata for it would cost more than the whole answer is worth.
+    /// Read with a bare reader, top-level properties only: no serializer metadata to build, and no
+    /// document, whose pooled buffers would cost a fresh process the shared array pool's start-up
+    /// (a timing loop that picks how to find the current CPU) on every create -c.
     /// </summary>
-    private static string? ErrorMessage(byte[] json)
+    internal static string? ErrorMessage(ReadOnlySpan<byte> json)
     {
         try
         {
-            using var document = JsonDocument.Parse(json);
-            return document.RootElement.ValueKind == JsonValueKind.Object
-                && document.RootElement.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.String
-                ? error.GetString()
-                : null;
+            var reader = new Utf8JsonReader(json);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isError = reader.ValueTextEquals("error"u8);
+                if (!reader.Read()) return null;
+                if (isError && reader.TokenType == JsonTokenType.String) return reader.GetString();
+                reader.Skip();
+            }
+            return null;
         }
         catch (JsonException) { return null; }
     }
