@@ -24,12 +24,16 @@ public static class AtomicFile
     {
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         var temp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.{Environment.CurrentManagedThreadId}.tmp");
-        using (var f = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1, FileOptions.None))
+        try
         {
-            f.Write(content);
-            f.Flush(flushToDisk: durable);
+            Libc.WriteNewFile(temp, content, durable);
+            Libc.Rename(temp, path);
         }
-        File.Move(temp, path, overwrite: true);
+        catch
+        {
+            try { File.Delete(temp); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+            throw;
+        }
         if (durable) Libc.FsyncDirectory(dir);
     }
 
