@@ -26,6 +26,24 @@ public sealed class AutoStartTests : IDisposable
     }
 
     [Fact]
+    public void Create_c_with_no_daemon_starts_one_and_shows_the_console_from_its_first_byte()
+    {
+        // With a daemon running, create -c asks for its console connection before reading the config;
+        // with none, it reads the config, starts the daemon, then creates.
+        var r = _d.Run("create", "-q", "-c", _d.Config("hello", "cmdline = \"test.on_boot=poweroff\""));
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.StartsWith("test guest hello (domid 1) booting", r.Stdout, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(_d.StateDir, "daemon.pid")));
+
+        var bad = _d.Run("create", "-q", "-c", _d.Config("bad", "memory = \"lots\""));
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains("bad.cfg:", bad.Stderr, StringComparison.Ordinal);
+        var again = _d.Run("create", "-q", "-c", _d.Config("again", "cmdline = \"test.on_boot=poweroff\""));
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.Contains("again: poweroff", again.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Started_as_dotnet_domino_dll_it_starts_the_daemon_the_same_way()
     {
         var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };

@@ -171,9 +171,37 @@ internal sealed partial class DaemonClient : IDisposable
     /// Creates a domain with its console attached, in one request (<c>GET /create-console</c>): the
     /// console shows the guest's output from its first byte. A refused create throws the daemon's error.
     /// </summary>
-    public async Task<DaemonHttp.Connection> CreateWithConsoleAsync(byte[] request, CancellationToken ct)
+    public async Task<DaemonHttp.Connection> CreateWithConsoleAsync(byte[] request, CancellationToken ct) =>
+        await CreateWithConsoleAnswerAsync(await DaemonHttp.UpgradeAsync(Open(), "create-console", firstLine: request, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
+
+    /// <summary>
+    /// Begins a create with its console before the request is ready, when a daemon already answers:
+    /// the connection is opened and the upgrade asked for, so the daemon's side of that overlaps the
+    /// reading of the config. Null when no daemon answers (the create then starts one, as any command).
+    /// </summary>
+    public static DaemonHttp.Connection? TryBeginCreateWithConsole()
     {
-        var (connection, refusal) = await DaemonHttp.UpgradeAsync(Open(), "create-console", firstLine: request, ct).ConfigureAwait(false);
+        var connection = TryConnect(DaemonPaths.Resolve().Socket);
+        if (connection is null) return null;
+        try
+        {
+            DaemonHttp.BeginUpgrade(connection, "create-console");
+            return connection;
+        }
+        catch (IOException)
+        {
+            connection.Dispose();
+            return null;
+        }
+    }
+
+    /// <summary>Finishes a create begun with <see cref="TryBeginCreateWithConsole"/>: see <see cref="CreateWithConsoleAsync"/>.</summary>
+    public static async Task<DaemonHttp.Connection> FinishCreateWithConsoleAsync(DaemonHttp.Connection begun, byte[] request, CancellationToken ct) =>
+        await CreateWithConsoleAnswerAsync(await DaemonHttp.FinishUpgradeAsync(begun, request, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
+
+    private static async Task<DaemonHttp.Connection> CreateWithConsoleAnswerAsync((DaemonHttp.Connection? Connection, DaemonHttp.Response? Refusal) upgrade, CancellationToken ct)
+    {
+        var (connection, refusal) = upgrade;
         if (connection is null)
         {
             using (refusal) await ThrowIfErrorAsync(refusal!, ct).ConfigureAwait(false);

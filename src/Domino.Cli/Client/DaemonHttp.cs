@@ -77,8 +77,33 @@ internal static class DaemonHttp
     {
         try
         {
-            var head = Encoding.ASCII.GetBytes($"GET /{path} HTTP/1.1\r\nHost: domino\r\nConnection: Upgrade\r\nUpgrade: {ConsoleProtocol}\r\n\r\n");
+            var head = UpgradeHead(path);
             await connection.WriteAsync(firstLine is null ? head : [.. head, .. firstLine, (byte)'\n'], ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        return await FinishUpgradeAsync(connection, firstLine: null, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Sends only the request of an upgrade, so the daemon sets the connection up (HTTP, routing, the
+    /// upgrade) while the caller prepares its first line; <see cref="FinishUpgradeAsync"/> sends that
+    /// line and reads the answer. A caller that gives up disposes the connection: the daemon reads its end.
+    /// </summary>
+    public static void BeginUpgrade(Connection connection, string path) => connection.Write(UpgradeHead(path));
+
+    private static byte[] UpgradeHead(string path) =>
+        Encoding.ASCII.GetBytes($"GET /{path} HTTP/1.1\r\nHost: domino\r\nConnection: Upgrade\r\nUpgrade: {ConsoleProtocol}\r\n\r\n");
+
+    /// <summary>Sends <paramref name="firstLine"/>, if any, and reads the answer to an upgrade begun on <paramref name="connection"/>.</summary>
+    public static async Task<(Connection? Connection, Response? Refusal)> FinishUpgradeAsync(Connection connection, byte[]? firstLine, CancellationToken ct)
+    {
+        try
+        {
+            if (firstLine is not null) await connection.WriteAsync((byte[])[.. firstLine, (byte)'\n'], ct).ConfigureAwait(false);
             var (status, headers) = ReadHead(connection, ct);
             if (status != 101)
                 return (null, new Response(status, headers, FramedBody(connection, headers)));

@@ -31,6 +31,16 @@ internal static class CreateCommands
                 return 1;
             }
             if (!parse.GetValue(quiet) && !parse.GetValue(dryRun)) await Console.Error.WriteLineAsync($"Parsing config from {path}").ConfigureAwait(false);
+            // create -c asks a running daemon for the console connection first: the daemon sets it up
+            // while this process reads the config. Bad input closes it unused, and the daemon lets it go.
+            var begun = parse.GetValue(console) && !parse.GetValue(dryRun) ? DaemonClient.TryBeginCreateWithConsole() : null;
+            try { return await CreateAsync(parse, path, extra, begun, ct).ConfigureAwait(false); }
+            finally { begun?.Dispose(); }
+        });
+        return command;
+
+        async Task<int> CreateAsync(ParseResult parse, string path, List<string> extra, DaemonHttp.Connection? begun, CancellationToken ct)
+        {
             var config = Load(path, extra);
             if (config is null) return 1;
             if (!parse.GetValue(dryRun)) config.Uuid ??= Guid.NewGuid(); // one uuid for the stored config and the domain
@@ -49,6 +59,20 @@ internal static class CreateCommands
                 return 1;
             }
             var request = SpecRequestWriter.Write(new CreateDomainRequest { Spec = spec, Config = json, Paused = parse.GetValue(paused) });
+            if (begun is not null)
+            {
+                try
+                {
+                    // The same connection, now the console's (disposed by the caller either way).
+                    await DaemonClient.FinishCreateWithConsoleAsync(begun, request, ct).ConfigureAwait(false);
+                    return ConsoleCommand.Run(begun, ct);
+                }
+                catch (Exception e) when (e is CliException or IOException or System.Text.Json.JsonException)
+                {
+                    await Console.Error.WriteLineAsync($"domino: {e.Message}").ConfigureAwait(false);
+                    return 1;
+                }
+            }
             return await RunClient(async (client, token) =>
             {
                 if (!parse.GetValue(console))
@@ -61,8 +85,7 @@ internal static class CreateCommands
                 using var connection = await client.CreateWithConsoleAsync(request, token).ConfigureAwait(false);
                 return ConsoleCommand.Run(connection, token);
             }, ct).ConfigureAwait(false);
-        });
-        return command;
+        }
     }
 
     /// <summary><c>config-update DOMAIN [FILE] [KEY=VALUE...]</c>: the new config applies at the domain's next restart.</summary>
