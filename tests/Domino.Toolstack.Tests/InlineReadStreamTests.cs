@@ -31,10 +31,12 @@ public sealed class InlineReadStreamTests : IDisposable
         Assert.Equal("first", Encoding.ASCII.GetString(buffer, 0, n));
 
         string? thread = null;
+        Exception? nested = null;
         var next = Task.Run(async () =>
         {
             var m = await reader.ReadAsync(buffer).ConfigureAwait(false);
             thread = Thread.CurrentThread.Name; // no pool thread in between: the reader's own
+            nested = Record.Exception(() => reader.Read(new byte[1], 0, 1)); // would wait for itself
             return m;
         });
         await Task.Delay(50);
@@ -42,6 +44,7 @@ public sealed class InlineReadStreamTests : IDisposable
         n = await next.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal("second", Encoding.ASCII.GetString(buffer, 0, n));
         Assert.Equal("inline-test", thread);
+        Assert.IsType<InvalidOperationException>(nested);
     }
 
     [Fact]

@@ -17,6 +17,7 @@ public sealed partial class InlineReadStream : UnseekableStream, IValueTaskSourc
 
     private readonly int _fd;
     private readonly int _wake;
+    private readonly Thread _thread;
     private readonly ManualResetEventSlim _requested = new(false, spinCount: 0);
     private readonly Lock _sync = new();
     private ManualResetValueTaskSourceCore<int> _core; // continuations run on the completing thread: this one's
@@ -38,7 +39,8 @@ public sealed partial class InlineReadStream : UnseekableStream, IValueTaskSourc
             _ = close(_fd);
             throw new IOException($"cannot make an eventfd: {Marshal.GetPInvokeErrorMessage(errno)}");
         }
-        new Thread(Run) { Name = threadName, IsBackground = true }.Start();
+        _thread = new Thread(Run) { Name = threadName, IsBackground = true };
+        _thread.Start();
     }
 
     public override bool CanRead => true;
@@ -64,7 +66,12 @@ public sealed partial class InlineReadStream : UnseekableStream, IValueTaskSourc
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) => ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();
 
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+    /// <summary>Waits for a read; not on the reading thread itself (in code that awaited this stream), which is the one that would complete it.</summary>
+    public override int Read(byte[] buffer, int offset, int count)
+    {
+        if (Thread.CurrentThread == _thread) throw new InvalidOperationException("a synchronous read on the stream's own reading thread would wait for itself");
+        return ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+    }
 
     public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
