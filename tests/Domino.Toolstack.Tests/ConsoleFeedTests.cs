@@ -1,4 +1,3 @@
-using System.IO.Pipes;
 using System.Text;
 using Domino.Toolstack.Drivers;
 using Domino.Toolstack.Interop;
@@ -9,32 +8,19 @@ namespace Domino.Toolstack.Tests;
 /// <summary>A console ring's feeds, over real pipes: what the writing thread writes and when, what waits, what ends them.</summary>
 public sealed class ConsoleFeedTests : IDisposable
 {
-    private readonly AnonymousPipeServerStream _writeEnd = new(PipeDirection.Out);
-    private readonly AnonymousPipeClientStream _readEnd;
+    private readonly TestPipe _pipe = new();
 
-    public ConsoleFeedTests() => _readEnd = new AnonymousPipeClientStream(PipeDirection.In, _writeEnd.ClientSafePipeHandle);
+    public void Dispose() => _pipe.Dispose();
 
-    public void Dispose()
-    {
-        _readEnd.Dispose();
-        _writeEnd.Dispose();
-    }
-
-    private NonBlockingOutput Output() => new((int)_writeEnd.SafePipeHandle.DangerousGetHandle());
-
-    private bool Readable()
-    {
-        Span<Libc.PollFd> fds = [new Libc.PollFd { fd = (int)_readEnd.SafePipeHandle.DangerousGetHandle(), events = Libc.POLLIN }];
-        return Libc.Poll(fds, 0) > 0;
-    }
+    private NonBlockingOutput Output() => new(_pipe.WriteFd);
 
     private string ReadAvailable()
     {
         var text = new StringBuilder();
         var buffer = new byte[64 * 1024];
-        while (Readable())
+        while (_pipe.Readable())
         {
-            var n = _readEnd.Read(buffer);
+            var n = _pipe.ReadEnd.Read(buffer);
             if (n == 0) break;
             text.Append(Encoding.ASCII.GetString(buffer, 0, n));
         }
@@ -47,7 +33,7 @@ public sealed class ConsoleFeedTests : IDisposable
         var buffer = new byte[64 * 1024];
         while (text.Length < count)
         {
-            var n = await _readEnd.ReadAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+            var n = await _pipe.ReadEnd.ReadAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
             if (n == 0) break;
             text.Append(Encoding.ASCII.GetString(buffer, 0, n));
         }
@@ -64,7 +50,7 @@ public sealed class ConsoleFeedTests : IDisposable
 
         ring.Write("H"u8);
         // No other thread had to run: the byte is in the pipe as the write returns.
-        Assert.True(Readable(), "the output was not written on the writing thread");
+        Assert.True(_pipe.Readable(), "the output was not written on the writing thread");
         ring.Write("ello\n"u8);
         Assert.Equal("Hello\n", ReadAvailable());
     }
@@ -76,7 +62,7 @@ public sealed class ConsoleFeedTests : IDisposable
         ring.Write("before "u8);
         using var feed = ring.AttachFeed(Output(), replay: true);
         ring.Write("meanwhile "u8);
-        Assert.False(Readable(), "output flowed before Start");
+        Assert.False(_pipe.Readable(), "output flowed before Start");
 
         feed.Start("{\"state\":\"running\"}\n"u8);
         ring.Write("after"u8);
@@ -103,10 +89,10 @@ public sealed class ConsoleFeedTests : IDisposable
             using var all = new MemoryStream();
             var buffer = new byte[64 * 1024];
             // The test holds its own copy of the write end, so read until the feed has ended and the pipe is empty.
-            while (!feed.Ended.IsCompleted || Readable())
+            while (!feed.Ended.IsCompleted || _pipe.Readable())
             {
-                if (!Readable()) { Thread.Sleep(5); continue; }
-                all.Write(buffer, 0, _readEnd.Read(buffer));
+                if (!_pipe.Readable()) { Thread.Sleep(5); continue; }
+                all.Write(buffer, 0, _pipe.ReadEnd.Read(buffer));
             }
             return Encoding.ASCII.GetString(all.ToArray());
         });
@@ -129,7 +115,7 @@ public sealed class ConsoleFeedTests : IDisposable
         var ring = new ConsoleRing();
         var feed = ring.AttachFeed(Output(), replay: false);
         feed.Start();
-        _readEnd.Dispose();
+        _pipe.ReadEnd.Dispose();
         ring.Write("nobody reads this"u8);
         await feed.Ended.WaitAsync(TimeSpan.FromSeconds(10));
         ring.Write("still fine"u8);
@@ -165,6 +151,6 @@ public sealed class ConsoleFeedTests : IDisposable
         feed.Dispose();
         await feed.Ended.WaitAsync(TimeSpan.FromSeconds(10));
         ring.Write("two"u8);
-        Assert.False(Readable(), "a disposed feed still wrote");
+        Assert.False(_pipe.Readable(), "a disposed feed still wrote");
     }
 }

@@ -1,4 +1,3 @@
-using System.IO.Pipes;
 using System.Text;
 using Domino.Toolstack.Interop;
 using Xunit;
@@ -7,18 +6,11 @@ namespace Domino.Toolstack.Tests;
 
 public sealed class InlineReadStreamTests : IDisposable
 {
-    private readonly AnonymousPipeServerStream _writeEnd = new(PipeDirection.Out);
-    private readonly AnonymousPipeClientStream _readEnd;
+    private readonly TestPipe _pipe = new();
 
-    public InlineReadStreamTests() => _readEnd = new AnonymousPipeClientStream(PipeDirection.In, _writeEnd.ClientSafePipeHandle);
+    public void Dispose() => _pipe.Dispose();
 
-    public void Dispose()
-    {
-        _readEnd.Dispose();
-        _writeEnd.Dispose();
-    }
-
-    private InlineReadStream Reader(string name = "test-reader") => new((int)_readEnd.SafePipeHandle.DangerousGetHandle(), name);
+    private InlineReadStream Reader(string name = "test-reader") => new(_pipe.ReadFd, name);
 
     [Fact]
     public async Task What_awaits_a_read_runs_on_the_reading_thread_with_the_bytes_in_order()
@@ -26,7 +18,7 @@ public sealed class InlineReadStreamTests : IDisposable
         using var reader = Reader("inline-test");
         var buffer = new byte[64];
         var pending = reader.ReadAsync(buffer).AsTask();
-        _writeEnd.Write("first"u8);
+        _pipe.WriteEnd.Write("first"u8);
         var n = await pending.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal("first", Encoding.ASCII.GetString(buffer, 0, n));
 
@@ -40,7 +32,7 @@ public sealed class InlineReadStreamTests : IDisposable
             return m;
         });
         await Task.Delay(50);
-        _writeEnd.Write("second"u8);
+        _pipe.WriteEnd.Write("second"u8);
         n = await next.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal("second", Encoding.ASCII.GetString(buffer, 0, n));
         Assert.Equal("inline-test", thread);
@@ -51,8 +43,8 @@ public sealed class InlineReadStreamTests : IDisposable
     public async Task The_end_of_the_pipe_reads_as_zero()
     {
         using var reader = Reader();
-        _writeEnd.Write("x"u8);
-        _writeEnd.Dispose();
+        _pipe.WriteEnd.Write("x"u8);
+        _pipe.WriteEnd.Dispose();
         var buffer = new byte[8];
         Assert.Equal(1, await reader.ReadAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.Equal(0, await reader.ReadAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
@@ -70,7 +62,7 @@ public sealed class InlineReadStreamTests : IDisposable
         await cts.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pending.WaitAsync(TimeSpan.FromSeconds(5)));
 
-        _writeEnd.Write("ok"u8);
+        _pipe.WriteEnd.Write("ok"u8);
         var n = await reader.ReadAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal("ok", Encoding.ASCII.GetString(buffer, 0, n));
     }
@@ -85,9 +77,9 @@ public sealed class InlineReadStreamTests : IDisposable
         await Assert.ThrowsAsync<ObjectDisposedException>(() => pending.WaitAsync(TimeSpan.FromSeconds(5)));
 
         // The reader read a copy of the descriptor: the caller's own is still open.
-        _writeEnd.Write("still"u8);
+        _pipe.WriteEnd.Write("still"u8);
         var buffer = new byte[8];
-        var n = _readEnd.Read(buffer);
+        var n = _pipe.ReadEnd.Read(buffer);
         Assert.Equal("still", Encoding.ASCII.GetString(buffer, 0, n));
     }
 }
