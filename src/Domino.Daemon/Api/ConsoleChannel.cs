@@ -64,7 +64,19 @@ internal abstract class ConsoleChannel : IAsyncDisposable
     public async Task RelayAsync(Stream console, CancellationToken ct)
     {
         using var detached = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var toClient = Task.Run(async () =>
+        var fromClient = Task.Run(async () =>
+        {
+            var buffer = new byte[4096];
+            int n;
+            while ((n = await ReceiveConsoleAsync(buffer, ct).ConfigureAwait(false)) > 0)
+                await console.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
+        }, CancellationToken.None);
+        // Started on this thread rather than queued for a pool thread, so the first read is asked for
+        // at once: on a busy host a queued task can wait longer for a CPU than a guest takes to print.
+        // It runs here until a read has to wait; a VMM's console then completes reads on its own thread.
+        var toClient = ToClientAsync();
+
+        async Task ToClientAsync()
         {
             var buffer = new byte[16 * 1024];
             try
@@ -76,14 +88,7 @@ internal abstract class ConsoleChannel : IAsyncDisposable
             catch (OperationCanceledException) when (detached.IsCancellationRequested) { }
             catch (IOException) { } // the guest's console went away
             await EndConsoleAsync(ct).ConfigureAwait(false);
-        }, CancellationToken.None);
-        var fromClient = Task.Run(async () =>
-        {
-            var buffer = new byte[4096];
-            int n;
-            while ((n = await ReceiveConsoleAsync(buffer, ct).ConfigureAwait(false)) > 0)
-                await console.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
-        }, CancellationToken.None);
+        }
 
         try
         {
