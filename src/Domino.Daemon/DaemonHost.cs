@@ -95,13 +95,6 @@ public static class DaemonHost
         }
         // Sockets are created owner-only; the read-only one is opened up after bind.
         var oldMask = Libc.SetUmask(0b000_111_111) /* 077 */;
-        // A request's code runs on the thread that completed its socket read, and a response's bytes are
-        // sent on the thread that flushes them, instead of each being handed to another thread first.
-        // Socket completions still come on pool threads (DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS
-        // stays unset), so a handler never holds up the socket engine. Each saved hand-off is a wake-up
-        // that can wait for a CPU: 0.3-0.4 ms off the median from the daemon's create answer to the
-        // client reading it (docs/performance.md).
-        builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = true);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.ListenUnixSocket(paths.Socket);
