@@ -1,5 +1,6 @@
 using System.Text;
 using Domino.Daemon.Api;
+using Domino.Toolstack.Interop;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -42,7 +43,7 @@ public sealed class ConsoleRelayTests
     }
 
     /// <summary>A client that sends nothing (its reads wait until disposed) and whose received bytes are kept.</summary>
-    private sealed class FakeConnection : Stream
+    private sealed class FakeConnection : UnseekableStream
     {
         private readonly MemoryStream _written = new();
         private readonly TaskCompletionSource<int> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -63,19 +64,13 @@ public sealed class ConsoleRelayTests
         }
 
         public override bool CanRead => true;
-        public override bool CanSeek => false;
         public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
         public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
         public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
     }
 
     /// <summary>A guest console whose reads wait until the test delivers bytes (none: the end); it notes the thread of the first read.</summary>
-    private sealed class ScriptedConsole : Stream
+    private sealed class ScriptedConsole : UnseekableStream
     {
         private readonly Lock _sync = new();
         private TaskCompletionSource<int>? _pending;
@@ -116,14 +111,8 @@ public sealed class ConsoleRelayTests
         }
 
         public override bool CanRead => true;
-        public override bool CanSeek => false;
         public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
         public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
         public override void Write(byte[] buffer, int offset, int count) { }
     }
 }
