@@ -7,6 +7,9 @@
 # between windows, and the vCPU threads' CPU share over that same report period.
 # The arinc653 pool is exclusive (exclusive=1): the host's other tasks are confined to the remaining
 # CPUs while it exists; EXCLUSIVE=0 shares the pool's CPU with them, as before.
+# Before and after the arinc653 run it measures the host's own floor on that CPU (the scheduling
+# bench's "floor": a SCHED_FIFO spinner's gaps, and the lateness a perfect gate would have in them);
+# FLOOR_SECONDS (default 5) sets its length, 0 skips it.
 # Needs root, /dev/kvm and cgroup v1. Usage: [EXCLUSIVE=0] bench/sched-vmm.sh [SECONDS]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,6 +19,16 @@ export DOMINO_STATE_DIR=$(mktemp -d /tmp/domino-sched-vmm.XXXXXX) DOMINO_DRIVER=
 d() { "$root/domino" "$@"; }
 cpu=$(( $(nproc) - 1 ))
 make -s -C "$root/guests"
+floor_secs=${FLOOR_SECONDS:-5}
+if [ "$floor_secs" != 0 ]; then
+  dotnet build -c Release -v q -nologo "$root/bench/Domino.Bench.Scheduling" >/dev/null
+fi
+floor() { # the host's floor on $cpu, without the bench's header lines
+  [ "$floor_secs" != 0 ] || return 0
+  dotnet "$root/bench/Domino.Bench.Scheduling/bin/Release/net10.0/Domino.Bench.Scheduling.dll" \
+    --only floor --cpu "$cpu" --seconds "$floor_secs" | sed -e '/^# /d' -e "s/^## /## $1: /"
+}
+steal() { awk -v c="cpu$cpu" '$1 == c { print $9 }' /proc/stat; } # USER_HZ ticks (10 ms) the host's hypervisor took
 cleanup() {
   for g in a b c h l; do d destroy "$g" >/dev/null 2>&1 || true; done
   # A clean stop gives the host back the CPUs of an exclusive pool: wait for it.
@@ -39,11 +52,12 @@ share() { # prints "name share" for each named domain's vCPU 0 thread over $secs
     tids+=("$(cut -d' ' -f2 "$DOMINO_STATE_DIR/vmm/$u.vcpus")")
   done
   for i in "${!tids[@]}"; do a[$i]=$(cut -d' ' -f1 "/proc/${tids[$i]}/schedstat"); done
-  t0=$(date +%s%N); sleep "$secs"; t1=$(date +%s%N)
+  s0=$(steal); t0=$(date +%s%N); sleep "$secs"; t1=$(date +%s%N); s1=$(steal)
   for i in "${!tids[@]}"; do
     b=$(cut -d' ' -f1 "/proc/${tids[$i]}/schedstat")
     python3 -c "print('| ${names[$i]} | %.4f |' % (($b - ${a[$i]}) / ($t1 - $t0)))"
   done
+  python3 -c "print('# steal time the kernel counted for cpu $cpu meanwhile: %.1f %%' % (($s1 - $s0) * 1e9 / ($t1 - $t0)))"
 }
 on_cpu() { # threads other than the named domains' vCPU threads that may run on $cpu: user ones, then kernel ones
   local vcpus="" n
@@ -76,6 +90,7 @@ PY
 }
 echo "# $(date -u '+%F %H:%M') UTC, load average $(cut -d' ' -f1-3 /proc/loadavg), cpu $cpu, ${secs} s windows," \
   "kick lead ${DOMINO_ARINC653_KICK_LEAD_US:-50} µs, wake lead ${DOMINO_ARINC653_WAKE_LEAD_US:-30} µs, exclusive=$exclusive"
+floor before
 d cpupool-cpu-remove Pool-0 "$cpu"
 d cpupool-create name=\"a653\" sched=\"arinc653\" cpus=\"$cpu\" exclusive="$exclusive"
 for g in a b c; do d create -q "$(cfg $g a653)"; done
@@ -96,6 +111,7 @@ echo "# load average after the arinc653 run: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# besides the vCPU threads, allowed on cpu $cpu: $(on_cpu a b c)"
 for g in a b c; do d destroy "$g"; done
 d cpupool-destroy a653
+floor after
 d cpupool-create name=\"cr\" sched=\"credit\" cpus=\"$cpu\"
 d create -q "$(cfg h cr 'cpu_weight = 512')"
 d create -q "$(cfg l cr 'cpu_weight = 256')"

@@ -15,11 +15,11 @@ for (var i = 0; i < args.Length; i++)
         case "--cpu": cpu = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
         case "--only": only = args[++i]; break;
         default:
-            Console.Error.WriteLine($"usage: bench [--seconds S] [--cpu N] [--only credit|cap|rtds|arinc653]  (unknown '{args[i]}')");
+            Console.Error.WriteLine($"usage: bench [--seconds S] [--cpu N] [--only credit|cap|rtds|arinc653|floor]  (unknown '{args[i]}')");
             return 2;
     }
 }
-if (!Domino.Toolstack.Scheduling.Host.CgroupHostScheduler.Available())
+if (only is not "floor" && !Domino.Toolstack.Scheduling.Host.CgroupHostScheduler.Available())
 {
     Console.Error.WriteLine("bench: needs root and cgroup v1 cpu and cpuset controllers under /sys/fs/cgroup (see docs/scheduling.md)");
     return 2;
@@ -31,6 +31,7 @@ Console.WriteLine($"# load average at start: {File.ReadAllText("/proc/loadavg").
 Console.WriteLine("# workload: host threads running a user-mode integer loop (as a compute guest's vCPU thread does in ring 3)");
 Console.WriteLine();
 var failed = false;
+if (only is null or "floor") HostFloor.Run(cpu, seconds);
 if (only is null or "credit") failed |= !bench.Credit();
 if (only is null or "cap") failed |= !bench.Cap();
 if (only is null or "rtds") failed |= !bench.Rtds();
