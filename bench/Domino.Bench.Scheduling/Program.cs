@@ -2,7 +2,7 @@ using System.Globalization;
 using Domino.Bench.Scheduling;
 
 // Measures Domino's scheduling enforcement on this host: credit weights and caps (cgroup v1 cpu),
-// RTDS budgets (SCHED_DEADLINE) and ARINC653 window-start jitter (the VMM's gate), with host threads
+// RTDS budgets (SCHED_DEADLINE), soft affinity (the balancer) and ARINC653 window-start jitter (the VMM's gate), with host threads
 // that burn CPU in a user-mode loop the way a compute guest's vCPU thread does.
 var seconds = 3.0;
 var cpu = Environment.ProcessorCount - 1;
@@ -15,7 +15,7 @@ for (var i = 0; i < args.Length; i++)
         case "--cpu": cpu = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
         case "--only": only = args[++i]; break;
         default:
-            Console.Error.WriteLine($"usage: bench [--seconds S] [--cpu N] [--only credit|cap|rtds|arinc653|floor]  (unknown '{args[i]}')");
+            Console.Error.WriteLine($"usage: bench [--seconds S] [--cpu N] [--only credit|cap|rtds|soft|arinc653|floor]  (unknown '{args[i]}')");
             return 2;
     }
 }
@@ -35,6 +35,7 @@ if (only is null or "floor") HostFloor.Run(cpu, seconds);
 if (only is null or "credit") failed |= !bench.Credit();
 if (only is null or "cap") failed |= !bench.Cap();
 if (only is null or "rtds") failed |= !bench.Rtds();
+if (only is null or "soft") failed |= !bench.Soft();
 if (only is null or "arinc653") failed |= !bench.Arinc653();
 Console.WriteLine($"# load average at end: {File.ReadAllText("/proc/loadavg").Trim()}");
 return failed ? 1 : 0;

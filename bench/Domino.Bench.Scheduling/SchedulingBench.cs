@@ -137,6 +137,78 @@ internal sealed class SchedulingBench(double seconds, int cpu)
         return ok && m[r3] >= 0.2 * (1 - Tolerance);
     }
 
+    /// <summary>The share of samples (every 2 ms over the measuring window) in which the thread last ran on one of <paramref name="cpus"/>.</summary>
+    private double Residency(BusyThread t, params int[] cpus)
+    {
+        var on = 0;
+        var all = 0;
+        var end = HostThread.MonotonicNs() + (long)(seconds * 1e9);
+        while (HostThread.MonotonicNs() < end)
+        {
+            var c = HostThread.LastCpu(Environment.ProcessId, t.Tid);
+            if (c >= 0) { all++; if (cpus.Contains(c)) on++; }
+            Thread.Sleep(2);
+        }
+        return all == 0 ? double.NaN : (double)on / all;
+    }
+
+    /// <summary>
+    /// Soft affinity on real threads in Pool-0 (credit, every CPU) with the daemon's 500 ms balancer: a
+    /// busy vCPU with hard affinity "all" and soft affinity {cpu} runs on cpu while it is free; two busy
+    /// vCPUs pinned hard to cpu take it, and the balancer widens the soft one to its hard CPUs so that
+    /// it runs elsewhere; when they stop, it is confined to cpu again.
+    /// </summary>
+    public bool Soft()
+    {
+        Console.WriteLine($"## soft affinity: hard all, soft cpu {cpu}, in a credit Pool-0 of every CPU (balancer every 500 ms)");
+        if (Environment.ProcessorCount < 2)
+        {
+            Console.WriteLine("SKIPPED: soft affinity needs at least two CPUs on the host");
+            return true;
+        }
+        using var run = new Run(SchedulerKind.Credit, groupShares: 1024);
+        run.Service.StartBalancer(TimeSpan.FromMilliseconds(500));
+        var others = Enumerable.Range(0, Environment.ProcessorCount).Where(c => c != cpu).ToArray();
+        var soft = run.Domain("soft", null, "");
+        run.Service.Pin(soft.Uuid, "soft", 0, hard: null, soft: Inv($"{cpu}"));
+        var hogging = false;
+        BusyThread Hog(string name)
+        {
+            var h = run.Domain(name, null, "", _ => { if (Volatile.Read(ref hogging)) BusyThread.Burn(20_000); else Thread.Sleep(1); return true; });
+            run.Service.Pin(h.Uuid, name, 0, hard: Inv($"{cpu}"), soft: null);
+            return h;
+        }
+        var hogs = new[] { Hog("hog1"), Hog("hog2") };
+
+        Console.WriteLine(Inv($"| phase | moved within | soft vCPU on cpu {cpu} | on other CPUs | its CPU share | expected |"));
+        Console.WriteLine("|---|---|---|---|---|---|");
+        var ok = true;
+        // Waits until the vCPU is seen on one of `to` (the balancer acts every 500 ms), settles, then measures.
+        void Phase(string what, int[] to, string expected, Func<double, bool> pass)
+        {
+            var t0 = HostThread.MonotonicNs();
+            var seen = false;
+            while (!(seen = to.Contains(HostThread.LastCpu(Environment.ProcessId, soft.Tid))) && HostThread.MonotonicNs() - t0 < 3_000_000_000) Thread.Sleep(2);
+            var moved = seen ? Inv($"{(HostThread.MonotonicNs() - t0) / 1e6:0} ms") : "not in 3 s";
+            Thread.Sleep(500);
+            var cpu0 = soft.CpuNs;
+            var m0 = HostThread.MonotonicNs();
+            var on = Residency(soft, cpu);
+            var share = (double)(soft.CpuNs - cpu0) / (HostThread.MonotonicNs() - m0);
+            var good = pass(on);
+            ok &= good;
+            Console.WriteLine(Inv($"| {what} | {moved} | {on:P1} | {1 - on:P1} | {share:0.###} | {expected}: {(good ? "pass" : "FAIL")} |"));
+        }
+        Phase(Inv($"cpu {cpu} free"), [cpu], Inv($"≥ 95 % on cpu {cpu}"), on => on >= 0.95);
+        Volatile.Write(ref hogging, true);
+        Phase(Inv($"two vCPUs pinned to cpu {cpu} busy"), others, "≥ 50 % elsewhere (widened to its hard CPUs)", on => on <= 0.5);
+        Volatile.Write(ref hogging, false);
+        Phase(Inv($"cpu {cpu} free again"), [cpu], Inv($"≥ 95 % on cpu {cpu}"), on => on >= 0.95);
+        Console.WriteLine();
+        GC.KeepAlive(hogs);
+        return ok;
+    }
+
     /// <summary>The 5/6/10 ms example planned into a 30 ms major frame and run through the gate on one CPU.</summary>
     public bool Arinc653()
     {
