@@ -83,6 +83,33 @@ public sealed class SchedulingServiceTests : IDisposable
     }
 
     [Fact]
+    public async Task Credit_tslice_is_the_vcpu_threads_slice_and_a_change_reaches_running_domains()
+    {
+        _s.RemoveCpus("Pool-0", "3");
+        _s.CreatePool("c2", SchedulerKind.Credit2, "3");
+        await Create("a");
+        await Create("b", pool: "c2");
+        Assert.Equal(30_000_000L, _host.Domain(Uuid("a"))!.Pool.SliceNs); // Xen's default tslice, 30 ms
+        Assert.Equal(0L, _host.Domain(Uuid("b"))!.Pool.SliceNs);          // credit2 has none: the kernel's own
+
+        _s.SetCreditPool(SchedulerKind.Credit, "Pool-0", 5, null);
+        Assert.Equal(5_000_000L, _host.Domain(Uuid("a"))!.Pool.SliceNs);
+        Assert.EndsWith("slice=5000000ns", _host.Log.Last(l => l.StartsWith("domain a ", StringComparison.Ordinal)));
+        _s.SetCreditPool(SchedulerKind.Credit, "Pool-0", 1000, null);
+        Assert.Equal(100_000_000L, _host.Domain(Uuid("a"))!.Pool.SliceNs); // the kernel's largest slice
+        Assert.Equal(1000, _s.Credit(SchedulerKind.Credit, "Pool-0", null).Single().TsliceMs);
+
+        var applied = _host.Log.Count;
+        _s.SetCreditPool(SchedulerKind.Credit, "Pool-0", null, 2000); // a rate limit alone changes no thread
+        Assert.Equal(applied, _host.Log.Count);
+        Assert.Equal("tslice 0 ms is outside 1..1000 ms", Assert.Throws<ToolstackException>(() => _s.SetCreditPool(SchedulerKind.Credit, "Pool-0", 0, 3000)).Message);
+        Assert.Equal("ratelimit 2000 µs is longer than the time slice of pool 'Pool-0' (1 ms): lower -r or raise -t",
+            Assert.Throws<ToolstackException>(() => _s.SetCreditPool(SchedulerKind.Credit, "Pool-0", 1, null)).Message);
+        Assert.Equal((1000, 2000), _s.Credit(SchedulerKind.Credit, "Pool-0", null).Single() is var p ? (p.TsliceMs, p.RatelimitUs) : default);
+        Assert.Equal(100_000_000L, _host.Domain(Uuid("a"))!.Pool.SliceNs);
+    }
+
+    [Fact]
     public async Task A_scheduler_command_aimed_at_another_schedulers_pool_names_the_fix()
     {
         _s.RemoveCpus("Pool-0", "3");
