@@ -171,6 +171,57 @@ public sealed class CpusetShieldTests : IDisposable
         Assert.Contains(_log, l => l.Contains("left confined (that daemon is no longer running)", StringComparison.Ordinal));
     }
 
+    private Dictionary<string, string> LoadBalance() =>
+        new[] { "", "domino", "domino/pool0", "domino/pool1", "domino-host", "other", "calm", "later" }.Where(g => _tree.Exists(g))
+            .ToDictionary(g => g, g => _tree.Read(g, "cpuset.sched_load_balance"));
+
+    [Fact]
+    public void An_exclusive_pool_becomes_a_scheduling_root_domain_until_the_cpus_are_given_back()
+    {
+        _tree.MakeGroup("other", "0-3"); // another tool's cpuset reaching the pool's cpu
+        _tree.MakeGroup("calm", "0-1");  // and one that does not
+        var shield = Shield(Me());
+        shield.Apply(CpuSet.Range(0, 3), new CpuSet([3]), Pool);
+
+        // What reaches cpu 3 stops balancing, except the pool and the host group: the kernel builds one
+        // root domain of the host's cpus 0-2 (with Pool-0's and the calm group's) and one of cpu 3.
+        Assert.Equal(new Dictionary<string, string>
+        {
+            [""] = "0", ["domino"] = "0", ["other"] = "0",
+            ["domino/pool0"] = "1", ["domino/pool1"] = "1", ["domino-host"] = "1", ["calm"] = "1",
+        }, LoadBalance());
+        Assert.Equal(new Dictionary<string, string> { [""] = "1", ["domino"] = "1", ["other"] = "1" }, shield.Record()!.LoadBalance);
+
+        shield.Apply(CpuSet.Range(0, 3), new CpuSet([3]), Pool); // again: what the cpusets had is not forgotten
+        _tree.MakeGroup("later", "2-3");                        // made after: the next sweep catches it
+        shield.Sweep();
+        Assert.Equal("0", _tree.Read("later", "cpuset.sched_load_balance"));
+        Assert.Equal(new Dictionary<string, string> { [""] = "1", ["domino"] = "1", ["other"] = "1", ["later"] = "1" }, shield.Record()!.LoadBalance);
+
+        shield.Release();
+        Assert.All(LoadBalance().Values, v => Assert.Equal("1", v));
+    }
+
+    [Fact]
+    public void Load_balancing_a_dead_daemon_turned_off_is_turned_back_on_and_a_host_setting_kept()
+    {
+        _tree.Write("domino", "cpuset.sched_load_balance", "0"); // the host's own choice: not Domino's to change back
+        Shield(Dead("/state/a")).Apply(CpuSet.Range(0, 3), new CpuSet([3]), Pool);
+        Assert.Equal("0", _tree.Read("", "cpuset.sched_load_balance"));
+
+        Shield(Me("/state/b")).Release();
+
+        Assert.Equal("1", _tree.Read("", "cpuset.sched_load_balance"));
+        Assert.Equal("0", _tree.Read("domino", "cpuset.sched_load_balance"));
+    }
+
+    [Fact]
+    public void Without_exclusive_cpus_nothing_stops_balancing()
+    {
+        Shield(Me()).Apply(CpuSet.Range(0, 4), CpuSet.Empty, new HashSet<string>());
+        Assert.All(LoadBalance().Values, v => Assert.Equal("1", v));
+    }
+
     [Fact]
     public void A_confinement_another_running_daemon_holds_is_refused_and_left_alone()
     {

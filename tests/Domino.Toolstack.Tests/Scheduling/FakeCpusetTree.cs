@@ -10,7 +10,8 @@ namespace Domino.Toolstack.Tests.Scheduling;
 /// moving a per-CPU kernel thread is EINVAL, a SCHED_DEADLINE one EBUSY, a gone one ESRCH, into a group
 /// without CPUs ENOSPC; a group's CPUs lie within its parent's (EACCES) and contain its children's
 /// (EBUSY); a group with tasks or children cannot be removed; moving a thread or changing its group's
-/// CPUs resets its affinity to the group's CPUs (cgroup v1).
+/// CPUs resets its affinity to the group's CPUs (cgroup v1). Every group balances load
+/// (cpuset.sched_load_balance 1) until told otherwise.
 /// </summary>
 internal sealed class FakeCpusetTree : ICpusetTree, IDisposable
 {
@@ -22,6 +23,7 @@ internal sealed class FakeCpusetTree : ICpusetTree, IDisposable
         Directory.CreateDirectory(Mount);
         File.WriteAllText(Path.Combine(Mount, "cpuset.cpus"), cpus + "\n");
         File.WriteAllText(Path.Combine(Mount, "cpuset.mems"), "0\n");
+        File.WriteAllText(Path.Combine(Mount, "cpuset.sched_load_balance"), "1\n");
         File.WriteAllLines(Path.Combine(Mount, "tasks"), tasks.Select(Inv));
     }
 
@@ -42,6 +44,7 @@ internal sealed class FakeCpusetTree : ICpusetTree, IDisposable
         Directory.CreateDirectory(Dir(group));
         foreach (var f in new[] { "cpuset.cpus", "cpuset.mems", "tasks" })
             if (!File.Exists(Path.Combine(Dir(group), f))) File.WriteAllText(Path.Combine(Dir(group), f), "");
+        if (!File.Exists(Path.Combine(Dir(group), "cpuset.sched_load_balance"))) File.WriteAllText(Path.Combine(Dir(group), "cpuset.sched_load_balance"), "1\n");
     }
 
     public bool Remove(string group)

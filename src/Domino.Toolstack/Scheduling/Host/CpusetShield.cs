@@ -40,6 +40,11 @@ public sealed class ShieldRecord
     public Dictionary<int, string> MovedFrom { get; set; } = [];
     /// <summary>Threads that had pinned themselves narrower than their cpuset, and their own affinity, restored after each move.</summary>
     public Dictionary<int, string> Pinned { get; set; } = [];
+    /// <summary>
+    /// Cpusets whose load balancing was turned off so that each exclusive pool is a scheduling root
+    /// domain of its own ("" is the root), with the cpuset.sched_load_balance each had before.
+    /// </summary>
+    public Dictionary<string, string> LoadBalance { get; set; } = [];
 
     [JsonIgnore]
     public ShieldOwner Owner => new(OwnerPid, OwnerStartTicks, StateDir);
@@ -132,6 +137,7 @@ public sealed class CpusetShield
                 HostCpus = hostCpus.ToString(), ExclusiveCpus = exclusiveCpus.ToString(),
                 MovedFrom = record?.Group == Group ? record.MovedFrom : [],
                 Pinned = record?.Group == Group ? record.Pinned : [],
+                LoadBalance = record?.Group == Group ? record.LoadBalance : [],
             };
             if (!_tree.Exists(Group))
             {
@@ -147,8 +153,49 @@ public sealed class CpusetShield
             Save(record);
             _exclusive = exclusiveCpus;
             _exempt = exempt;
-            return SweepLocked(record);
+            var sweep = SweepLocked(record);
+            if (!exclusiveCpus.IsEmpty) Partition(record, exclusiveCpus, exempt);
+            return sweep;
         }
+    }
+
+    /// <summary>
+    /// Makes each exempt group (an exclusive pool's cpuset) a scheduling root domain of its own, as a
+    /// Xen pool schedules only its own CPUs. With cgroup v1 the kernel builds root domains from the
+    /// cpusets that balance load, once the root does not, merging those whose CPUs overlap; so load
+    /// balancing is turned off in the root and in every other cpuset that reaches an exclusive CPU (the
+    /// pools' parent, and any another tool made), while the exempt groups and the host group keep it.
+    /// Their tasks were moved to the host group already. SCHED_DEADLINE admits a thread only if its
+    /// CPUs span its root domain, so this is what lets an rtds pool smaller than the host run. What
+    /// each cpuset had is recorded and put back on give-back.
+    /// </summary>
+    private void Partition(ShieldRecord record, CpuSet exclusive, IReadOnlySet<string> exempt)
+    {
+        var groups = new List<string> { "" };
+        foreach (var g in _tree.Groups())
+        {
+            if (g == Group || exempt.Contains(g)) continue;
+            try { if (!ParseList(_tree.Read(g, "cpuset.cpus")).Intersect(exclusive).IsEmpty) groups.Add(g); }
+            catch (IOException) { } // removed meanwhile
+        }
+        var changed = new List<string>();
+        foreach (var g in groups)
+        {
+            string now;
+            try { now = _tree.Read(g, "cpuset.sched_load_balance"); }
+            catch (IOException) { continue; } // removed meanwhile, or a kernel without the file
+            if (now == "0") continue;
+            if (_tree.Write(g, "cpuset.sched_load_balance", "0") is var err and not 0)
+            {
+                _log($"scheduling: cannot turn off load balancing in {Show(g)} ({HostThread.Describe(err)}): exclusive pools share a scheduling root domain with the host, and rtds in them is refused");
+                continue;
+            }
+            record.LoadBalance.TryAdd(g, now);
+            changed.Add(g);
+        }
+        if (changed.Count == 0) return;
+        Save(record);
+        _log($"scheduling: load balancing off in {string.Join(", ", changed.Select(Show))}: each exclusive pool is a scheduling root domain of its own");
     }
 
     /// <summary>Moves tasks that reached the exclusive CPUs since the last sweep (nothing when not applied).</summary>
@@ -165,7 +212,9 @@ public sealed class CpusetShield
                 _log($"scheduling: the host confinement was removed or taken over ({(record is null ? "no record" : record.Owner.ToString())}); exclusive pools are shared with the host until their next change");
                 return new(0, 0, []);
             }
-            return SweepLocked(record);
+            var sweep = SweepLocked(record);
+            if (!_exclusive.IsEmpty) Partition(record, _exclusive, _exempt); // cpusets made since, by anyone
+            return sweep;
         }
     }
 
@@ -270,6 +319,10 @@ public sealed class CpusetShield
     /// <summary>Every task of the group back where it came from, then the group removed and the record deleted.</summary>
     private void GiveBack(ShieldRecord record)
     {
+        // Load balancing first, so that nothing is left unbalanced whatever happens to the moves below.
+        foreach (var (g, value) in record.LoadBalance)
+            if (_tree.Exists(g) && _tree.Write(g, "cpuset.sched_load_balance", value) is var err and not 0)
+                _log($"scheduling: cannot turn load balancing back on in {Show(g)}: {HostThread.Describe(err)}");
         // Tasks forked inside the group, or exiting ones the kernel still lists, can outlast a few quick
         // passes on a busy host: keep passing, with short pauses, for up to two seconds.
         var until = Environment.TickCount64 + 2000;
