@@ -15,6 +15,9 @@ public static class HostThread
     public const int EBUSY = 16;
     public const int EINVAL = 22;
 
+    /// <summary>The policy number <see cref="GetPolicy"/> gives a SCHED_DEADLINE thread.</summary>
+    public const int SchedDeadline = 6;
+
     /// <summary>The calling thread's kernel thread id.</summary>
     public static int CurrentTid() => Sched.GetTid();
 

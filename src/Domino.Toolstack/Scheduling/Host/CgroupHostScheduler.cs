@@ -2,6 +2,7 @@ using System.Globalization;
 using Domino.Toolstack.Domains;
 using Domino.Toolstack.Interop;
 using Domino.Toolstack.Scheduling.Credit;
+using Domino.Toolstack.Scheduling.Rtds;
 using Domino.Vmm.Scheduling;
 
 namespace Domino.Toolstack.Scheduling.Host;
@@ -139,6 +140,27 @@ public sealed class CgroupHostScheduler : IHostScheduler
             {
                 if (v.Thread is not { } t || !Directory.Exists($"/proc/{t.Pid}/task/{t.Tid}")) continue; // gone: nothing to place
                 var who = $"domain '{domain.Name}' vcpu {v.Vcpu} (thread {t.Tid})";
+                void Deadline(RtdsParams r)
+                {
+                    var err = HostThread.SetDeadline(t.Tid, r.BudgetUs * 1000L, r.PeriodUs * 1000L, r.Extratime);
+                    if (err == HostThread.EPERM)
+                        throw new ToolstackException(ErrorKind.Failed,
+                            $"{who}: SCHED_DEADLINE refused (EPERM): its pool '{domain.Pool.Name}' (cpus {domain.Pool.Cpus}) is not a scheduling root domain of its own on this host; make the pool exclusive ('domino cpupool-exclusive {domain.Pool.Name} 1'), which gives it one, or give the rtds pool all host CPUs (docs/scheduling.md, 'RTDS')");
+                    if (err == HostThread.EBUSY)
+                        throw new ToolstackException(ErrorKind.Failed,
+                            $"{who}: SCHED_DEADLINE admission control refused budget {r.BudgetUs} µs / period {r.PeriodUs} µs: the pool's reserved bandwidth would exceed the kernel's limit (/proc/sys/kernel/sched_rt_runtime_us); lower budgets with 'domino sched-rtds'");
+                    Check(err, who, "set SCHED_DEADLINE");
+                }
+                // A SCHED_DEADLINE thread already in its pool's groups and pinned to the pool takes new
+                // parameters in place. Leaving SCHED_DEADLINE first would keep its old bandwidth reserved
+                // until its 0-lag time, and on a pool of one CPU the new reservation would not fit beside it.
+                if (policy == ThreadPolicy.Deadline && HostThread.GetPolicy(t.Tid) == HostThread.SchedDeadline
+                    && InGroup(CpusetMount, "cpuset", PoolDir(domain.Pool.Id), t) && InGroup(CpuMount, "cpu", group ?? CpuMount, t)
+                    && HostThread.GetAffinity(t.Tid).Order().SequenceEqual(domain.Pool.Cpus.Cpus.Order()))
+                {
+                    Deadline(v.Rtds!);
+                    continue;
+                }
                 // Leave any real-time policy first: a SCHED_DEADLINE thread cannot be re-pinned or moved into a CFS group.
                 if (policy != ThreadPolicy.Deadline) Check(HostThread.SetFair(t.Tid, policy == ThreadPolicy.Fair ? domain.Pool.SliceNs : 0), who, "return to SCHED_OTHER");
                 if (!WriteTask(CpusetMount, "cpuset", PoolDir(domain.Pool.Id), t, who) || !WriteTask(CpuMount, "cpu", group ?? CpuMount, t, who)) continue;
@@ -147,15 +169,7 @@ public sealed class CgroupHostScheduler : IHostScheduler
                     // SCHED_DEADLINE admission: the thread's mask must span its root domain, so pin before the policy.
                     Check(HostThread.SetFair(t.Tid), who, "return to SCHED_OTHER");
                     Check(HostThread.SetAffinity(t.Tid, [.. domain.Pool.Cpus.Cpus]), who, "pin to the pool");
-                    var r = v.Rtds!;
-                    var err = HostThread.SetDeadline(t.Tid, r.BudgetUs * 1000L, r.PeriodUs * 1000L, r.Extratime);
-                    if (err == HostThread.EPERM)
-                        throw new ToolstackException(ErrorKind.Failed,
-                            $"{who}: SCHED_DEADLINE refused (EPERM): its pool '{domain.Pool.Name}' (cpus {domain.Pool.Cpus}) is not a whole scheduling root domain on this host; give the rtds pool all host CPUs, or partition root domains (docs/scheduling.md, 'RTDS')");
-                    if (err == HostThread.EBUSY)
-                        throw new ToolstackException(ErrorKind.Failed,
-                            $"{who}: SCHED_DEADLINE admission control refused budget {r.BudgetUs} µs / period {r.PeriodUs} µs: the pool's reserved bandwidth would exceed the kernel's limit (/proc/sys/kernel/sched_rt_runtime_us); lower budgets with 'domino sched-rtds'");
-                    Check(err, who, "set SCHED_DEADLINE");
+                    Deadline(v.Rtds!);
                 }
                 else Check(HostThread.SetAffinity(t.Tid, [.. v.Mask.Cpus]), who, $"pin to cpus {v.Mask}");
             }
@@ -346,10 +360,12 @@ public sealed class CgroupHostScheduler : IHostScheduler
     /// <paramref name="controller"/>) unless it is there already; false if the thread has exited
     /// meanwhile (a guest that ended at once).
     /// </summary>
+    private static bool InGroup(string mount, string controller, string dir, VcpuThread t) =>
+        GroupOf(ReadOrEmpty($"/proc/{t.Pid}/task/{t.Tid}/cgroup"), controller) == GroupPath(mount, dir);
+
     private static bool WriteTask(string mount, string controller, string dir, VcpuThread t, string who)
     {
-        if (GroupOf(ReadOrEmpty($"/proc/{t.Pid}/task/{t.Tid}/cgroup"), controller) == GroupPath(mount, dir))
-            return true;
+        if (InGroup(mount, controller, dir, t)) return true;
         try
         {
             File.WriteAllText(Path.Combine(dir, "tasks"), Inv($"{t.Tid}"));
