@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Scheduling on real VMM vCPU threads: three compute guests (guests/build/compute.elf, a ring-3 loop)
 # in an arinc653 pool on the last CPU under the planned 5/6/10 ms schedule, then two in a credit pool
-# with weights 512 and 256. Prints each vCPU thread's CPU share and what each VMM's ARINC653 gate
+# with weights 512 and 256, then two in an exclusive rtds pool of that CPU without extratime. Prints each vCPU thread's CPU share and what each VMM's ARINC653 gate
 # measured over its last 10 s report: window-start lateness, kick latency (the kick's expiry →
 # KVM_RUN returns), overrun (CPU time a vCPU used in a window beyond the window's length), CPU time
 # between windows, and the vCPU threads' CPU share over that same report period.
@@ -30,7 +30,7 @@ floor() { # the host's floor on $cpu, without the bench's header lines
 }
 steal() { awk -v c="cpu$cpu" '$1 == c { print $9 }' /proc/stat; } # USER_HZ ticks (10 ms) the host's hypervisor took
 cleanup() {
-  for g in a b c h l; do d destroy "$g" >/dev/null 2>&1 || true; done
+  for g in a b c h l r4 r1; do d destroy "$g" >/dev/null 2>&1 || true; done
   # A clean stop gives the host back the CPUs of an exclusive pool: wait for it.
   pid=$(cat "$DOMINO_STATE_DIR/daemon.pid" 2>/dev/null || true)
   if [ -n "$pid" ] && kill "$pid" 2>/dev/null; then
@@ -119,3 +119,15 @@ sleep 1
 echo "## credit: weights 512 (h) and 256 (l) on one CPU"
 echo "| domain | CPU share |"; echo "|---|---|"
 share h l
+for g in h l; do d destroy "$g"; done
+d cpupool-destroy cr
+# An rtds pool smaller than the host: exclusive, so it is a scheduling root domain of its own.
+d cpupool-create name=\"rt\" sched=\"rtds\" cpus=\"$cpu\" exclusive=1
+d create -q "$(cfg r4 rt)"
+d create -q "$(cfg r1 rt)"
+d sched-rtds -d r4 -p 10000 -b 4000 -e 0
+d sched-rtds -d r1 -p 5000 -b 1000 -e 0
+sleep 1
+echo "## rtds without extratime in an exclusive pool of cpu $cpu: r4 4000 µs per 10000 µs (0.4), r1 1000 µs per 5000 µs (0.2)"
+echo "| domain | CPU share |"; echo "|---|---|"
+share r4 r1

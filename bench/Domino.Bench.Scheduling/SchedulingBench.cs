@@ -205,6 +205,30 @@ internal sealed class SchedulingBench(double seconds, int cpu)
         return ok && m[r3] >= 0.2 * (1 - Tolerance);
     }
 
+    /// <summary>
+    /// RTDS vCPUs without extratime in an exclusive rtds pool of one CPU: the host confined to the other
+    /// CPUs and the pool a scheduling root domain of its own, so SCHED_DEADLINE admits threads pinned to it.
+    /// </summary>
+    public bool RtdsPool()
+    {
+        Header($"rtds: budget per period in an exclusive pool of cpu {cpu} alone (its own scheduling root domain)");
+        if (Environment.ProcessorCount < 2)
+        {
+            Console.WriteLine("SKIPPED: an exclusive pool needs a CPU left for the host");
+            return true;
+        }
+        using var run = new Run(SchedulerKind.Credit, groupShares: 1024);
+        run.Service.RemoveCpus(SchedulingService.DefaultPool, Inv($"{cpu}"));
+        run.Service.CreatePool("rt", SchedulerKind.Rtds, Inv($"{cpu}"), exclusive: true);
+        var r1 = run.Domain("rt-4of10", "rt", "\"period\":10000,\"budget\":4000,\"extratime\":0");
+        var r2 = run.Domain("rt-1of5", "rt", "\"period\":5000,\"budget\":1000,\"extratime\":0");
+        var m = Measure(r1, r2);
+        var ok = Verdict("budget 4000 µs / period 10000 µs", m[r1], 0.4);
+        ok &= Verdict("budget 1000 µs / period 5000 µs", m[r2], 0.2);
+        Console.WriteLine();
+        return ok;
+    }
+
     /// <summary>The share of samples (every 2 ms over the measuring window) in which the thread last ran on one of <paramref name="cpus"/>.</summary>
     private double Residency(BusyThread t, params int[] cpus)
     {
