@@ -15,7 +15,7 @@ for (var i = 0; i < args.Length; i++)
         case "--cpu": cpu = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
         case "--only": only = args[++i]; break;
         default:
-            Console.Error.WriteLine($"usage: bench [--seconds S] [--cpu N] [--only credit|tslice|cap|rtds|rtds-pool|soft|arinc653|floor]  (unknown '{args[i]}')");
+            Console.Error.WriteLine($"usage: bench [--seconds S] [--cpu N] [--only credit|cap|rtds|rtds-pool|soft|arinc653|floor]  (unknown '{args[i]}')");
             return 2;
     }
 }
@@ -33,7 +33,6 @@ Console.WriteLine();
 var failed = false;
 if (only is null or "floor") HostFloor.Run(cpu, seconds);
 if (only is null or "credit") failed |= !bench.Credit();
-if (only is null or "tslice") failed |= !bench.Tslice();
 if (only is null or "cap") failed |= !bench.Cap();
 if (only is null or "rtds") failed |= !bench.Rtds();
 if (only is null or "rtds-pool") failed |= !bench.RtdsPool();

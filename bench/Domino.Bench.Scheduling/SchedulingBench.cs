@@ -2,7 +2,6 @@ using System.Globalization;
 using Domino.Toolstack.Domains;
 using Domino.Toolstack.Scheduling;
 using Domino.Toolstack.Scheduling.Arinc653;
-using Domino.Toolstack.Scheduling.Credit;
 using Domino.Toolstack.Scheduling.Host;
 using Domino.Vmm.Scheduling;
 
@@ -105,73 +104,6 @@ internal sealed class SchedulingBench(double seconds, int cpu)
         Console.WriteLine(Inv($"| CPU share heavy / light (of cpu {cpu}: {m[a]:0.###} / {m[b]:0.###}) | 2 | {m[a] / m[b]:0.###} | {Math.Abs(m[a] / m[b] / 2 - 1) * 100:0.0} % | {(Math.Abs(m[a] / m[b] / 2 - 1) <= Tolerance ? "pass" : "FAIL")} |"));
         Console.WriteLine();
         return Math.Abs(m[a] / m[b] / 2 - 1) <= Tolerance;
-    }
-
-    /// <summary>CPU time and the number of times it was put on a CPU (schedstat's first and third fields).</summary>
-    private static (long CpuNs, long Runs) SchedStat(BusyThread t)
-    {
-        var f = File.ReadAllText($"/proc/{Environment.ProcessId}/task/{t.Tid}/schedstat").Split(' ');
-        return (long.Parse(f[0], CultureInfo.InvariantCulture), long.Parse(f[2], CultureInfo.InvariantCulture));
-    }
-
-    /// <summary>The scheduler tick from the running kernel's CONFIG_HZ (/proc/config.gz), or null where the kernel does not say.</summary>
-    private static long? TickNs()
-    {
-        try
-        {
-            using var gz = new System.IO.Compression.GZipStream(File.OpenRead("/proc/config.gz"), System.IO.Compression.CompressionMode.Decompress);
-            using var reader = new StreamReader(gz);
-            while (reader.ReadLine() is { } line)
-                if (line.StartsWith("CONFIG_HZ=", StringComparison.Ordinal)) return 1_000_000_000L / long.Parse(line.AsSpan(10), CultureInfo.InvariantCulture);
-        }
-        catch (IOException) { }
-        return null;
-    }
-
-    /// <summary>
-    /// Two busy domains of equal weight alone in a credit pool of one CPU, under time slices of 30
-    /// (the default), 12 and 5 ms, then in a credit2 pool (the kernel's slice): how long each runs once it has the CPU (CPU time / times scheduled
-    /// in). Without the high-resolution tick the kernel ends a slice at the first tick after it runs
-    /// out, so a turn lasts from the slice to the slice plus one tick.
-    /// </summary>
-    public bool Tslice()
-    {
-        var tick = TickNs();
-        Console.WriteLine($"## credit: time slice, two busy domains of weight 256 on cpu {cpu} (EEVDF slice per vCPU thread; scheduler tick {(tick is { } t ? Inv($"{t / 1e6:0.##} ms") : "unknown")})");
-        Console.WriteLine("| tslice | expected turn: the slice, up to one tick more | mean turn a / b | turns per second a / b | within 10 % |");
-        Console.WriteLine("|---|---|---|---|---|");
-        var ok = true;
-        // credit2 keeps the kernel's own slice: what a fresh thread of this process has.
-        var kernelSliceNs = 0L;
-        var probe = new Thread(() => kernelSliceNs = HostThread.FairSliceNs(0));
-        probe.Start();
-        probe.Join();
-        foreach (var tslice in new int?[] { CreditParams.DefaultTsliceMs, 12, 5, null })
-        {
-            var kind = tslice is null ? SchedulerKind.Credit2 : SchedulerKind.Credit;
-            using var run = new Run(SchedulerKind.Credit, groupShares: 1024);
-            run.Service.RemoveCpus(SchedulingService.DefaultPool, Inv($"{cpu}"));
-            run.Service.CreatePool("bench", kind, Inv($"{cpu}"));
-            if (tslice is { } ms) run.Service.SetCreditPool(kind, "bench", ms, Math.Min(CreditParams.DefaultRatelimitUs, ms * 1000));
-            var a = run.Domain("a", "bench", "");
-            var b = run.Domain("b", "bench", "");
-            Thread.Sleep(500);
-            var (a0, b0) = (SchedStat(a), SchedStat(b));
-            var t0 = HostThread.MonotonicNs();
-            Thread.Sleep(TimeSpan.FromSeconds(seconds));
-            var wall = (HostThread.MonotonicNs() - t0) / 1e9;
-            var (a1, b1) = (SchedStat(a), SchedStat(b));
-            double Mean((long CpuNs, long Runs) x, (long CpuNs, long Runs) y) => (y.CpuNs - x.CpuNs) / 1e6 / Math.Max(1, y.Runs - x.Runs);
-            var (ma, mb) = (Mean(a0, a1), Mean(b0, b1));
-            var sliceNs = tslice is { } given ? CreditParams.SliceNs(given) : kernelSliceNs;
-            var (lo, hi) = (sliceNs / 1e6, (sliceNs + (tick ?? 0)) / 1e6);
-            bool Within(double mean) => mean >= 0.9 * lo && mean <= 1.1 * hi;
-            var good = Within(ma) && Within(mb);
-            ok &= good;
-            Console.WriteLine(Inv($"| {(tslice is { } ts ? $"{ts} ms" : $"credit2: the kernel's {kernelSliceNs / 1e6:0.##} ms")} | {lo:0.##}–{hi:0.##} ms | {ma:0.00} / {mb:0.00} ms | {(a1.Runs - a0.Runs) / wall:0} / {(b1.Runs - b0.Runs) / wall:0} | {(good ? "pass" : "FAIL")} |"));
-        }
-        Console.WriteLine();
-        return ok;
     }
 
     /// <summary>One busy domain with cap 25 in a pool of one CPU: 25 % of that CPU.</summary>

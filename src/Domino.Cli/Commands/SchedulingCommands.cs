@@ -216,7 +216,7 @@ internal static class SchedulingCommands
         var cap = new Option<int?>("-c", "--cap") { Description = "Cap in % of one CPU (0 = none)" };
         var pool = new Option<string?>("-p", "--cpupool") { Description = "Pool to show or change" };
         var schedParam = new Option<bool>("-s", "--schedparam") { Description = "Show or set the pool's parameters" };
-        var tslice = new Option<int?>("-t", "--tslice_ms") { Description = "Time slice in ms (credit only): each vCPU thread's EEVDF slice, at most the kernel's 100 ms" };
+        var tslice = new Option<int?>("-t", "--tslice_ms") { Description = "Time slice in ms (credit only; recorded, see docs/scheduling.md)" };
         var ratelimit = new Option<int?>("-r", "--ratelimit_us") { Description = "Rate limit in µs (recorded, see docs/scheduling.md)" };
         var command = new Command($"sched-{word}", $"Show or set {word} scheduler parameters: domain weight and cap, pool time slice and rate limit")
             { domain, weight, cap, pool, schedParam, ratelimit };

@@ -469,11 +469,8 @@ public sealed partial class SchedulingService : IDisposable
             if (ratelimitUs is { } r) CreditParams.ValidateRatelimit(r);
             if (kind == SchedulerKind.Credit && (ratelimitUs ?? pool.RatelimitUs) > (tsliceMs ?? pool.TsliceMs) * 1000L)
                 throw Invalid(Inv($"ratelimit {ratelimitUs ?? pool.RatelimitUs} µs is longer than the time slice of pool '{pool.Name}' ({tsliceMs ?? pool.TsliceMs} ms): lower -r or raise -t"));
-            var (oldTslice, oldRatelimit) = (pool.TsliceMs, pool.RatelimitUs);
             pool.TsliceMs = tsliceMs ?? pool.TsliceMs;
             pool.RatelimitUs = ratelimitUs ?? pool.RatelimitUs;
-            // The time slice is each vCPU thread's EEVDF slice: the pool's domains take the new one now.
-            if (pool.TsliceMs != oldTslice) ApplyPoolOrRollback(pool, () => (pool.TsliceMs, pool.RatelimitUs) = (oldTslice, oldRatelimit));
             Save();
             return new CreditPoolInfo(pool.Name, pool.Scheduler, pool.TsliceMs, pool.RatelimitUs, []);
         }
@@ -805,8 +802,7 @@ public sealed partial class SchedulingService : IDisposable
 
     private CpuSet CpusOf(PoolState pool) => pool.Cpus.Length == 0 ? CpuSet.Empty : CpuSet.Parse(pool.Cpus, HostCpus);
 
-    private HostPool HostPoolOf(PoolState pool) => new(pool.Id, pool.Name, pool.Scheduler, CpusOf(pool),
-        pool.Scheduler == SchedulerKind.Credit ? CreditParams.SliceNs(pool.TsliceMs) : 0);
+    private HostPool HostPoolOf(PoolState pool) => new(pool.Id, pool.Name, pool.Scheduler, CpusOf(pool));
 
     private PoolInfo InfoOf(PoolState pool)
     {

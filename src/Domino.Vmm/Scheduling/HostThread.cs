@@ -32,18 +32,8 @@ public static class HostThread
 
     public static int[] GetAffinity(int tid) => Sched.GetAffinity(tid);
 
-    /// <summary>
-    /// Back to the default time-sharing policy (CFS/EEVDF, nice 0). A non-zero <paramref name="sliceNs"/>
-    /// is the thread's EEVDF slice, how long it may run before the kernel picks another thread of the
-    /// same weight (Linux 6.12 and later; the kernel clamps it to 0.1–100 ms, and older kernels ignore
-    /// it); 0 leaves the kernel's default slice.
-    /// </summary>
-    public static int SetFair(int tid, long sliceNs = 0) =>
-        Sched.SetAttr(tid, new Sched.sched_attr { sched_policy = Sched.SCHED_OTHER, sched_runtime = (ulong)sliceNs });
-
-    /// <summary>The thread's EEVDF slice in ns (sched_getattr's sched_runtime), 0 where the kernel keeps none (before 6.12), or -1 if it is gone.</summary>
-    public static long FairSliceNs(int tid) =>
-        Sched.GetAttr(tid, out var a) != 0 ? -1 : a.sched_policy == Sched.SCHED_OTHER ? (long)a.sched_runtime : 0;
+    /// <summary>Back to the default time-sharing policy (CFS/EEVDF, nice 0).</summary>
+    public static int SetFair(int tid) => Sched.SetAttr(tid, new Sched.sched_attr { sched_policy = Sched.SCHED_OTHER });
 
     /// <summary>SCHED_FIFO at <paramref name="priority"/> (1..99).</summary>
     public static int SetFifo(int tid, int priority) =>

@@ -83,30 +83,21 @@ public sealed class SchedulingServiceTests : IDisposable
     }
 
     [Fact]
-    public async Task Credit_tslice_is_the_vcpu_threads_slice_and_a_change_reaches_running_domains()
+    public void Credit_pool_parameters_are_range_checked_and_a_rate_limit_may_not_exceed_the_time_slice()
     {
         _s.RemoveCpus("Pool-0", "3");
         _s.CreatePool("c2", SchedulerKind.Credit2, "3");
-        await Create("a");
-        await Create("b", pool: "c2");
-        Assert.Equal(30_000_000L, _host.Domain(Uuid("a"))!.Pool.SliceNs); // Xen's default tslice, 30 ms
-        Assert.Equal(0L, _host.Domain(Uuid("b"))!.Pool.SliceNs);          // credit2 has none: the kernel's own
-
-        _s.SetCreditPool(SchedulerKind.Credit, "Pool-0", 5, null);
-        Assert.Equal(5_000_000L, _host.Domain(Uuid("a"))!.Pool.SliceNs);
-        Assert.EndsWith("slice=5000000ns", _host.Log.Last(l => l.StartsWith("domain a ", StringComparison.Ordinal)));
-        _s.SetCreditPool(SchedulerKind.Credit, "Pool-0", 1000, null);
-        Assert.Equal(100_000_000L, _host.Domain(Uuid("a"))!.Pool.SliceNs); // the kernel's largest slice
-        Assert.Equal(1000, _s.Credit(SchedulerKind.Credit, "Pool-0", null).Single().TsliceMs);
-
-        var applied = _host.Log.Count;
-        _s.SetCreditPool(SchedulerKind.Credit, "Pool-0", null, 2000); // a rate limit alone changes no thread
-        Assert.Equal(applied, _host.Log.Count);
+        var p = _s.SetCreditPool(SchedulerKind.Credit, "Pool-0", 5, 2000);
+        Assert.Equal((5, 2000), (p.TsliceMs, p.RatelimitUs));
         Assert.Equal("tslice 0 ms is outside 1..1000 ms", Assert.Throws<ToolstackException>(() => _s.SetCreditPool(SchedulerKind.Credit, "Pool-0", 0, 3000)).Message);
         Assert.Equal("ratelimit 2000 µs is longer than the time slice of pool 'Pool-0' (1 ms): lower -r or raise -t",
             Assert.Throws<ToolstackException>(() => _s.SetCreditPool(SchedulerKind.Credit, "Pool-0", 1, null)).Message);
-        Assert.Equal((1000, 2000), _s.Credit(SchedulerKind.Credit, "Pool-0", null).Single() is var p ? (p.TsliceMs, p.RatelimitUs) : default);
-        Assert.Equal(100_000_000L, _host.Domain(Uuid("a"))!.Pool.SliceNs);
+        Assert.Equal("ratelimit 6000 µs is longer than the time slice of pool 'Pool-0' (5 ms): lower -r or raise -t",
+            Assert.Throws<ToolstackException>(() => _s.SetCreditPool(SchedulerKind.Credit, "Pool-0", null, 6000)).Message);
+        Assert.Equal((5, 2000), _s.Credit(SchedulerKind.Credit, "Pool-0", null).Single() is var after ? (after.TsliceMs, after.RatelimitUs) : default);
+        Assert.Equal("credit2 has no time slice (-t); it takes a rate limit (-r) only",
+            Assert.Throws<ToolstackException>(() => _s.SetCreditPool(SchedulerKind.Credit2, "c2", 5, null)).Message);
+        Assert.Equal(50_000, _s.SetCreditPool(SchedulerKind.Credit2, "c2", null, 50_000).RatelimitUs); // credit2 has no slice to stay under
     }
 
     [Fact]

@@ -42,16 +42,6 @@ public static class CreditParams
         if (us != 0 && us is < 100 or > 500_000) throw new ToolstackException(ErrorKind.Invalid, $"ratelimit {us} µs is outside 100..500000 µs (0 turns it off)");
     }
 
-    /// <summary>The kernel's bounds on an EEVDF slice set through sched_setattr (kernel/sched/syscalls.c).</summary>
-    public const long MinSliceNs = 100_000, MaxSliceNs = 100_000_000;
-
-    /// <summary>
-    /// A credit pool's time slice as its vCPU threads' EEVDF slice: each runs up to a slice before
-    /// another of the same weight takes the CPU, as credit runs a vCPU for a time slice. Slices over
-    /// 100 ms are the kernel's 100 ms.
-    /// </summary>
-    public static long SliceNs(int tsliceMs) => Math.Clamp(tsliceMs * 1_000_000L, MinSliceNs, MaxSliceNs);
-
     /// <summary>Weight 256 ↔ 1024 shares, the CFS default, so an untouched domain weighs what an untouched cgroup does.</summary>
     public static long Shares(int weight) => Math.Max(2L, weight * 4L);
 

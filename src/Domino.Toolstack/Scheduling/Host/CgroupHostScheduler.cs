@@ -162,7 +162,7 @@ public sealed class CgroupHostScheduler : IHostScheduler
                     continue;
                 }
                 // Leave any real-time policy first: a SCHED_DEADLINE thread cannot be re-pinned or moved into a CFS group.
-                if (policy != ThreadPolicy.Deadline) Check(HostThread.SetFair(t.Tid, policy == ThreadPolicy.Fair ? domain.Pool.SliceNs : 0), who, "return to SCHED_OTHER");
+                if (policy != ThreadPolicy.Deadline) Check(HostThread.SetFair(t.Tid), who, "return to SCHED_OTHER");
                 if (!WriteTask(CpusetMount, "cpuset", PoolDir(domain.Pool.Id), t, who) || !WriteTask(CpuMount, "cpu", group ?? CpuMount, t, who)) continue;
                 if (policy == ThreadPolicy.Deadline)
                 {

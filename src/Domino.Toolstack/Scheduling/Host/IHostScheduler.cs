@@ -6,11 +6,8 @@ namespace Domino.Toolstack.Scheduling.Host;
 /// <summary>A host thread that runs one vCPU: its process and kernel thread id.</summary>
 public sealed record VcpuThread(int Vcpu, int Pid, int Tid);
 
-/// <summary>
-/// A CPU pool as the host sees it: a set of CPUs its domains' vCPU threads are confined to, and the
-/// EEVDF slice its time-shared vCPU threads get (credit's tslice; 0 = the kernel's default).
-/// </summary>
-public sealed record HostPool(int Id, string Name, SchedulerKind Scheduler, CpuSet Cpus, long SliceNs = 0);
+/// <summary>A CPU pool as the host sees it: a set of CPUs its domains' vCPU threads are confined to.</summary>
+public sealed record HostPool(int Id, string Name, SchedulerKind Scheduler, CpuSet Cpus);
 
 /// <summary>
 /// The host's own processes kept off the exclusive pools' CPUs (Xen: a CPU moved out of Pool-0 is no

@@ -49,8 +49,7 @@ public sealed class InMemoryHostScheduler : IHostScheduler
                     throw new InvalidOperationException($"host: {domain.Name} vcpu {v.Vcpu} mask {v.Mask} is not inside pool cpus {domain.Pool.Cpus}");
             _domains[domain.Uuid] = domain;
             foreach (var v in domain.Vcpus) _masks[(domain.Uuid, v.Vcpu)] = v.Mask;
-            var group = (domain.CpuGroup is { } g ? $" shares={g.Shares} quota={g.QuotaUs}" : "")
-                + (domain.Pool.SliceNs != 0 ? $" slice={domain.Pool.SliceNs}ns" : "");
+            var group = domain.CpuGroup is { } g ? $" shares={g.Shares} quota={g.QuotaUs}" : "";
             Log.Add($"domain {domain.Name} pool={domain.Pool.Name} policy={IHostScheduler.PolicyFor(domain.Pool.Scheduler)}{group}");
         }
     }
