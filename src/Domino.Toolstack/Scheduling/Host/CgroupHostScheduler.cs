@@ -29,6 +29,8 @@ public sealed class CgroupHostScheduler : IHostScheduler
     // What PrepareProcess wrote to each prepared process's group: a domain that adopts the group with
     // the same values has nothing to write (each write of a cpu controller file takes the kernel's locks).
     private readonly Dictionary<int, (long Shares, long QuotaUs)> _prepared = [];
+    /// <summary>rtds vCPU threads asleep on a CPU outside their pool: they get SCHED_DEADLINE once they have run on the pool (<see cref="SweepHost"/>).</summary>
+    private readonly Dictionary<(Guid Domain, int Vcpu), (VcpuThread Thread, RtdsParams Rtds, HostPool Pool, string Who)> _pendingDeadline = [];
     private readonly Action<string> _log;
     private Dictionary<int, (long Busy, long Total)> _lastStat = [];
     private HostConfinement? _confinement;
@@ -142,14 +144,13 @@ public sealed class CgroupHostScheduler : IHostScheduler
                 var who = $"domain '{domain.Name}' vcpu {v.Vcpu} (thread {t.Tid})";
                 void Deadline(RtdsParams r)
                 {
-                    var err = HostThread.SetDeadline(t.Tid, r.BudgetUs * 1000L, r.PeriodUs * 1000L, r.Extratime);
-                    if (err == HostThread.EPERM)
-                        throw new ToolstackException(ErrorKind.Failed,
-                            $"{who}: SCHED_DEADLINE refused (EPERM): its pool '{domain.Pool.Name}' (cpus {domain.Pool.Cpus}) is not a scheduling root domain of its own on this host; make the pool exclusive ('domino cpupool-exclusive {domain.Pool.Name} 1'), which gives it one, or give the rtds pool all host CPUs (docs/scheduling.md, 'RTDS')");
-                    if (err == HostThread.EBUSY)
-                        throw new ToolstackException(ErrorKind.Failed,
-                            $"{who}: SCHED_DEADLINE admission control refused budget {r.BudgetUs} µs / period {r.PeriodUs} µs: the pool's reserved bandwidth would exceed the kernel's limit (/proc/sys/kernel/sched_rt_runtime_us); lower budgets with 'domino sched-rtds'");
-                    Check(err, who, "set SCHED_DEADLINE");
+                    _pendingDeadline.Remove((domain.Uuid, v.Vcpu));
+                    if (TrySetDeadline(t, r, domain.Pool, who)) return;
+                    // SCHED_DEADLINE is checked against the root domain of the CPU the thread last ran
+                    // on, and a sleeping thread (a paused vCPU) only moves to its new CPUs when it next
+                    // wakes: it gets its reservation once it has run there.
+                    _pendingDeadline[(domain.Uuid, v.Vcpu)] = (t, r, domain.Pool, who);
+                    _log(Inv($"scheduling: {who} is asleep on cpu {HostThread.LastCpu(t.Pid, t.Tid)}, outside pool '{domain.Pool.Name}': it gets SCHED_DEADLINE when it has run on cpus {domain.Pool.Cpus}"));
                 }
                 // A SCHED_DEADLINE thread already in its pool's groups and pinned to the pool takes new
                 // parameters in place. Leaving SCHED_DEADLINE first would keep its old bandwidth reserved
@@ -175,6 +176,25 @@ public sealed class CgroupHostScheduler : IHostScheduler
             }
             if (group is null) TryRmdir(DomainDir(domain.Uuid));
         }
+    }
+
+    /// <summary>
+    /// Sets SCHED_DEADLINE on a thread already pinned to its pool. False when the kernel refuses it
+    /// only because the thread last ran outside the pool (it sleeps there); any other refusal throws.
+    /// </summary>
+    private static bool TrySetDeadline(VcpuThread t, RtdsParams r, HostPool pool, string who)
+    {
+        var err = HostThread.SetDeadline(t.Tid, r.BudgetUs * 1000L, r.PeriodUs * 1000L, r.Extratime);
+        if (err == HostThread.EPERM && HostThread.LastCpu(t.Pid, t.Tid) is var last and >= 0 && !pool.Cpus.Cpus.Contains(last))
+            return false;
+        if (err == HostThread.EPERM)
+            throw new ToolstackException(ErrorKind.Failed,
+                $"{who}: SCHED_DEADLINE refused (EPERM): its pool '{pool.Name}' (cpus {pool.Cpus}) is not a scheduling root domain of its own on this host; make the pool exclusive ('domino cpupool-exclusive {pool.Name} 1'), which gives it one, or give the rtds pool all host CPUs (docs/scheduling.md, 'RTDS')");
+        if (err == HostThread.EBUSY)
+            throw new ToolstackException(ErrorKind.Failed,
+                $"{who}: SCHED_DEADLINE admission control refused budget {r.BudgetUs} µs / period {r.PeriodUs} µs: the pool's reserved bandwidth would exceed the kernel's limit (/proc/sys/kernel/sched_rt_runtime_us); lower budgets with 'domino sched-rtds'");
+        Check(err, who, "set SCHED_DEADLINE");
+        return true;
     }
 
     public void PrepareProcess(int pid, HostPool pool, (long Shares, long QuotaUs)? cpuGroup)
@@ -217,6 +237,7 @@ public sealed class CgroupHostScheduler : IHostScheduler
     {
         lock (_sync)
         {
+            foreach (var key in _pendingDeadline.Keys.Where(k => k.Domain == uuid).ToList()) _pendingDeadline.Remove(key);
             var dir = DomainDir(uuid);
             if (!Directory.Exists(dir)) return;
             MoveTasks(dir, CpuMount);
@@ -247,6 +268,19 @@ public sealed class CgroupHostScheduler : IHostScheduler
     {
         lock (_sync)
         {
+            foreach (var (key, p) in _pendingDeadline.ToList())
+            {
+                try
+                {
+                    if (!Directory.Exists($"/proc/{p.Thread.Pid}/task/{p.Thread.Tid}") || TrySetDeadline(p.Thread, p.Rtds, p.Pool, p.Who))
+                        _pendingDeadline.Remove(key);
+                }
+                catch (ToolstackException e)
+                {
+                    _pendingDeadline.Remove(key);
+                    _log($"scheduling: {e.Message}");
+                }
+            }
             if (_confinement is null) return;
             // Another writer (a second Domino daemon shares these group names) may have widened a pool
             // onto an exclusive CPU: put the pools back as this daemon has them, then sweep.

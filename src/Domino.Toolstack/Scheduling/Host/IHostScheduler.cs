@@ -77,7 +77,10 @@ public interface IHostScheduler
     /// </summary>
     void ConfineHost(HostConfinement? confinement);
 
-    /// <summary>Moves host tasks that reached the exclusive CPUs since the confinement was applied (run periodically).</summary>
+    /// <summary>
+    /// Run periodically: moves host tasks that reached the exclusive CPUs since the confinement was
+    /// applied, and gives SCHED_DEADLINE to rtds vCPU threads that were asleep outside their pool.
+    /// </summary>
     void SweepHost();
 
     /// <summary>Changes the CPUs one vCPU thread may use right now (the soft-affinity balancer).</summary>
