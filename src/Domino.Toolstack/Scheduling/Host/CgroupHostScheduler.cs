@@ -389,14 +389,15 @@ public sealed class CgroupHostScheduler : IHostScheduler
         }
     }
 
+    /// <summary>Whether the thread is in <paramref name="dir"/> of <paramref name="controller"/>'s hierarchy.</summary>
+    private static bool InGroup(string mount, string controller, string dir, VcpuThread t) =>
+        GroupOf(ReadOrEmpty($"/proc/{t.Pid}/task/{t.Tid}/cgroup"), controller) == GroupPath(mount, dir);
+
     /// <summary>
     /// Moves a thread into a group (<paramref name="dir"/> under <paramref name="mount"/>, the hierarchy of
     /// <paramref name="controller"/>) unless it is there already; false if the thread has exited
     /// meanwhile (a guest that ended at once).
     /// </summary>
-    private static bool InGroup(string mount, string controller, string dir, VcpuThread t) =>
-        GroupOf(ReadOrEmpty($"/proc/{t.Pid}/task/{t.Tid}/cgroup"), controller) == GroupPath(mount, dir);
-
     private static bool WriteTask(string mount, string controller, string dir, VcpuThread t, string who)
     {
         if (InGroup(mount, controller, dir, t)) return true;

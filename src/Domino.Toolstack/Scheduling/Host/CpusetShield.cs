@@ -164,7 +164,7 @@ public sealed class CpusetShield
     /// Xen pool schedules only its own CPUs. With cgroup v1 the kernel builds root domains from the
     /// cpusets that balance load, once the root does not, merging those whose CPUs overlap; so load
     /// balancing is turned off in the root and in every other cpuset that reaches an exclusive CPU (the
-    /// pools' parent, and any another tool made), while the exempt groups and the host group keep it.
+    /// pools' parent, and any other tool's), while the exempt groups and the host group keep it.
     /// Their tasks were moved to the host group already. SCHED_DEADLINE admits a thread only if its
     /// CPUs span its root domain, so this is what lets an rtds pool smaller than the host run. What
     /// each cpuset had is recorded and put back on give-back.
