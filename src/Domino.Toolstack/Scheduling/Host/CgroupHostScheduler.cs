@@ -210,6 +210,7 @@ public sealed class CgroupHostScheduler : IHostScheduler
                         TryRmdir(stale);
                         _prepared.Remove(p);
                     }
+            RemoveDeadDomainGroups();
             cpusetDir = PoolDir(pool.Id);
             if (!Directory.Exists(cpusetDir)) return;
             cpuDir = CpuMount;
@@ -453,6 +454,25 @@ public sealed class CgroupHostScheduler : IHostScheduler
                 try { File.WriteAllText(Path.Combine(to, "tasks"), tid); } catch (IOException) { }
         }
         catch (IOException) { }
+    }
+
+    /// <summary>How old an empty domain group must be before <see cref="RemoveDeadDomainGroups"/> takes it for dead.</summary>
+    internal TimeSpan DeadGroupAge { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Removes the cpu groups of domains whose daemon went with them (killed, its state dir gone): a
+    /// running or paused domain's group holds its VMM process, so an empty one is dead once it is older
+    /// than <see cref="DeadGroupAge"/>; a group another daemon has only just made for its domain is younger.
+    /// </summary>
+    private void RemoveDeadDomainGroups()
+    {
+        if (!Directory.Exists(_cpuRoot)) return;
+        var before = DateTime.UtcNow - DeadGroupAge;
+        foreach (var dir in Directory.EnumerateDirectories(_cpuRoot))
+        {
+            if (!Guid.TryParse(Path.GetFileName(dir), out _) || Directory.GetLastWriteTimeUtc(dir) > before) continue;
+            if (ReadOrEmpty(Path.Combine(dir, "tasks")).Length == 0) TryRmdir(dir);
+        }
     }
 
     private static void TryRmdir(string dir)
