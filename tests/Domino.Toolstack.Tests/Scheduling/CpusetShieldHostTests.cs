@@ -31,18 +31,8 @@ public sealed class CpusetShieldHostTests
         var me = Environment.ProcessId;
         // A thread of ours pinned to one CPU: a cgroup v1 move resets that, so the confinement must put it back.
         var pin = new CpuSet([all.Cpus[^1]]);
-        using var release = new ManualResetEventSlim();
-        var pinnedTid = 0;
-        using var pinnedReady = new ManualResetEventSlim();
-        var pinned = new Thread(() =>
-        {
-            pinnedTid = Vmm.Scheduling.HostThread.CurrentTid();
-            Vmm.Scheduling.HostThread.SetAffinity(0, [.. pin.Cpus]);
-            pinnedReady.Set();
-            release.Wait();
-        }) { IsBackground = true };
-        pinned.Start();
-        pinnedReady.Wait();
+        var pinned = new ParkedThread(() => Vmm.Scheduling.HostThread.SetAffinity(0, [.. pin.Cpus]));
+        var pinnedTid = pinned.Tid;
         try
         {
             var sweep = shield.Apply(all, CpuSet.Empty, new HashSet<string>());
@@ -72,7 +62,7 @@ public sealed class CpusetShieldHostTests
             }
             foreach (var f in new[] { record, record + ".lock" })
                 try { File.Delete(f); } catch (IOException) { }
-            release.Set();
+            pinned.Dispose();
         }
     }
 

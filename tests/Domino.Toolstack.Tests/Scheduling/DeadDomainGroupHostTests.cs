@@ -1,7 +1,6 @@
 using System.Globalization;
 using Domino.Toolstack.Scheduling;
 using Domino.Toolstack.Scheduling.Host;
-using Domino.Vmm.Scheduling;
 using Xunit;
 
 namespace Domino.Toolstack.Tests.Scheduling;
@@ -25,17 +24,8 @@ public sealed class DeadDomainGroupHostTests
         var dead = Path.Combine(root, Guid.NewGuid().ToString());
         var live = Path.Combine(root, Guid.NewGuid().ToString());
         var other = Path.Combine(root, "not-a-domain");
-        using var release = new ManualResetEventSlim();
-        using var ready = new ManualResetEventSlim();
-        var tid = 0;
-        var vcpu = new Thread(() =>
-        {
-            tid = HostThread.CurrentTid();
-            ready.Set();
-            release.Wait();
-        }) { IsBackground = true };
-        vcpu.Start();
-        ready.Wait();
+        var vcpu = new ParkedThread();
+        var tid = vcpu.Tid;
         try
         {
             foreach (var d in new[] { dead, live, other }) Directory.CreateDirectory(d);
@@ -50,8 +40,7 @@ public sealed class DeadDomainGroupHostTests
         finally
         {
             File.WriteAllText(Path.Combine(CpuMount, "tasks"), tid.ToString(CultureInfo.InvariantCulture));
-            release.Set();
-            vcpu.Join();
+            vcpu.Dispose();
             foreach (var d in new[] { dead, live, other }) if (Directory.Exists(d)) Directory.Delete(d);
             host.RemoveGroups();
             if (Directory.Exists(root)) Directory.Delete(root);

@@ -38,29 +38,10 @@ public sealed class ExclusiveRtdsHostTests
         var pool0 = new HostPool(0, "Pool-0", SchedulerKind.Credit, hostCpus);
         var rt = new HostPool(1, "rt", SchedulerKind.Rtds, rtCpus);
 
-        using var release = new ManualResetEventSlim();
-        using var ready = new ManualResetEventSlim();
-        using var run = new SemaphoreSlim(0);
-        using var ran = new SemaphoreSlim(0);
-        var tid = 0;
-        // A vCPU thread that sleeps, as a paused one does, and runs a little when asked.
-        var vcpu = new Thread(() =>
-        {
-            tid = HostThread.CurrentTid();
-            ready.Set();
-            while (WaitHandle.WaitAny([release.WaitHandle, run.AvailableWaitHandle]) == 1 && run.Wait(0))
-            {
-                var until = HostThread.MonotonicNs() + 20_000_000;
-                while (HostThread.MonotonicNs() < until) { }
-                ran.Release();
-            }
-        }) { IsBackground = true };
-        vcpu.Start();
-        ready.Wait();
-        // It last ran on a host CPU, outside the pool.
-        HostThread.SetAffinity(tid, [.. hostCpus.Cpus]);
-        run.Release();
-        ran.Wait();
+        // A vCPU thread that sleeps, as a paused one does; it last ran on a host CPU, outside the pool.
+        var vcpu = new ParkedThread(() => HostThread.SetAffinity(0, [.. hostCpus.Cpus]));
+        var tid = vcpu.Tid;
+        vcpu.RunFor(TimeSpan.FromMilliseconds(20));
         var uuid = Guid.NewGuid();
         HostDomain Domain(RtdsParams r) => new(uuid, "rt-test", rt, 256, 0, [new HostVcpu(0, new VcpuThread(0, me, tid), rtCpus, r)]);
         try
@@ -75,8 +56,7 @@ public sealed class ExclusiveRtdsHostTests
             host.ApplyDomain(Domain(new RtdsParams(10_000, 6000, Extratime: false)));
             Assert.Equal(rtCpus.Cpus, HostThread.GetAffinity(tid));
             Assert.NotEqual(HostThread.SchedDeadline, HostThread.GetPolicy(tid));
-            run.Release();
-            ran.Wait();
+            vcpu.RunFor(TimeSpan.FromMilliseconds(20));
             host.SweepHost();
             Assert.Equal(HostThread.SchedDeadline, HostThread.GetPolicy(tid));
             Assert.Equal(all.Cpus[^1], HostThread.LastCpu(me, tid));
@@ -88,8 +68,7 @@ public sealed class ExclusiveRtdsHostTests
         }
         finally
         {
-            release.Set();
-            vcpu.Join();
+            vcpu.Dispose();
             host.RemoveDomain(uuid);
             host.ConfineHost(null);
             host.RemovePool(1);
